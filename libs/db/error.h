@@ -1,0 +1,238 @@
+// coordkit/db/error.h: the one error type of coordkit::db and the classifier
+// that decides, for every SQLite result code, whether a transaction is retried
+// on the same connection, retried after a reconnection, or surfaced at once.
+//
+// Callers and tests branch on `Error::code()` (stable), never on `what()`
+// (human text that may change). Messages never contain key material.
+//
+// Example:
+//   try {
+//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//   } catch (const coordkit::db::Error& e) {
+//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
+//   }
+#ifndef COORDKIT_DB_ERROR_H_
+#define COORDKIT_DB_ERROR_H_
+
+#include <sqlcipher/sqlite3.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace coordkit::db {
+
+// ErrorCode: stable codes; tests assert on these, never on message text.
+enum class ErrorCode {
+  // NOTADB/CORRUPT while this process had not yet verified the key on this
+  // file: wrong key, not a database (text file, zero-byte file, truncated file,
+  // SQLCipher 3 file), or a key that no longer fits after someone else rekeyed
+  // or replaced the file. Permanent: reported at once, never retried.
+  kWrongKeyOrNotADatabase,
+  kPlaintextDatabase,  // the file is an unencrypted SQLite database
+  kNoCodec,            // the linked SQLite has no SQLCipher codec (cipher_version empty)
+  kBusy,               // transient contention outlived the retry deadline
+  kCorrupt,            // NOTADB/CORRUPT persisted after reconnects (after a quick_check)
+  kIo,                 // IOERR persisted after reconnects
+  kFull,               // disk or database full
+  kReadOnly,           // read-only file, directory or connection
+  kPermission,         // access permission denied (PERM, AUTH)
+  kCantOpen,           // the file or its directory cannot be opened
+  kConstraint,         // UNIQUE, FOREIGN KEY, CHECK, NOT NULL ...
+  kMismatch,           // datatype mismatch (e.g. non-integer rowid)
+  kSql,                // SQLITE_ERROR and friends: bad SQL, no such table, ...
+  kNotInitialised,     // the database file does not exist and create_if_missing is false
+  kSchemaTooNew,       // user_version is above the highest migration this program knows
+  kInvalidArgument,    // a bad argument from the caller (empty key, bad hex, ...)
+  kMisuse,             // API misuse: nested transactions, a closed handle, ...
+  kInternal,           // out of memory, interrupted, or an unexpected SQLite result
+};
+
+// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
+
+// to_string(ErrorCode): the enumerator's name without the `k` ("WrongKeyOrNotADatabase").
+constexpr std::string_view to_string(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kWrongKeyOrNotADatabase: return "WrongKeyOrNotADatabase";
+    case ErrorCode::kPlaintextDatabase: return "PlaintextDatabase";
+    case ErrorCode::kNoCodec: return "NoCodec";
+    case ErrorCode::kBusy: return "Busy";
+    case ErrorCode::kCorrupt: return "Corrupt";
+    case ErrorCode::kIo: return "Io";
+    case ErrorCode::kFull: return "Full";
+    case ErrorCode::kReadOnly: return "ReadOnly";
+    case ErrorCode::kPermission: return "Permission";
+    case ErrorCode::kCantOpen: return "CantOpen";
+    case ErrorCode::kConstraint: return "Constraint";
+    case ErrorCode::kMismatch: return "Mismatch";
+    case ErrorCode::kSql: return "Sql";
+    case ErrorCode::kNotInitialised: return "NotInitialised";
+    case ErrorCode::kSchemaTooNew: return "SchemaTooNew";
+    case ErrorCode::kInvalidArgument: return "InvalidArgument";
+    case ErrorCode::kMisuse: return "Misuse";
+    case ErrorCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+// RetryClass: what the retry ladder does with a failed transaction attempt.
+enum class RetryClass {
+  kRetrySameConnection,  // BUSY*, LOCKED*, PROTOCOL, SCHEMA: roll back, back off, run fn again
+  kReconnect,            // NOTADB/CORRUPT after the key was verified on this file, IOERR*,
+                         // READONLY_DBMOVED: roll back, reconnect, run fn again (bounded)
+  kPermanent,            // everything else, and NOTADB/CORRUPT before the key was verified
+};
+
+// kRetryClassCount: number of RetryClass values, for arrays indexed by class.
+inline constexpr std::size_t kRetryClassCount = 3;
+
+// to_string(RetryClass): "RetrySameConnection", "Reconnect" or "Permanent".
+constexpr std::string_view to_string(RetryClass retry_class) noexcept {
+  switch (retry_class) {
+    case RetryClass::kRetrySameConnection: return "RetrySameConnection";
+    case RetryClass::kReconnect: return "Reconnect";
+    case RetryClass::kPermanent: return "Permanent";
+  }
+  return "Unknown";
+}
+
+// Classification: the classifier's verdict, the retry class plus the code an
+// error of this kind is surfaced with when retries do not help.
+struct Classification {
+  RetryClass retry_class;
+  ErrorCode code;
+  friend constexpr bool operator==(const Classification&, const Classification&) = default;
+};
+
+// classify: the one implementation of DESIGN.md's error-class table.
+// `extended_result_code` is SQLite's extended (or primary) result code;
+// `key_verified` says whether this process has already read this file's schema
+// with this key (which turns NOTADB/CORRUPT from "wrong key" into "transient,
+// reconnect"). Pure function; thread-safe.
+//
+// | result                                            | class               | code                    |
+// |---------------------------------------------------|---------------------|-------------------------|
+// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy                   |
+// | LOCKED, LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   |
+// | SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql                    |
+// | NOTADB, CORRUPT* with key_verified                | kReconnect          | kCorrupt                |
+// | IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo                     |
+// | READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly               |
+// | NOTADB, CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase |
+// | FULL                                              | kPermanent          | kFull                   |
+// | READONLY* (other)                                 | kPermanent          | kReadOnly               |
+// | PERM, AUTH                                        | kPermanent          | kPermission             |
+// | CANTOPEN*                                         | kPermanent          | kCantOpen               |
+// | CONSTRAINT*                                       | kPermanent          | kConstraint             |
+// | MISMATCH                                          | kPermanent          | kMismatch               |
+// | ERROR*, TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       |
+// | RANGE                                             | kPermanent          | kInvalidArgument        |
+// | MISUSE                                            | kPermanent          | kMisuse                 |
+// | NOMEM, IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
+constexpr Classification classify(int extended_result_code, bool key_verified) noexcept {
+  const int primary = extended_result_code & 0xff;
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+      return {RetryClass::kRetrySameConnection, ErrorCode::kBusy};
+    case SQLITE_SCHEMA:
+      return {RetryClass::kRetrySameConnection, ErrorCode::kSql};
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return key_verified ? Classification{RetryClass::kReconnect, ErrorCode::kCorrupt}
+                          : Classification{RetryClass::kPermanent,
+                                           ErrorCode::kWrongKeyOrNotADatabase};
+    case SQLITE_IOERR:
+      if (extended_result_code == SQLITE_IOERR_NOMEM) {
+        return {RetryClass::kPermanent, ErrorCode::kInternal};
+      }
+      return {RetryClass::kReconnect, ErrorCode::kIo};
+    case SQLITE_READONLY:
+      if (extended_result_code == SQLITE_READONLY_DBMOVED) {
+        return {RetryClass::kReconnect, ErrorCode::kReadOnly};
+      }
+      return {RetryClass::kPermanent, ErrorCode::kReadOnly};
+    case SQLITE_FULL: return {RetryClass::kPermanent, ErrorCode::kFull};
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return {RetryClass::kPermanent, ErrorCode::kPermission};
+    case SQLITE_CANTOPEN: return {RetryClass::kPermanent, ErrorCode::kCantOpen};
+    case SQLITE_CONSTRAINT: return {RetryClass::kPermanent, ErrorCode::kConstraint};
+    case SQLITE_MISMATCH: return {RetryClass::kPermanent, ErrorCode::kMismatch};
+    case SQLITE_ERROR:
+    case SQLITE_TOOBIG:
+    case SQLITE_FORMAT: return {RetryClass::kPermanent, ErrorCode::kSql};
+    case SQLITE_NOLFS: return {RetryClass::kPermanent, ErrorCode::kIo};
+    case SQLITE_RANGE: return {RetryClass::kPermanent, ErrorCode::kInvalidArgument};
+    case SQLITE_MISUSE: return {RetryClass::kPermanent, ErrorCode::kMisuse};
+    default: return {RetryClass::kPermanent, ErrorCode::kInternal};
+  }
+}
+
+// Error: the exception every coordkit::db function throws for a database
+// failure. Carries the stable code, SQLite's primary and extended result codes
+// (0 when the error did not come from SQLite), the retry class, and the SQL
+// statement involved (never key material: keys go through sqlite3_key_v2, never
+// through SQL). Copyable; thread-safe to read.
+class Error : public std::runtime_error {
+ public:
+  // Error: an error not produced by SQLite (retry class kPermanent, codes 0).
+  Error(ErrorCode code, const std::string& message)
+      : Error(code, RetryClass::kPermanent, 0, message, std::string()) {}
+
+  // Error: an error with SQLite's result code and the statement, if any.
+  Error(ErrorCode code, RetryClass retry_class, int extended_code, const std::string& message,
+        std::string sql)
+      : std::runtime_error(compose(code, extended_code, message, sql)),
+        code_(code),
+        retry_class_(retry_class),
+        extended_code_(extended_code),
+        sql_(std::move(sql)) {}
+
+  // code: the stable code to branch on.
+  ErrorCode code() const noexcept { return code_; }
+  // primary_code: SQLite's primary result code (SQLITE_BUSY ...), 0 if not from SQLite.
+  int primary_code() const noexcept { return extended_code_ & 0xff; }
+  // extended_code: SQLite's extended result code (SQLITE_BUSY_SNAPSHOT ...), 0 if not from SQLite.
+  int extended_code() const noexcept { return extended_code_; }
+  // retry_class: how the retry ladder treated this error.
+  RetryClass retry_class() const noexcept { return retry_class_; }
+  // sql: the statement that failed, or empty.
+  const std::string& sql() const noexcept { return sql_; }
+
+ private:
+  static std::string compose(ErrorCode code, int extended_code, const std::string& message,
+                             const std::string& sql) {
+    std::string out = "coordkit::db: ";
+    out += to_string(code);
+    out += ": ";
+    out += message;
+    if (extended_code != 0) {
+      out += " (sqlite ";
+      out += std::to_string(extended_code & 0xff);
+      out += '/';
+      out += std::to_string(extended_code);
+      out += ' ';
+      out += sqlite3_errstr(extended_code);
+      out += ')';
+    }
+    if (!sql.empty()) {
+      constexpr std::size_t kMaxSql = 200;
+      out += " in: ";
+      out += sql.size() > kMaxSql ? sql.substr(0, kMaxSql) + "..." : sql;
+    }
+    return out;
+  }
+
+  ErrorCode code_;
+  RetryClass retry_class_;
+  int extended_code_;
+  std::string sql_;
+};
+
+}  // namespace coordkit::db
+
+#endif  // COORDKIT_DB_ERROR_H_

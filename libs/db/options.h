@@ -1,0 +1,99 @@
+// coordkit/db/options.h: how a database is opened: path, key, creation,
+// durability, the retry policy and the schema migrations.
+//
+// Example:
+//   coordkit::db::Options options;
+//   options.path = "/var/lib/app/app.db";
+//   options.key = coordkit::db::Key::passphrase("correct horse battery staple");
+//   options.migrations = {
+//       {1, "CREATE TABLE records(id INTEGER PRIMARY KEY, body TEXT NOT NULL);"},
+//       {2, "CREATE INDEX records_body ON records(body);"},
+//   };
+//   coordkit::db::Database db = coordkit::db::Database::open(std::move(options));
+#ifndef COORDKIT_DB_OPTIONS_H_
+#define COORDKIT_DB_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "coordkit/db/key.h"
+
+namespace coordkit::db {
+
+class Transaction;
+
+// Synchronous: PRAGMA synchronous for every connection. kNormal (default) can
+// lose the last commits on power loss, never on a process crash; kFull syncs
+// the WAL on every commit.
+enum class Synchronous { kNormal, kFull };
+
+// CheckpointMode: sqlite3_wal_checkpoint_v2's modes. kPassive never waits;
+// kFull, kRestart and kTruncate wait (busy timeout) for writers and readers and
+// take the cross-process write turn so that library writers queue instead of
+// spinning. kTruncate also shrinks the WAL file to zero bytes.
+enum class CheckpointMode { kPassive, kFull, kRestart, kTruncate };
+
+// RetryPolicy: the retry ladder's knobs, per Database (per connection).
+//   1. SQLite's busy handler waits up to `busy_timeout` inside one statement
+//      (polling with short, growing sleeps);
+//   2. then the transaction is rolled back and run again from the start after
+//      a full-jitter exponential backoff in [0, min(max_backoff,
+//      initial_backoff * 2^n)], until `deadline` has passed since the call
+//      began (then Error{kBusy});
+//   3. reconnect-class errors reconnect first, at most `max_reconnects` times
+//      per call; then a quick_check runs and the error is surfaced.
+struct RetryPolicy {
+  std::chrono::milliseconds busy_timeout{2000};
+  std::chrono::microseconds initial_backoff{200};
+  std::chrono::microseconds max_backoff{50000};
+  std::chrono::milliseconds deadline{10000};
+  int max_reconnects = 3;
+  // seed: 0 = a random seed per Database; anything else makes the jitter
+  // sequence reproducible (tests).
+  std::uint64_t seed = 0;
+};
+
+// Migration: one step of the schema, applied when PRAGMA user_version is below
+// `version`. `sql` (may hold several statements) runs first, then `apply` if
+// set. All pending steps run in ascending version order inside one
+// BEGIN IMMEDIATE, which also sets user_version to the highest version, so two
+// processes starting together apply each step exactly once.
+struct Migration {
+  int version = 0;
+  std::string sql;
+  std::function<void(Transaction&)> apply;
+};
+
+// Options: everything Database::open needs. Plain value; copyable.
+struct Options {
+  // path: the database file. Its directory must be writable: SQLite keeps
+  // `<path>-wal` and `<path>-shm` beside it, and the library keeps
+  // `<path>.coordkit-init.lock` (the initialisation lock) and
+  // `<path>.coordkit-gate` (the cross-process write turn) there too.
+  std::filesystem::path path;
+  // key: required (an empty Key is kInvalidArgument).
+  Key key;
+  // create_if_missing: create the file when it does not exist. Creation is
+  // atomic (a temporary file, fully initialised, then linked into place), so a
+  // database file is never seen half-made. When false, a missing file is
+  // Error{kNotInitialised}. A zero-byte file is never initialised: it was not
+  // made by this library, so it is Error{kWrongKeyOrNotADatabase} and left alone.
+  bool create_if_missing = true;
+  Synchronous synchronous = Synchronous::kNormal;
+  RetryPolicy retry;
+  // wal_autocheckpoint_pages: PRAGMA wal_autocheckpoint (0 turns it off).
+  int wal_autocheckpoint_pages = 1000;
+  // fair_write_turn: take the cross-process write turn (a FIFO hand-off in
+  // shared memory, see database.h) before BEGIN IMMEDIATE. Turn it off only to
+  // measure what it buys.
+  bool fair_write_turn = true;
+  std::vector<Migration> migrations;
+};
+
+}  // namespace coordkit::db
+
+#endif  // COORDKIT_DB_OPTIONS_H_

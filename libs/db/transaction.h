@@ -1,0 +1,188 @@
+// coordkit/db/transaction.h: what the function given to write()/read()
+// receives: statements run inside the one transaction that the library began
+// and will commit, roll back or run again as a whole.
+//
+// Statements are prepared once per connection and cached by their SQL text,
+// so pass values as parameters (`?`), never spliced into the text.
+//
+// Example:
+//   db.write([&](coordkit::db::Transaction& tx) {
+//     tx.execute("INSERT INTO records(body) VALUES (?)", body);
+//     return tx.last_insert_rowid();
+//   });
+//   auto n = db.read([](coordkit::db::Transaction& tx) {
+//     return tx.query_value<std::int64_t>("SELECT count(*) FROM records").value_or(0);
+//   });
+//   db.read([](coordkit::db::Transaction& tx) {
+//     tx.query<std::int64_t, std::string>(
+//         "SELECT id, body FROM records WHERE id > ?",
+//         [](std::int64_t id, const std::string& body) { /* ... */ }, 10);
+//   });
+#ifndef COORDKIT_DB_TRANSACTION_H_
+#define COORDKIT_DB_TRANSACTION_H_
+
+#include <sqlcipher/sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "coordkit/db/error.h"
+#include "coordkit/db/internal/statement.h"
+
+namespace coordkit::db {
+
+namespace internal {
+struct TransactionAccess;
+}  // namespace internal
+
+// Transaction: a view of one connection inside one transaction. Only the
+// library creates it; it is valid only during the call of fn that received it
+// and belongs to that call's thread. Every method throws Error, classified by
+// the retry ladder when it leaves fn (do not catch and swallow BUSY-class
+// errors inside fn: let them propagate so the whole transaction is retried).
+// Values bound: integers, bool, floating point, anything convertible to
+// std::string_view (text), std::span<const std::byte> or
+// std::span<const std::uint8_t> (blob), std::optional<T>, nullptr/std::nullopt
+// (NULL). Columns read: integers, bool, floating point, std::string,
+// std::vector<std::byte>, std::vector<std::uint8_t>, std::optional<T>.
+class Transaction {
+ public:
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // exec: runs one or more statements without parameters or results
+  // (migrations, DDL). Not cached.
+  void exec(std::string_view sql) {
+    std::string text(sql);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+    if (err != nullptr) sqlite3_free(err);
+    if (rc != SQLITE_OK) internal::throw_error(db_, rc, "exec", sql, key_verified_);
+  }
+
+  // execute: one statement with parameters bound in order; rows it returns
+  // are skipped. Returns sqlite3_changes() (rows inserted/updated/deleted).
+  template <class... Args>
+  int execute(std::string_view sql, const Args&... args) {
+    sqlite3_stmt* s = prepare(sql);
+    internal::StmtUse use(s);
+    bind_all(s, sql, args...);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) internal::throw_error(db_, rc, "step", sql, key_verified_);
+    return sqlite3_changes(db_);
+  }
+
+  // query: runs `sql` with `args` and calls on_row(Cols...) for each row;
+  // on_row may return bool, false to stop early.
+  template <class... Cols, class F, class... Args>
+  void query(std::string_view sql, F&& on_row, const Args&... args) {
+    sqlite3_stmt* s = prepare(sql);
+    internal::StmtUse use(s);
+    bind_all(s, sql, args...);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      if (!call_row<Cols...>(s, on_row, std::index_sequence_for<Cols...>{})) return;
+    }
+    if (rc != SQLITE_DONE) internal::throw_error(db_, rc, "step", sql, key_verified_);
+  }
+
+  // query_one: the first row as a tuple, or nullopt when there is none.
+  template <class... Cols, class... Args>
+  std::optional<std::tuple<Cols...>> query_one(std::string_view sql, const Args&... args) {
+    std::optional<std::tuple<Cols...>> out;
+    query<Cols...>(
+        sql,
+        [&out](Cols... cols) {
+          out.emplace(std::move(cols)...);
+          return false;
+        },
+        args...);
+    return out;
+  }
+
+  // query_value: the first column of the first row, or nullopt when there is
+  // no row.
+  template <class T, class... Args>
+  std::optional<T> query_value(std::string_view sql, const Args&... args) {
+    std::optional<T> out;
+    query<T>(
+        sql,
+        [&out](T v) {
+          out.emplace(std::move(v));
+          return false;
+        },
+        args...);
+    return out;
+  }
+
+  // last_insert_rowid: the rowid of this connection's most recent INSERT.
+  std::int64_t last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+  // changes: rows changed by this connection's most recent statement.
+  int changes() const noexcept { return sqlite3_changes(db_); }
+  // read_only: true inside read(), where writing fails with kReadOnly.
+  bool read_only() const noexcept { return read_only_; }
+
+ private:
+  friend struct internal::TransactionAccess;
+
+  Transaction(sqlite3* db, internal::StatementCache* cache, bool key_verified, bool read_only)
+      : db_(db), cache_(cache), key_verified_(key_verified), read_only_(read_only) {}
+
+  sqlite3_stmt* prepare(std::string_view sql) { return cache_->get(db_, sql, key_verified_); }
+
+  template <class... Args>
+  void bind_all(sqlite3_stmt* s, std::string_view sql, const Args&... args) {
+    const int expected = sqlite3_bind_parameter_count(s);
+    if (expected != static_cast<int>(sizeof...(Args))) {
+      throw Error(ErrorCode::kInvalidArgument, RetryClass::kPermanent, 0,
+                  "statement has " + std::to_string(expected) + " parameters, " +
+                      std::to_string(sizeof...(Args)) + " values given",
+                  std::string(sql));
+    }
+    int index = 0;
+    int rc = SQLITE_OK;
+    ((rc = rc == SQLITE_OK ? internal::bind_one(s, ++index, args) : rc), ...);
+    if (rc != SQLITE_OK) internal::throw_error(db_, rc, "bind", sql, key_verified_);
+  }
+
+  template <class... Cols, class F, std::size_t... I>
+  static bool call_row(sqlite3_stmt* s, F& on_row, std::index_sequence<I...>) {
+    using R = std::invoke_result_t<F&, Cols...>;
+    if constexpr (std::is_same_v<R, void>) {
+      on_row(internal::column_one<Cols>(s, static_cast<int>(I))...);
+      return true;
+    } else {
+      return static_cast<bool>(on_row(internal::column_one<Cols>(s, static_cast<int>(I))...));
+    }
+  }
+
+  sqlite3* db_;
+  internal::StatementCache* cache_;
+  bool key_verified_;
+  bool read_only_;
+};
+
+namespace internal {
+// TransactionAccess: lets the library create Transactions.
+struct TransactionAccess {
+  static Transaction make(sqlite3* db, StatementCache* cache, bool key_verified, bool read_only) {
+    return Transaction(db, cache, key_verified, read_only);
+  }
+  // in_transaction: false once SQLite ended the transaction on its own (some
+  // errors roll back the whole transaction, e.g. ON CONFLICT ROLLBACK).
+  static bool in_transaction(const Transaction& tx) noexcept {
+    return sqlite3_get_autocommit(tx.db_) == 0;
+  }
+};
+}  // namespace internal
+
+}  // namespace coordkit::db
+
+#endif  // COORDKIT_DB_TRANSACTION_H_
