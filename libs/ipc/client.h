@@ -1,0 +1,362 @@
+// coordkit/ipc/client.h: seeing and stopping a server from any process.
+//
+// A Client reads the same runtime directory the server uses. Whether a server
+// runs is decided by the instance lock (tested with F_GETLK, never taken, so
+// a probing client cannot make a starting server fail); the status file then
+// says what state it is in, once it verifiably describes the lock holder
+// (pid, process start time and boot id match a live process, and that
+// process holds the lock). A status naming any other process, such as a
+// reused PID, never counts as running and is never signalled.
+//
+// stop() writes a shutdown request (temp file + rename), waits for the lock
+// to be released, and at the deadline escalates (SIGTERM, then SIGKILL) only
+// against the verified server process, through a pidfd-backed
+// coordkit::spawn::Process.
+//
+// Example:
+//   coordkit::ipc::Client client({.app = "gateway"});
+//   if (client.status().running()) {
+//     coordkit::ipc::StopResult r = client.stop({.deadline = std::chrono::seconds(10)});
+//     if (r.escalated()) { /* the server ignored the request */ }
+//   }
+#ifndef COORDKIT_IPC_CLIENT_H_
+#define COORDKIT_IPC_CLIENT_H_
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "coordkit/ipc/error.h"
+#include "coordkit/ipc/runtime_dir.h"
+#include "coordkit/ipc/shutdown.h"
+#include "coordkit/ipc/status.h"
+#include "coordkit/spawn/process.h"
+
+#if !defined(_WIN32)
+#include <unistd.h>
+
+#include "coordkit/ipc/internal/instance_lock.h"
+#include "coordkit/ipc/internal/names.h"
+#include "coordkit/ipc/internal/posix.h"
+#include "coordkit/ipc/internal/token.h"
+#endif
+
+namespace coordkit::ipc {
+
+// ClientOptions: which server to talk to; resolved like ServerOptions.
+struct ClientOptions {
+  std::string app;
+  std::optional<std::filesystem::path> runtime_dir;
+};
+
+// Status: one reading of the runtime directory.
+struct Status {
+  ServerState state = ServerState::kStopped;
+  // record: the parsed status file, when there is one (also for kStale:
+  // what the last server, or whatever wrote the file, said).
+  std::optional<StatusRecord> record;
+  // verified: `record` describes the live process that holds the lock.
+  bool verified = false;
+  // lock_holder_pid: the holder of the lock as the OS reports it; 0 if none
+  // or unknown (a holder in another PID namespace).
+  std::int64_t lock_holder_pid = 0;
+
+  bool running() const noexcept { return is_running(state); }
+};
+
+// StopOutcome: how stop() ended.
+enum class StopOutcome {
+  kNotRunning,  // no server held the lock when stop() started
+  kStopped,     // the server released the lock after the request (or on its own)
+  kTerminated,  // the deadline passed; SIGTERM to the verified server ended it
+  kKilled,      // SIGTERM did not end it within terminate_grace; SIGKILL did
+  kTimedOut,    // still running: escalation off, the server could not be
+                // verified (never signalled), or even SIGKILL did not free the lock
+};
+
+constexpr std::string_view to_string(StopOutcome outcome) noexcept {
+  switch (outcome) {
+    case StopOutcome::kNotRunning: return "not_running";
+    case StopOutcome::kStopped: return "stopped";
+    case StopOutcome::kTerminated: return "terminated";
+    case StopOutcome::kKilled: return "killed";
+    case StopOutcome::kTimedOut: return "timed_out";
+  }
+  return "timed_out";
+}
+
+// StopOptions: how hard and how long stop() tries.
+struct StopOptions {
+  ShutdownMode mode = ShutdownMode::kGraceful;
+  // deadline: how long to wait for the server to stop by itself (also sent
+  // to the server so it can bound its drain).
+  std::chrono::milliseconds deadline{10000};
+  bool escalate = true;  // signal the verified server after the deadline
+  std::chrono::milliseconds terminate_grace{2000};  // SIGTERM to SIGKILL
+  std::chrono::milliseconds kill_wait{5000};        // after SIGKILL, for the lock
+};
+
+// StopResult: what stop() did.
+struct StopResult {
+  StopOutcome outcome = StopOutcome::kNotRunning;
+  bool request_written = false;  // a shutdown file was published
+  std::chrono::milliseconds elapsed{0};
+  // escalated: a signal had to be sent.
+  bool escalated() const noexcept {
+    return outcome == StopOutcome::kTerminated || outcome == StopOutcome::kKilled;
+  }
+  // stopped: the server is gone (or was never there).
+  bool stopped() const noexcept { return outcome != StopOutcome::kTimedOut; }
+};
+
+// Client: the client side. Cheap to create; holds no descriptors between
+// calls. Thread-safe: concurrent calls (two stop()s at once) are fine.
+class Client {
+ public:
+  // Client: resolves the runtime directory (without creating it). Throws
+  // Error{kInvalidArgument} for a bad app name, Error{kNoRuntimeDir}.
+  explicit Client(ClientOptions options)
+      : app_(std::move(options.app)),
+        location_(resolve_runtime_dir(app_, options.runtime_dir)) {}
+
+  const std::filesystem::path& runtime_dir() const noexcept { return location_.path; }
+
+  // status: reads the lock and the status file. Never creates anything.
+  // Tolerates a missing directory (kStopped) and a missing, empty, partial
+  // or foreign status file. Throws the kRuntimeDir* errors when the
+  // directory exists but is unsafe (its content is not to be trusted),
+  // Error{kSystem} on other OS failures.
+  Status status() const {
+#if defined(_WIN32)
+    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
+#else
+    internal::UniqueFd dir = open_dir();
+    if (!dir) return Status{};
+    return read_status(dir.get());
+#endif
+  }
+
+  // request_shutdown: publishes a shutdown request carrying the running
+  // server's token; returns without waiting. Throws Error{kNotRunning} when
+  // no server holds the lock, Error{kNoStatus} when one does but has not
+  // published a verifiable status yet (retry shortly), the kRuntimeDir*
+  // errors, Error{kSystem}.
+  void request_shutdown(ShutdownMode mode, std::chrono::milliseconds deadline) const {
+#if defined(_WIN32)
+    (void)mode;
+    (void)deadline;
+    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
+#else
+    internal::UniqueFd dir = open_dir();
+    if (!dir) throw Error(ErrorCode::kNotRunning, "no runtime dir " + location_.path.string());
+    const Status s = read_status(dir.get());
+    if (!s.running()) throw Error(ErrorCode::kNotRunning, "'" + app_ + "' is not running");
+    if (!s.verified || !s.record) {
+      throw Error(ErrorCode::kNoStatus, "'" + app_ + "' holds its lock but has no status yet");
+    }
+    write_request(dir.get(), s.record->token, mode, deadline);
+#endif
+  }
+
+  // wait_until_stopped: waits up to `timeout` for the lock to be free;
+  // true when it is. Waits on the verified server process (pidfd) when
+  // there is one, otherwise checks the lock every few milliseconds.
+  bool wait_until_stopped(std::chrono::milliseconds timeout) const {
+#if defined(_WIN32)
+    (void)timeout;
+    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
+#else
+    const auto until = Clock::now() + timeout;
+    std::optional<spawn::Process> process;
+    bool tried_open = false;
+    auto pause = std::chrono::milliseconds(1);
+    while (true) {
+      internal::UniqueFd dir = open_dir();
+      if (!dir) return true;
+      const Status s = read_status(dir.get());
+      if (!s.running()) return true;
+      const auto now = Clock::now();
+      if (now >= until) return false;
+      if (!tried_open && s.verified && s.record) {
+        tried_open = true;
+        process = open_process(*s.record);
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+      if (process) {
+        // The lock goes when the holder exits: sleep on its pidfd, then
+        // confirm with the lock.
+        if (process->wait_for_exit(std::max(left, std::chrono::milliseconds(1)))) process.reset();
+        continue;
+      }
+      std::this_thread::sleep_for(std::min(pause, left));
+      pause = std::min(pause * 2, std::chrono::milliseconds(20));
+    }
+#endif
+  }
+
+  // stop: asks the server to stop and waits up to options.deadline; then,
+  // if options.escalate, sends SIGTERM to the verified server process,
+  // waits terminate_grace, sends SIGKILL and waits kill_wait for the lock.
+  // Never signals a process that is not verified as the lock holder. A
+  // server that is draining already (after a graceful request) is waited
+  // for without a new request. Safe to call from several processes or
+  // threads at once: each returns once the server is gone. Throws the
+  // kRuntimeDir* errors and Error{kSystem}; a server that stops by itself
+  // meanwhile is not an error.
+  StopResult stop(const StopOptions& options = {}) const {
+#if defined(_WIN32)
+    (void)options;
+    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
+#else
+    const auto start = Clock::now();
+    const auto until = start + options.deadline;
+    StopResult result;
+    auto finish = [&](StopOutcome outcome) {
+      result.outcome = outcome;
+      result.elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      return result;
+    };
+    Status s = status();
+    if (!s.running()) return finish(StopOutcome::kNotRunning);
+    // A server that has the lock but has not published its status yet (it
+    // is starting) gets a moment: we need its token to ask it.
+    while (s.running() && !s.verified && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      s = status();
+    }
+    if (!s.running()) return finish(StopOutcome::kStopped);
+    if (s.verified && s.record) {
+      const bool draining_gracefully =
+          s.state == ServerState::kDraining && options.mode == ShutdownMode::kGraceful;
+      if (!draining_gracefully) {
+        internal::UniqueFd dir = open_dir();
+        if (dir) {
+          try {
+            write_request(dir.get(), s.record->token, options.mode, options.deadline);
+            result.request_written = true;
+          } catch (const Error&) {
+            // The directory went away (the server notices and stops) or is
+            // full: fall through to waiting and, if need be, escalation.
+          }
+        }
+      }
+    }
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   until - Clock::now()));
+    if (wait_until_stopped(left)) return finish(StopOutcome::kStopped);
+    if (!options.escalate) return finish(StopOutcome::kTimedOut);
+
+    // Escalation: only against the process the status names, and only if
+    // it is alive with the recorded start time and boot id and holds the lock.
+    s = status();
+    if (!s.running()) return finish(StopOutcome::kStopped);
+    if (!s.verified || !s.record) return finish(StopOutcome::kTimedOut);
+    std::optional<spawn::Process> process = open_process(*s.record);
+    if (!process) {
+      return finish(wait_until_stopped(std::chrono::milliseconds(50)) ? StopOutcome::kStopped
+                                                                      : StopOutcome::kTimedOut);
+    }
+    try {
+      process->terminate();
+    } catch (const spawn::Error& e) {
+      throw Error(ErrorCode::kSystem, std::string("SIGTERM: ") + e.what(), e.system_error());
+    }
+    if (wait_until_stopped(options.terminate_grace)) return finish(StopOutcome::kTerminated);
+    try {
+      process->kill();
+    } catch (const spawn::Error& e) {
+      throw Error(ErrorCode::kSystem, std::string("SIGKILL: ") + e.what(), e.system_error());
+    }
+    if (wait_until_stopped(options.kill_wait)) return finish(StopOutcome::kKilled);
+    return finish(StopOutcome::kTimedOut);
+#endif
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+#if !defined(_WIN32)
+  internal::UniqueFd open_dir() const {
+    return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
+  }
+
+  static std::optional<spawn::Process> open_process(const StatusRecord& record) {
+    try {
+      return spawn::Process::open({record.pid, record.start_time, record.boot_id});
+    } catch (const spawn::Error& e) {
+      throw Error(ErrorCode::kSystem, std::string("open process: ") + e.what(), e.system_error());
+    }
+  }
+
+  Status read_status(int dir_fd) const {
+    Status out;
+    const internal::LockProbe probe =
+        internal::InstanceLock::probe(dir_fd, internal::lock_file_name(app_));
+    out.lock_holder_pid = probe.holder_pid;
+    std::optional<internal::SmallFile> file;
+    try {
+      file = internal::read_small_file_at(dir_fd, internal::status_file_name(app_),
+                                          kMaxStatusFileSize);
+    } catch (const Error&) {
+      file = internal::SmallFile{};  // a symlink or unreadable entry: garbage
+    }
+    if (file && S_ISREG(file->st.st_mode) && !file->truncated) {
+      out.record = parse_status(file->content);
+    }
+    if (!probe.held) {
+      out.state = file ? ServerState::kStale : ServerState::kStopped;
+      return out;
+    }
+    out.state = ServerState::kStarting;  // until the status names the holder
+    if (!out.record) return out;
+    const StatusRecord& r = *out.record;
+    if (probe.holder_pid != 0 && probe.holder_pid != r.pid) return out;
+    std::optional<spawn::ProcessIdentity> live;
+    try {
+      live = spawn::identity_of(r.pid);
+    } catch (const spawn::Error&) {
+      live.reset();
+    }
+    if (!live || live->start_time != r.start_time ||
+        (!r.boot_id.empty() && live->boot_id != r.boot_id)) {
+      return out;
+    }
+    out.verified = true;
+    const std::optional<Phase> phase = r.phase();
+    if (!phase) {
+      out.state = ServerState::kRunning;
+    } else if (*phase == Phase::kReady) {
+      out.state = ServerState::kReady;
+    } else if (*phase == Phase::kDraining) {
+      out.state = ServerState::kDraining;
+    }
+    return out;
+  }
+
+  void write_request(int dir_fd, const std::string& token, ShutdownMode mode,
+                     std::chrono::milliseconds deadline) const {
+    const std::string name = internal::shutdown_file_name(app_);
+    const std::string temp =
+        internal::temp_file_name(name, static_cast<long>(::getpid()), internal::random_hex(6));
+    // No fsync: the request matters only while the server runs; a crash of
+    // the machine ends the server anyway.
+    internal::write_file_atomically_at(dir_fd, name, temp,
+                                       format_shutdown_file({token, mode, deadline}), 0600,
+                                       /*sync=*/false);
+  }
+#endif
+
+  std::string app_;
+  RuntimeDirLocation location_;
+};
+
+}  // namespace coordkit::ipc
+
+#endif  // COORDKIT_IPC_CLIENT_H_

@@ -1,0 +1,559 @@
+// Internal: everything a coordkit::ipc::Server owns, and the watcher thread.
+//
+// Construction order is the contract's start order: runtime dir, instance
+// lock, token, watcher armed (inotify watch + signal handlers), status
+// `starting`, one check of the shutdown file and the directory, then the
+// watcher thread. Nothing a client could write after reading the new token
+// can be missed: the watch exists before the token is published.
+//
+// The watcher thread poll()s a wake pipe (destruction), the signal pipe and
+// the inotify descriptor, with a timeout that drives the safety-net poll
+// (stat of the shutdown file, the directory and the lock file) every
+// poll_interval, so a lost inotify event, an overflow, NFS or an exhausted
+// inotify limit all fall back to the poll.
+#ifndef COORDKIT_IPC_INTERNAL_SERVER_CORE_H_
+#define COORDKIT_IPC_INTERNAL_SERVER_CORE_H_
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/inotify.h>
+#endif
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "coordkit/ipc/error.h"
+#include "coordkit/ipc/events.h"
+#include "coordkit/ipc/internal/instance_lock.h"
+#include "coordkit/ipc/internal/names.h"
+#include "coordkit/ipc/internal/posix.h"
+#include "coordkit/ipc/internal/signals.h"
+#include "coordkit/ipc/internal/token.h"
+#include "coordkit/ipc/runtime_dir.h"
+#include "coordkit/ipc/shutdown.h"
+#include "coordkit/ipc/status.h"
+#include "coordkit/spawn/process.h"
+
+namespace coordkit::ipc::internal {
+
+// CoreOptions: ServerOptions as the core needs them (see server.h).
+struct CoreOptions {
+  std::string app;
+  std::optional<std::filesystem::path> runtime_dir;
+  std::string version;
+  std::string address;
+  std::chrono::milliseconds poll_interval{500};
+  bool use_inotify = true;
+  bool handle_signals = true;
+  std::function<void(const ShutdownRequest&)> on_shutdown;
+  std::function<void(const Event&)> on_event;
+};
+
+// iso8601_now: the current UTC time as 2024-05-01T10:00:00.123Z.
+inline std::string iso8601_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+inline bool env_forces_polling() {
+  const char* v = std::getenv("COORDKIT_IPC_FORCE_POLL");  // NOLINT(concurrency-mt-unsafe)
+  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+}
+
+class ServerCore {
+ public:
+  explicit ServerCore(CoreOptions options) : options_(std::move(options)) {
+    if (options_.poll_interval <= std::chrono::milliseconds(0)) {
+      throw Error(ErrorCode::kInvalidArgument, "poll_interval must be positive");
+    }
+    location_ = resolve_runtime_dir(options_.app, options_.runtime_dir);
+    dir_fd_ = open_runtime_dir(location_.path, location_.trusted_base, /*create=*/true);
+    lock_name_ = lock_file_name(options_.app);
+    status_name_ = status_file_name(options_.app);
+    shutdown_name_ = shutdown_file_name(options_.app);
+
+    std::optional<InstanceLock> acquired =
+        InstanceLock::try_acquire(dir_fd_.get(), location_.path, lock_name_);
+    if (!acquired) {
+      // Nothing in the directory was written: the running server's files
+      // are untouched.
+      throw Error(ErrorCode::kAlreadyRunning,
+                  "another instance of '" + options_.app + "' holds " +
+                      (location_.path / lock_name_).string());
+    }
+    lock_.emplace(std::move(*acquired));
+    {
+      struct ::stat st {};
+      if (::fstat(dir_fd_.get(), &st) != 0) throw_errno("fstat runtime dir");
+      dir_id_ = FileId::of(st);
+    }
+
+    record_.app = options_.app;
+    record_.token = new_token();
+    try {
+      const spawn::ProcessIdentity self = spawn::self_identity();
+      record_.pid = self.pid;
+      record_.start_time = self.start_time;
+      record_.boot_id = self.boot_id;
+    } catch (const spawn::Error& e) {
+      throw Error(ErrorCode::kSystem, std::string("cannot read own process identity: ") + e.what(),
+                  e.system_error());
+    }
+    record_.address = options_.address;
+    record_.version = options_.version;
+    record_.started_at = iso8601_now();
+    record_.set_phase(Phase::kStarting);
+
+    make_pipe(wake_);
+    make_pipe(notify_);
+    arm_inotify();
+    if (options_.handle_signals) signals_.emplace();
+
+    try {
+      write_status_locked_or_throw();
+      status_written_ = true;
+      // The check after arming: a stale or garbage file left from before is
+      // removed now; a valid one (a client that already read our token) is
+      // honoured.
+      check_shutdown_file();
+      check_runtime_dir();
+      thread_ = std::thread([this] { run(); });
+    } catch (...) {
+      if (status_written_) ::unlinkat(dir_fd_.get(), status_name_.c_str(), 0);
+      throw;
+    }
+  }
+
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+
+  ~ServerCore() {
+    if (thread_.joinable()) {
+      const char byte = 'x';
+      [[maybe_unused]] const bool ok = write_all(wake_[1].get(), std::string_view(&byte, 1));
+      thread_.join();
+    }
+    signals_.reset();
+    if (!lost_.load()) {
+      // A request that arrived too late to matter is ours to clean up; a
+      // foreign file stays for the next server to judge.
+      remove_own_shutdown_file();
+      // Remove the status file while the lock is still held: after the lock
+      // goes, the file may already be the next server's.
+      ::unlinkat(dir_fd_.get(), status_name_.c_str(), 0);
+    }
+    // Members: inotify and pipes close, then the lock is released, then the
+    // directory descriptor closes.
+  }
+
+  const std::filesystem::path& runtime_dir() const noexcept { return location_.path; }
+  const std::string& token() const noexcept { return record_.token; }
+  bool using_inotify() const noexcept { return inotify_armed_; }
+  int notify_fd() const noexcept { return notify_[0].get(); }
+
+  Phase phase() const {
+    std::lock_guard<std::mutex> guard(status_mutex_);
+    return record_.phase().value_or(Phase::kStarting);
+  }
+
+  // set_phase: publishes `phase`. Draining is final: once a shutdown was
+  // accepted (or draining set), ready is not published again. Returns
+  // whether the phase changed.
+  bool set_phase(Phase phase) {
+    std::lock_guard<std::mutex> guard(status_mutex_);
+    const Phase current = record_.phase().value_or(Phase::kStarting);
+    if (current == phase) return false;
+    if (current == Phase::kDraining) return false;
+    record_.set_phase(phase);
+    write_status_locked_or_throw();
+    return true;
+  }
+
+  void set_address(std::string address) {
+    std::lock_guard<std::mutex> guard(status_mutex_);
+    record_.address = std::move(address);
+    write_status_locked_or_throw();
+  }
+
+  std::optional<ShutdownRequest> request() const {
+    std::lock_guard<std::mutex> guard(request_mutex_);
+    return request_;
+  }
+
+  std::optional<ShutdownRequest> wait(std::optional<std::chrono::milliseconds> timeout) {
+    std::unique_lock<std::mutex> guard(request_mutex_);
+    if (timeout) {
+      request_cv_.wait_for(guard, *timeout, [&] { return request_.has_value(); });
+    } else {
+      request_cv_.wait(guard, [&] { return request_.has_value(); });
+    }
+    return request_;
+  }
+
+  // accept: records a request (the first one; a later fast one upgrades a
+  // graceful one), publishes draining, then wakes waiters and calls
+  // on_shutdown: whoever sees the request also sees draining published.
+  // Lock order: request_mutex_, then status_mutex_.
+  void accept(const ShutdownRequest& incoming) {
+    std::optional<ShutdownRequest> changed;
+    std::optional<std::string> status_error;
+    {
+      std::lock_guard<std::mutex> guard(request_mutex_);
+      ShutdownRequest next = incoming;
+      if (request_) {
+        if (incoming.mode != ShutdownMode::kFast || request_->mode == ShutdownMode::kFast) return;
+        next = *request_;
+        next.mode = ShutdownMode::kFast;
+        next.source = incoming.source;
+        if (incoming.deadline.count() > 0 &&
+            (next.deadline.count() == 0 || incoming.deadline < next.deadline)) {
+          next.deadline = incoming.deadline;
+        }
+      }
+      if (!lost_.load()) {
+        try {
+          std::lock_guard<std::mutex> status_guard(status_mutex_);
+          if (record_.phase() != Phase::kDraining) {
+            record_.set_phase(Phase::kDraining);
+            write_status_locked_or_throw();
+          }
+        } catch (const Error& e) {
+          status_error = e.what();
+        }
+      }
+      request_ = next;
+      changed = next;
+    }
+    request_cv_.notify_all();
+    const char byte = 's';
+    [[maybe_unused]] const bool ok = write_all(notify_[1].get(), std::string_view(&byte, 1));
+    if (status_error) report({EventKind::kStatusWriteFailed, std::nullopt, *status_error});
+    report({EventKind::kShutdownAccepted, std::nullopt,
+            "source=" + std::string(to_string(changed->source)) +
+                " mode=" + std::string(to_string(changed->mode)) +
+                " deadline_ms=" + std::to_string(changed->deadline.count())});
+    if (options_.on_shutdown) {
+      try {
+        options_.on_shutdown(*changed);
+      } catch (...) {
+        // A throwing callback must not kill the watcher (or the process).
+      }
+    }
+  }
+
+ private:
+  static void make_pipe(UniqueFd (&ends)[2]) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno("pipe2");
+    ends[0].reset(p[0]);
+    ends[1].reset(p[1]);
+  }
+
+  void report(const Event& event) {
+    if (!options_.on_event) return;
+    try {
+      options_.on_event(event);
+    } catch (...) {
+      // The hook is for logging; its failure changes nothing here.
+    }
+  }
+
+  void arm_inotify() {
+#if defined(__linux__)
+    if (!options_.use_inotify || env_forces_polling()) return;
+    UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!fd) {
+      report({EventKind::kInotifyUnavailable, std::nullopt,
+              errno_message("inotify_init1", errno) + "; polling every " +
+                  std::to_string(options_.poll_interval.count()) + " ms"});
+      return;
+    }
+    const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE |
+                               IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
+                               IN_DONT_FOLLOW | IN_EXCL_UNLINK;
+    if (::inotify_add_watch(fd.get(), location_.path.c_str(), mask) < 0) {
+      report({EventKind::kInotifyUnavailable, std::nullopt,
+              errno_message("inotify_add_watch " + location_.path.string(), errno) +
+                  "; polling every " + std::to_string(options_.poll_interval.count()) + " ms"});
+      return;
+    }
+    inotify_ = std::move(fd);
+    inotify_armed_ = true;
+#endif
+  }
+
+  // write_status_locked_or_throw: atomically replaces the status file with
+  // record_. Caller holds status_mutex_ (or is the constructor).
+  void write_status_locked_or_throw() {
+    const std::string temp =
+        temp_file_name(status_name_, static_cast<long>(record_.pid), random_hex(6));
+    write_file_atomically_at(dir_fd_.get(), status_name_, temp, format_status(record_), 0600);
+  }
+
+  void remove_own_shutdown_file() {
+    try {
+      auto file = read_small_file_at(dir_fd_.get(), shutdown_name_, kMaxShutdownFileSize);
+      if (!file || !S_ISREG(file->st.st_mode)) return;
+      auto parsed = parse_shutdown_file(file->content);
+      if (parsed && tokens_equal(parsed->token, record_.token)) {
+        ::unlinkat(dir_fd_.get(), shutdown_name_.c_str(), 0);
+      }
+    } catch (...) {
+      // Best effort: a leftover file is rejected by the next server.
+    }
+  }
+
+  // remove_if_same: removes the shutdown file if it is still the entry we
+  // judged (a valid request renamed over it meanwhile is left for the next
+  // check).
+  void remove_if_same(const FileId& judged, bool is_dir) {
+    auto st = stat_at(dir_fd_.get(), shutdown_name_);
+    if (!st || !(FileId::of(*st) == judged)) return;
+    if (::unlinkat(dir_fd_.get(), shutdown_name_.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
+      if (errno == ENOENT) return;
+      // Cannot remove (a non-empty directory): report once, not every poll.
+      if (unremovable_ && *unremovable_ == judged) return;
+      unremovable_ = judged;
+      report({EventKind::kWatcherError, std::nullopt,
+              errno_message("cannot remove " + shutdown_name_, errno)});
+    }
+  }
+
+  void reject(RejectReason reason, const FileId& judged, bool is_dir, const std::string& why) {
+    if (!(unremovable_ && *unremovable_ == judged)) {
+      report({EventKind::kShutdownFileRejected, reason,
+              (location_.path / shutdown_name_).string() + ": " + why});
+    }
+    remove_if_same(judged, is_dir);
+  }
+
+  // check_shutdown_file: judges <app>.shutdown if present: honour a regular
+  // file of ours with our token; report and remove anything else.
+  void check_shutdown_file() {
+    if (lost_.load()) return;
+    const auto st = stat_at(dir_fd_.get(), shutdown_name_);
+    if (!st) return;
+    const FileId id = FileId::of(*st);
+    if (S_ISLNK(st->st_mode)) return reject(RejectReason::kSymlink, id, false, "a symlink");
+    if (!S_ISREG(st->st_mode)) {
+      return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode),
+                    "not a regular file");
+    }
+    std::optional<SmallFile> file;
+    try {
+      file = read_small_file_at(dir_fd_.get(), shutdown_name_, kMaxShutdownFileSize);
+    } catch (const Error& e) {
+      if (e.system_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
+      report({EventKind::kWatcherError, std::nullopt, e.what()});
+      return;
+    }
+    if (!file) return;  // gone meanwhile
+    // Judge what we opened, not what lstat saw a moment ago.
+    const FileId opened = FileId::of(file->st);
+    if (!S_ISREG(file->st.st_mode)) {
+      return reject(RejectReason::kNotRegularFile, opened, false, "not a regular file");
+    }
+    if (file->st.st_uid != ::geteuid()) {
+      return reject(RejectReason::kNotOwned, opened, false,
+                    "owned by uid " + std::to_string(file->st.st_uid));
+    }
+    if (file->st.st_nlink != 1) {
+      return reject(RejectReason::kHardLinked, opened, false,
+                    "has " + std::to_string(file->st.st_nlink) + " links");
+    }
+    if (file->truncated) {
+      return reject(RejectReason::kTooLarge, opened, false,
+                    "larger than " + std::to_string(kMaxShutdownFileSize) + " bytes");
+    }
+    const auto parsed = parse_shutdown_file(file->content);
+    if (!parsed) {
+      return reject(RejectReason::kMalformed, opened, false,
+                    "not a shutdown request (" + std::to_string(file->content.size()) +
+                        " bytes)");
+    }
+    if (!tokens_equal(parsed->token, record_.token)) {
+      return reject(RejectReason::kWrongToken, opened, false,
+                    "token does not match this instance (stale or foreign request)");
+    }
+    // Acknowledge: draining is published (in accept) before the file goes,
+    // so a client that sees the file gone already reads draining.
+    accept({parsed->mode, parsed->deadline, ShutdownSource::kFile});
+    remove_if_same(opened, false);
+  }
+
+  // lose: the directory or lock is gone; see the policy in server.h.
+  void lose(const std::string& why) {
+    if (lost_.exchange(true)) return;
+    report({EventKind::kRuntimeDirLost, std::nullopt, why});
+    inotify_.reset();
+    accept({ShutdownMode::kGraceful, std::chrono::milliseconds(0),
+            ShutdownSource::kRuntimeDirLost});
+  }
+
+  // check_runtime_dir: the poll's view of the directory and lock file: the
+  // directory we hold must still be linked and still be what its path
+  // names, and the lock file name must still be our locked inode.
+  void check_runtime_dir() {
+    if (lost_.load()) return;
+    struct ::stat st {};
+    if (::fstat(dir_fd_.get(), &st) == 0 && st.st_nlink == 0) {
+      return lose(location_.path.string() + " was removed");
+    }
+    struct ::stat by_path {};
+    if (::lstat(location_.path.c_str(), &by_path) != 0 || !(FileId::of(by_path) == dir_id_)) {
+      return lose(location_.path.string() + " was removed or replaced");
+    }
+    const auto lock_st = stat_at(dir_fd_.get(), lock_name_);
+    if (!lock_st || !(FileId::of(*lock_st) == lock_->id())) {
+      return lose((location_.path / lock_name_).string() +
+                  " was removed or replaced: the instance lock no longer excludes others");
+    }
+  }
+
+  // read_inotify: consumes pending events; returns true when the shutdown
+  // file should be judged now.
+  bool read_inotify() {
+    bool check = false;
+#if defined(__linux__)
+    alignas(struct ::inotify_event) char buf[8192];
+    while (inotify_) {
+      const ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        break;
+      }
+      for (ssize_t off = 0; off < n;) {
+        const auto* ev = reinterpret_cast<const struct ::inotify_event*>(buf + off);
+        off += static_cast<ssize_t>(sizeof(struct ::inotify_event) + ev->len);
+        if ((ev->mask & IN_Q_OVERFLOW) != 0) {
+          check = true;
+          check_runtime_dir();
+          continue;
+        }
+        if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)) != 0) {
+          lose(location_.path.string() + " was removed or moved (inotify)");
+          return false;
+        }
+        if (ev->len == 0) continue;
+        const std::string_view name(ev->name);
+        if (name == lock_name_ && (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                               IN_CREATE)) != 0) {
+          check_runtime_dir();
+          if (lost_.load()) return false;
+          continue;
+        }
+        if (name != shutdown_name_) continue;
+        if ((ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE)) != 0) {
+          check = true;
+        } else if ((ev->mask & IN_CREATE) != 0) {
+          // A regular file being written in place is judged at
+          // IN_CLOSE_WRITE (or by the poll); anything else (symlink,
+          // directory, FIFO) never gets one, so judge it now.
+          auto st = stat_at(dir_fd_.get(), shutdown_name_);
+          if (st && !S_ISREG(st->st_mode)) check = true;
+        }
+      }
+    }
+#endif
+    return check;
+  }
+
+  void run() {
+    using Clock = std::chrono::steady_clock;
+    auto next_poll = Clock::now() + options_.poll_interval;
+    while (true) {
+      pollfd fds[3] = {};
+      nfds_t count = 0;
+      fds[count++] = {wake_[0].get(), POLLIN, 0};
+      const int sig_index = signals_ ? static_cast<int>(count) : -1;
+      if (signals_) fds[count++] = {signals_->read_fd(), POLLIN, 0};
+      const int ino_index = inotify_ ? static_cast<int>(count) : -1;
+      if (inotify_) fds[count++] = {inotify_.get(), POLLIN, 0};
+
+      const auto now = Clock::now();
+      const auto wait_ms =
+          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        next_poll - now + std::chrono::microseconds(999))
+                                        .count());
+      const int n = ::poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait_ms, 60000)));
+      if (n < 0 && errno != EINTR) {
+        report({EventKind::kWatcherError, std::nullopt, errno_message("poll", errno)});
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if ((fds[0].revents & POLLIN) != 0) return;
+      try {
+        if (sig_index >= 0 && (fds[sig_index].revents & POLLIN) != 0) {
+          const int signals = signals_->drain();
+          for (int i = 0; i < signals; ++i) {
+            // The first signal asks for a graceful stop; a second one (Ctrl+C
+            // again) for a fast one.
+            const bool again = request().has_value();
+            accept({again ? ShutdownMode::kFast : ShutdownMode::kGraceful,
+                    std::chrono::milliseconds(0), ShutdownSource::kSignal});
+          }
+        }
+        if (ino_index >= 0 && (fds[ino_index].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+          if (read_inotify()) check_shutdown_file();
+        }
+        if (Clock::now() >= next_poll) {
+          check_runtime_dir();
+          check_shutdown_file();
+          next_poll = Clock::now() + options_.poll_interval;
+        }
+      } catch (const std::exception& e) {
+        report({EventKind::kWatcherError, std::nullopt, e.what()});
+      }
+    }
+  }
+
+  CoreOptions options_;
+  RuntimeDirLocation location_;
+  std::string lock_name_, status_name_, shutdown_name_;
+  // Declaration order is destruction order reversed: the directory outlives
+  // the lock, the lock outlives the watcher's descriptors.
+  UniqueFd dir_fd_;
+  FileId dir_id_;
+  std::optional<InstanceLock> lock_;
+  UniqueFd wake_[2];
+  UniqueFd notify_[2];
+  UniqueFd inotify_;  // watcher thread only, once the thread runs
+  bool inotify_armed_ = false;  // set in the constructor, then constant
+  std::optional<SignalCatcher> signals_;
+
+  mutable std::mutex status_mutex_;
+  StatusRecord record_;
+  bool status_written_ = false;
+
+  mutable std::mutex request_mutex_;
+  std::condition_variable request_cv_;
+  std::optional<ShutdownRequest> request_;
+
+  std::atomic<bool> lost_{false};
+  std::optional<FileId> unremovable_;  // watcher thread only
+  std::thread thread_;
+};
+
+}  // namespace coordkit::ipc::internal
+
+#endif  // COORDKIT_IPC_INTERNAL_SERVER_CORE_H_

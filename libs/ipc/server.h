@@ -1,0 +1,182 @@
+// coordkit/ipc/server.h: the one object a server creates first thing.
+//
+// Constructing a Server resolves and checks the runtime directory, takes the
+// instance lock (or throws Error{kAlreadyRunning} without touching the
+// running server's files), arms the shutdown watcher, publishes `starting`,
+// and looks once for a shutdown file. From then on a shutdown can arrive
+// from a shutdown file, SIGINT/SIGTERM, a lost runtime directory or
+// request_shutdown(); all of them end in the same ShutdownRequest, which the
+// server reads in whichever way suits its main loop:
+//   - wait_for_shutdown(timeout): a blocking wait (a simple main thread);
+//   - shutdown_native_handle(): a descriptor that becomes readable once a
+//     shutdown is requested and stays readable (an Asio server wraps it in a
+//     posix::stream_descriptor and async_wait(wait_read)s; do not read it);
+//   - ServerOptions::on_shutdown: a callback on the watcher thread (post to
+//     your io_context from it).
+// Destruction stops the watcher, restores signal dispositions, removes the
+// status file and releases the lock, in that order.
+//
+// Runtime directory removed under a running server (or its lock file
+// removed or replaced): the server shuts down gracefully
+// (ShutdownSource::kRuntimeDirLost) rather than recreating the directory.
+// Once the lock file's name is gone, our lock is on an unlinked inode and no
+// longer excludes a second server: one that starts now creates a new lock
+// file and succeeds. Recreating the directory would leave two servers each
+// sure it is the only one, and clients could reach only the newer; stopping
+// restores "one lock, one server". An XDG runtime dir also disappears at
+// logout, when a per-user server is meant to end. Noticed through inotify
+// (IN_DELETE_SELF / IN_MOVE_SELF / IN_IGNORED, or the lock file's
+// IN_DELETE / IN_MOVED_FROM) and by the poll (the held directory's link
+// count is 0, its path names another inode, or the lock name another file).
+// The status file is then left alone: it may belong to the next server.
+//
+// Example:
+//   coordkit::ipc::Server server({.app = "gateway", .version = "1.0"});
+//   // ... start-up work; abort early if server.shutdown_request() is set ...
+//   server.set_ready();
+//   coordkit::ipc::ShutdownRequest request = server.wait_for_shutdown();
+//   // ... drain in-flight work (request.mode, request.deadline) ...
+//   // ~Server removes the status file and releases the lock.
+#ifndef COORDKIT_IPC_SERVER_H_
+#define COORDKIT_IPC_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "coordkit/ipc/error.h"
+#include "coordkit/ipc/events.h"
+#include "coordkit/ipc/runtime_dir.h"
+#include "coordkit/ipc/shutdown.h"
+#include "coordkit/ipc/status.h"
+
+#if !defined(_WIN32)
+#include "coordkit/ipc/internal/server_core.h"
+#endif
+
+namespace coordkit::ipc {
+
+// kDefaultPollInterval: the safety-net poll of the shutdown file, the runtime
+// dir and the lock file. Chosen so the poll costs nothing measurable (a few
+// stat() calls, ~1.3 us each, twice a second) while a server on a file
+// system without inotify still stops within half a second (a quarter on
+// average). With inotify the request is seen in well under a millisecond.
+inline constexpr std::chrono::milliseconds kDefaultPollInterval{500};
+
+// kEnvForcePoll: set to a non-empty value other than "0" to turn inotify off
+// (as ServerOptions::use_inotify = false does); for tests and for file
+// systems where inotify is known not to work.
+inline constexpr const char* kEnvForcePoll = "COORDKIT_IPC_FORCE_POLL";
+
+// ServerOptions: how a Server is set up. Only `app` is required.
+struct ServerOptions {
+  std::string app;  // see is_valid_app_name
+  // runtime_dir: an explicit directory (a --runtime-dir flag); otherwise the
+  // rules in runtime_dir.h.
+  std::optional<std::filesystem::path> runtime_dir;
+  std::string version;  // published in the status file
+  std::string address;  // published; may be set later with set_address
+  std::chrono::milliseconds poll_interval = kDefaultPollInterval;
+  bool use_inotify = true;     // false: the poll alone (also COORDKIT_IPC_FORCE_POLL)
+  bool handle_signals = true;  // SIGINT/SIGTERM request a graceful shutdown
+  // on_shutdown: called when a request is accepted and again if it is
+  // upgraded to fast; from the watcher thread (or the thread calling
+  // request_shutdown). Keep it short and thread-safe; never destroy the
+  // Server from it. Exceptions it throws are swallowed.
+  std::function<void(const ShutdownRequest&)> on_shutdown;
+  // on_event: diagnostics to log (rejected shutdown files, a lost runtime
+  // dir, inotify unavailable). Same threads and rules as on_shutdown; also
+  // called from the constructor (e.g. a stale file found at start-up).
+  std::function<void(const Event&)> on_event;
+};
+
+// Server: the server side of the runtime directory. Not copyable or
+// movable (the watcher thread refers to it); hold it in a std::optional or
+// std::unique_ptr if it must be created later. All methods are thread-safe.
+class Server {
+ public:
+  // Server: see the header comment. Throws Error{kAlreadyRunning} when
+  // another process (or another Server in this process) holds the lock;
+  // Error{kRuntimeDirIsSymlink, kRuntimeDirNotOwned, kRuntimeDirTooOpen,
+  // kRuntimeDirNotDirectory} for an unsafe directory; Error{kInvalidArgument}
+  // for a bad app name or poll interval, or when handle_signals is set and
+  // another Server in this process already handles signals;
+  // Error{kNoRuntimeDir}, Error{kSystem}.
+  explicit Server(ServerOptions options) {
+#if defined(_WIN32)
+    (void)options;
+    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Server is not implemented on Windows yet");
+#else
+    internal::CoreOptions core;
+    core.app = std::move(options.app);
+    core.runtime_dir = std::move(options.runtime_dir);
+    core.version = std::move(options.version);
+    core.address = std::move(options.address);
+    core.poll_interval = options.poll_interval;
+    core.use_inotify = options.use_inotify;
+    core.handle_signals = options.handle_signals;
+    core.on_shutdown = std::move(options.on_shutdown);
+    core.on_event = std::move(options.on_event);
+    core_ = std::make_unique<internal::ServerCore>(std::move(core));
+#endif
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  Server(Server&&) = delete;
+  Server& operator=(Server&&) = delete;
+  // ~Server: never throws; see the header comment for the order.
+  ~Server() = default;
+
+  // runtime_dir: the directory in use (absolute).
+  const std::filesystem::path& runtime_dir() const noexcept { return core_->runtime_dir(); }
+  // instance_token: this instance's secret (also in the 0600 status file).
+  const std::string& instance_token() const noexcept { return core_->token(); }
+  // using_inotify: false when watching is the poll alone.
+  bool using_inotify() const noexcept { return core_->using_inotify(); }
+
+  // phase: what the status file says now.
+  Phase phase() const { return core_->phase(); }
+  // set_ready: publishes `ready`. Returns false (and publishes nothing) once
+  // draining: a server asked to stop during start-up never claims ready.
+  // Throws Error{kSystem} if the status file cannot be written.
+  bool set_ready() { return core_->set_phase(Phase::kReady); }
+  // set_draining: publishes `draining` (done already when a request was
+  // accepted). Returns whether the phase changed. Throws Error{kSystem}.
+  bool set_draining() { return core_->set_phase(Phase::kDraining); }
+  // set_address: publishes the address clients should use (e.g. once bound
+  // to port 0). Throws Error{kSystem}.
+  void set_address(std::string address) { core_->set_address(std::move(address)); }
+
+  // shutdown_request: the accepted request, or nullopt. Never blocks.
+  std::optional<ShutdownRequest> shutdown_request() const { return core_->request(); }
+  // wait_for_shutdown: blocks until a request is accepted or `timeout`
+  // passes; returns the request or nullopt.
+  std::optional<ShutdownRequest> wait_for_shutdown(std::chrono::milliseconds timeout) {
+    return core_->wait(timeout);
+  }
+  // wait_for_shutdown: blocks until a request is accepted.
+  ShutdownRequest wait_for_shutdown() { return *core_->wait(std::nullopt); }
+  // request_shutdown: the server asks itself (an admin endpoint, a fatal
+  // error): same path as a shutdown file.
+  void request_shutdown(ShutdownMode mode = ShutdownMode::kGraceful,
+                        std::chrono::milliseconds deadline = std::chrono::milliseconds(0)) {
+    core_->accept({mode, deadline, ShutdownSource::kProgrammatic});
+  }
+  // shutdown_native_handle: a descriptor (POSIX) that is readable once a
+  // shutdown was requested and stays so. Owned by the Server: never read,
+  // write or close it; valid for the Server's lifetime.
+  std::intptr_t shutdown_native_handle() const noexcept { return core_->notify_fd(); }
+
+ private:
+#if !defined(_WIN32)
+  std::unique_ptr<internal::ServerCore> core_;
+#endif
+};
+
+}  // namespace coordkit::ipc
+
+#endif  // COORDKIT_IPC_SERVER_H_
