@@ -63,23 +63,26 @@ class Stdio {
 
 // Command: everything spawn() needs. Plain data, no invariants until spawn()
 // validates it (and throws Error{kInvalidArgument} when it is malformed).
+// Every member has an explicit default initializer so that designated
+// initializers naming only some members stay free of GCC 12's
+// -Wmissing-field-initializers (part of -Wextra).
 struct Command {
   // executable: an absolute path, or a path relative to the *parent's*
   // current directory (resolved before `cwd` applies, so `cwd` never changes
   // which program runs). With search_path and no '/' in it, the name is
   // looked up in the PATH of the child's environment (the override in `env`
   // if there is one, else the parent's), the way Python's subprocess does.
-  std::filesystem::path executable;
+  std::filesystem::path executable{};
   // args: argv[1..], passed verbatim (spaces, quotes, empty strings). argv[0]
   // is `executable` as given. An argument containing NUL is rejected.
-  std::vector<std::string> args;
+  std::vector<std::string> args{};
   bool search_path = false;
   // env: overrides applied to a copy of the parent's environment; a nullopt
   // value removes the variable. Names must be non-empty and contain no '='.
-  std::map<std::string, std::optional<std::string>> env;
+  std::map<std::string, std::optional<std::string>> env{};
   // cwd: the child's working directory; the parent's when unset. Checked by
   // spawn(): a missing directory is Error{kNotFound}.
-  std::optional<std::filesystem::path> cwd;
+  std::optional<std::filesystem::path> cwd{};
   // in, out, err: the child's stdin, stdout and stderr. (`stdin` & co. are
   // macros in <cstdio>, hence the short names.)
   Stdio in = Stdio::null();

@@ -16,8 +16,8 @@ namespace coordkit::spawn {
 // first (SIGCHLD set to SIG_IGN, or a waitpid(-1) elsewhere in the process):
 // then the status is unknowable and success() is false.
 struct ExitStatus {
-  std::optional<int> exit_code;  // set when the child called exit(); Windows: the exit code
-  std::optional<int> signal;     // set when a signal ended it (POSIX only)
+  std::optional<int> exit_code{};  // set when the child called exit(); Windows: the exit code
+  std::optional<int> signal{};     // set when a signal ended it (POSIX only)
 
   // success: the child exited with code 0.
   bool success() const noexcept { return exit_code == 0; }

@@ -36,7 +36,7 @@ struct ProcessIdentity {
   std::uint64_t start_time = 0;
   // boot_id: Linux: /proc/sys/kernel/random/boot_id. An empty boot_id is not
   // checked (identities from a source that did not record it).
-  std::string boot_id;
+  std::string boot_id{};
 
   friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
 };

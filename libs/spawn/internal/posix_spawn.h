@@ -226,6 +226,26 @@ inline void close_other_descriptors(FileActions& actions) {
 #endif
 }
 
+// every_signal: the set for posix_spawnattr_setsigdefault. sigfillset()
+// leaves out the C library's reserved real-time signals (glibc: 32 and 33,
+// SIGCANCEL and SIGSETXID), and glibc's posix_spawn sets those to SIG_IGN in
+// the child for the vfork window; SIG_IGN survives exec, so every spawned
+// program would start with signals 32 and 33 ignored (fork+exec gives
+// SIG_DFL). Their bits are set directly so that posix_spawn resets them to
+// SIG_DFL too. Safe: the child keeps every signal blocked until the moment
+// it execs, and nothing sends these signals to a process it did not create.
+inline sigset_t every_signal() {
+  sigset_t set;
+  sigfillset(&set);
+#if defined(__GLIBC__) && defined(__SIGRTMIN)
+  constexpr int kBitsPerWord = static_cast<int>(8 * sizeof(set.__val[0]));
+  for (int sig = __SIGRTMIN; sig < SIGRTMIN; ++sig) {
+    set.__val[(sig - 1) / kBitsPerWord] |= 1UL << ((sig - 1) % kBitsPerWord);
+  }
+#endif
+  return set;
+}
+
 // --- spawn ------------------------------------------------------------------------
 
 inline SpawnedChild spawn_child(const Command& command) {
@@ -297,8 +317,7 @@ inline SpawnedChild spawn_child(const Command& command) {
   SpawnAttr attr;
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
-  sigset_t all_signals;
-  sigfillset(&all_signals);
+  sigset_t all_signals = every_signal();
   check(posix_spawnattr_setsigmask(attr.get(), &empty_mask), "posix_spawnattr_setsigmask");
   check(posix_spawnattr_setsigdefault(attr.get(), &all_signals), "posix_spawnattr_setsigdefault");
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
