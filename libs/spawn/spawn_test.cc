@@ -30,7 +30,9 @@ namespace {
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::string content(std::filesystem::file_size(path), '\0');
+  in.read(content.data(), static_cast<std::streamsize>(content.size()));
+  return content;
 }
 
 template <class F>
