@@ -58,11 +58,22 @@ class Transaction {
   // exec: runs one or more statements without parameters or results
   // (migrations, DDL). Not cached.
   void exec(std::string_view sql) {
-    std::string text(sql);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
-    if (err != nullptr) sqlite3_free(err);
-    if (rc != SQLITE_OK) internal::throw_error(db_, rc, "exec", sql, key_verified_);
+    std::string_view rest = sql;
+    while (!rest.empty()) {
+      sqlite3_stmt* raw = nullptr;
+      const char* tail = nullptr;
+      int rc = sqlite3_prepare_v2(db_, rest.data(), static_cast<int>(rest.size()), &raw, &tail);
+      internal::Stmt stmt(raw);
+      if (rc != SQLITE_OK) internal::throw_error(db_, rc, "prepare", sql, key_verified_);
+      const std::size_t used = tail != nullptr ? static_cast<std::size_t>(tail - rest.data()) : rest.size();
+      const std::string_view one = rest.substr(0, used);
+      rest.remove_prefix(used);
+      if (raw == nullptr) continue;  // whitespace or a comment
+      check_writable(raw, one);
+      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      }
+      if (rc != SQLITE_DONE) internal::throw_error(db_, rc, "step", one, key_verified_);
+    }
   }
 
   // execute: one statement with parameters bound in order; rows it returns
@@ -135,7 +146,18 @@ class Transaction {
   Transaction(sqlite3* db, internal::StatementCache* cache, bool key_verified, bool read_only)
       : db_(db), cache_(cache), key_verified_(key_verified), read_only_(read_only) {}
 
-  sqlite3_stmt* prepare(std::string_view sql) { return cache_->get(db_, sql, key_verified_); }
+  sqlite3_stmt* prepare(std::string_view sql) {
+    sqlite3_stmt* s = cache_->get(db_, sql, key_verified_);
+    check_writable(s, sql);
+    return s;
+  }
+
+  void check_writable(sqlite3_stmt* s, std::string_view sql) const {
+    if (read_only_ && sqlite3_stmt_readonly(s) == 0) {
+      throw Error(ErrorCode::kReadOnly, RetryClass::kPermanent, 0,
+                  "a statement that writes inside read()", std::string(sql));
+    }
+  }
 
   template <class... Args>
   void bind_all(sqlite3_stmt* s, std::string_view sql, const Args&... args) {

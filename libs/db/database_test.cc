@@ -1,0 +1,510 @@
+// Database: opening fails closed, whole transactions are retried, reconnection
+// heals, migrations apply once, maintenance works.
+#include "coordkit/db/database.h"
+
+#include <sqlcipher/sqlite3.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordkit/db/internal/key_cache.h"
+#include "coordkit/db/internal/testing.h"
+
+namespace db = coordkit::db;
+using coordkit::db::testing::RawDb;
+using coordkit::db::testing::scratch_dir;
+using coordkit::db::testing::slurp;
+using coordkit::db::testing::write_file;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr const char* kPass = "correct horse battery staple";
+
+constexpr const char* kRawHex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+// kRawPragma: the same raw key as SQLCipher's PRAGMA key accepts it.
+const std::string kRawPragma = std::string("x'") + kRawHex + "'";
+
+// options_for: a passphrase key when `pass` is given (the KDF costs 0.25 to
+// 1 s here, so most tests use a raw key).
+db::Options options_for(const std::filesystem::path& path, const std::string& pass = "") {
+  db::Options o;
+  o.path = path;
+  o.key = pass.empty() ? db::Key::raw_hex(kRawHex) : db::Key::passphrase(pass);
+  o.migrations = {{1, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL);", {}}};
+  o.retry.seed = 42;
+  return o;
+}
+
+std::int64_t count_rows(db::Database& d) {
+  return d.read([](db::Transaction& tx) {
+    return tx.query_value<std::int64_t>("SELECT count(*) FROM t").value_or(-1);
+  });
+}
+
+template <class F>
+db::ErrorCode code_of(F&& f) {
+  try {
+    f();
+  } catch (const db::Error& e) {
+    return e.code();
+  }
+  FAIL("no coordkit::db::Error thrown");
+  return db::ErrorCode::kInternal;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+// kdf_ms: what one SQLCipher 4 key derivation costs on this machine now.
+double kdf_ms() {
+  const auto t0 = std::chrono::steady_clock::now();
+  (void)coordkit::db::internal::pbkdf2_sqlcipher4(
+      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>("x"), 1),
+      coordkit::db::internal::Salt{});
+  return ms_since(t0);
+}
+
+}  // namespace
+
+TEST_CASE("A new database is created encrypted, in WAL mode, with its migrations", "[db]") {
+  const auto dir = scratch_dir("create");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES (?)", "x"); });
+  CHECK(count_rows(d) == 1);
+  CHECK(d.user_version() == 1);
+  const auto bytes = slurp(dir / "a.db");
+  REQUIRE(bytes.has_value());
+  CHECK(bytes->compare(0, 15, "SQLite format 3") != 0);
+  RawDb raw(dir / "a.db", kRawPragma, false);
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+  // No temporaries are left behind.
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    CHECK(e.path().filename().string().find("coordkit-new") == std::string::npos);
+  }
+}
+
+TEST_CASE("The library's key derivation matches SQLCipher's PRAGMA key both ways", "[db][key]") {
+  const auto dir = scratch_dir("kdf");
+  SECTION("a file created by the library opens with the passphrase through PRAGMA key") {
+    {
+      auto d = db::Database::open(options_for(dir / "lib.db", kPass));
+      d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('from lib')"); });
+    }
+    RawDb raw(dir / "lib.db", kPass, false);
+    CHECK(raw.text("SELECT v FROM t") == "from lib");
+    CHECK(raw.text("PRAGMA cipher_version").has_value());
+  }
+  SECTION("a file created through PRAGMA key opens with the library") {
+    {
+      RawDb raw(dir / "raw.db", kPass);
+      REQUIRE(raw.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL);"
+                       "INSERT INTO t(v) VALUES ('from sqlcipher'); PRAGMA user_version=1;") ==
+              SQLITE_OK);
+    }
+    auto d = db::Database::open(options_for(dir / "raw.db", kPass));
+    CHECK(d.read([](db::Transaction& tx) {
+      return tx.query_value<std::string>("SELECT v FROM t").value_or("");
+    }) == "from sqlcipher");
+    // The library switched the file to WAL once, at its first open.
+    RawDb raw(dir / "raw.db", kPass, false);
+    CHECK(raw.text("PRAGMA journal_mode") == "wal");
+  }
+}
+
+TEST_CASE("Reopening with a passphrase skips the KDF after the first open", "[db][key]") {
+  const auto dir = scratch_dir("reopen");
+  const auto t0 = std::chrono::steady_clock::now();
+  { auto d = db::Database::open(options_for(dir / "a.db", kPass)); }
+  const double first = ms_since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    auto d = db::Database::open(options_for(dir / "a.db", kPass));
+  }
+  const double ten = ms_since(t1);
+  // The KDF alone is ~250 ms; ten cached reopens must cost less than one KDF.
+  CHECK(ten < first);
+}
+
+TEST_CASE("A key the caller wipes after open keeps working for new connections", "[db][key]") {
+  const auto dir = scratch_dir("wipe");
+  std::string secret = kPass;
+  db::Options o = options_for(dir / "a.db", secret);
+  std::fill(secret.begin(), secret.end(), '\0');
+  auto d = db::Database::open(std::move(o));
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('a')"); });
+  d.reconnect();
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('b')"); });
+  CHECK(count_rows(d) == 2);
+}
+
+TEST_CASE("A raw key opens the database without a KDF", "[db][key]") {
+  const auto dir = scratch_dir("rawkey");
+  db::Options o = options_for(dir / "a.db");
+  { auto d = db::Database::open(o); }
+  auto d = db::Database::open(o);
+  CHECK(count_rows(d) == 0);
+  o.key = db::Key::raw_hex("ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  CHECK(code_of([&] { db::Database::open(o); }) == db::ErrorCode::kWrongKeyOrNotADatabase);
+  CHECK(code_of([] { db::Key::raw_hex("zz"); }) == db::ErrorCode::kInvalidArgument);
+  CHECK(code_of([] { db::Key::passphrase(""); }) == db::ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("Open fails fast and leaves the file unchanged when it cannot be read with the key",
+          "[db][failclosed]") {
+  const auto dir = scratch_dir("failclosed");
+  const auto good = dir / "good.db";
+  {
+    auto d = db::Database::open(options_for(good, kPass));
+    d.write([](db::Transaction& tx) {
+      for (int i = 0; i < 200; ++i) tx.execute("INSERT INTO t(v) VALUES (?)", std::string(100, 'x'));
+    });
+  }
+  const std::string db_bytes = slurp(good).value();
+  REQUIRE(db_bytes.size() >= 8192);
+
+  struct Case {
+    const char* name;
+    std::string bytes;
+    const char* pass;
+    db::ErrorCode code;
+  };
+  std::string plaintext;
+  {
+    RawDb raw(dir / "plain.db", "");
+    REQUIRE(raw.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1);") == SQLITE_OK);
+  }
+  plaintext = slurp(dir / "plain.db").value();
+  const Case c = GENERATE_REF(
+      Case{"wrong passphrase", db_bytes, "not the passphrase", db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"text file", std::string(5000, 'z'), kPass, db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"zero-byte file", std::string(), kPass, db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"shorter than a header", std::string("abc"), kPass,
+           db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"truncated to half a page", db_bytes.substr(0, 2000), kPass,
+           db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"truncated at a page boundary", db_bytes.substr(0, 4096), kPass,
+           db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"plaintext SQLite", plaintext, kPass, db::ErrorCode::kPlaintextDatabase});
+  CAPTURE(c.name);
+  const auto path = dir / (std::string("case-") + std::to_string(std::hash<std::string>{}(c.name)));
+  write_file(path, c.bytes);
+  db::Options o = options_for(path, c.pass);
+  const double one_kdf = kdf_ms();
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(code_of([&] { db::Database::open(o); }) == c.code);
+  // At most one key derivation (0.25 s on an idle machine) and one retry:
+  // no retry storm, whatever the machine's load.
+  CHECK(ms_since(t0) < one_kdf * 1.5 + 200.0);
+  CHECK(slurp(path) == c.bytes);
+  // Nothing was created beside it either.
+  std::error_code ec;
+  CHECK_FALSE(std::filesystem::exists(path.string() + ".coordkit-gate", ec));
+}
+
+TEST_CASE("A missing file is not created when create_if_missing is off", "[db]") {
+  const auto dir = scratch_dir("nocreate");
+  db::Options o = options_for(dir / "a.db");
+  o.create_if_missing = false;
+  CHECK(code_of([&] { db::Database::open(o); }) == db::ErrorCode::kNotInitialised);
+  CHECK_FALSE(std::filesystem::exists(dir / "a.db"));
+}
+
+TEST_CASE("Many threads creating the same database at once all succeed", "[db][init]") {
+  const auto dir = scratch_dir("race");
+  const auto path = dir / "a.db";
+  constexpr int kThreads = 6;
+  std::atomic<int> ready{0};
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  db::Options o = options_for(path);
+  o.migrations.push_back({2, "CREATE TABLE u(x);", {}});
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      try {
+        auto d = db::Database::open(o);
+        d.write([i](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES (?)", i); });
+        ok.fetch_add(1);
+      } catch (const db::Error& e) {
+        UNSCOPED_INFO(e.what());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok.load() == kThreads);
+  auto d = db::Database::open(o);
+  CHECK(count_rows(d) == kThreads);
+  CHECK(d.user_version() == 2);
+}
+
+TEST_CASE("A write retries the whole transaction while another connection holds the lock",
+          "[db][retry]") {
+  const auto dir = scratch_dir("busy");
+  db::Options o = options_for(dir / "a.db");
+  o.retry.busy_timeout = milliseconds(5);
+  o.retry.initial_backoff = std::chrono::microseconds(500);
+  o.retry.max_backoff = std::chrono::microseconds(5000);
+  auto d = db::Database::open(o);
+  RawDb holder(dir / "a.db", kRawPragma, false);
+  REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
+  std::thread release([&] {
+    std::this_thread::sleep_for(milliseconds(100));
+    holder.exec("COMMIT");
+  });
+  int runs = 0;
+  d.write([&](db::Transaction& tx) {
+    ++runs;
+    tx.execute("INSERT INTO t(v) VALUES ('library')");
+  });
+  release.join();
+  const db::Counters c = d.counters();
+  CHECK(runs == 1);  // BUSY came at BEGIN IMMEDIATE, before fn ran
+  CHECK(c.retries_same >= 1);
+  CHECK(c.failures(db::RetryClass::kRetrySameConnection) >= 1);
+  CHECK(c.waits >= 1);
+  CHECK(c.surfaced_errors == 0);
+  CHECK(count_rows(d) == 2);
+}
+
+TEST_CASE("A busy-class failure inside fn reruns fn from the start and commits once",
+          "[db][retry]") {
+  const auto dir = scratch_dir("rerun");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  int runs = 0;
+  const int result = d.write([&](db::Transaction& tx) {
+    ++runs;
+    tx.execute("INSERT INTO t(v) VALUES ('once')");
+    if (runs == 1) {
+      throw db::Error(db::ErrorCode::kBusy, db::RetryClass::kRetrySameConnection,
+                      SQLITE_BUSY_SNAPSHOT, "simulated", "");
+    }
+    return runs;
+  });
+  CHECK(result == 2);
+  CHECK(count_rows(d) == 1);  // the first run's insert was rolled back
+  CHECK(d.counters().attempts == 2 + 1);  // two writes' attempts + count_rows' read
+}
+
+TEST_CASE("Busy failures surface as kBusy once the deadline passes", "[db][retry]") {
+  const auto dir = scratch_dir("deadline");
+  db::Options o = options_for(dir / "a.db");
+  o.retry.busy_timeout = milliseconds(2);
+  o.retry.deadline = milliseconds(80);
+  auto d = db::Database::open(o);
+  RawDb holder(dir / "a.db", kRawPragma, false);
+  REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(code_of([&] {
+          d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
+        }) == db::ErrorCode::kBusy);
+  CHECK(ms_since(t0) < 1000.0);
+  holder.exec("ROLLBACK");
+  const db::Counters c = d.counters();
+  CHECK(c.surfaced_errors == 1);
+  CHECK(c.surfaced(db::ErrorCode::kBusy) == 1);
+}
+
+TEST_CASE("Permanent errors surface at once, with the statement", "[db][retry]") {
+  const auto dir = scratch_dir("permanent");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(id, v) VALUES (1, 'a')"); });
+  int runs = 0;
+  try {
+    d.write([&](db::Transaction& tx) {
+      ++runs;
+      tx.execute("INSERT INTO t(id, v) VALUES (1, 'b')");
+    });
+    FAIL("no error");
+  } catch (const db::Error& e) {
+    CHECK(e.code() == db::ErrorCode::kConstraint);
+    CHECK(e.extended_code() == SQLITE_CONSTRAINT_PRIMARYKEY);
+    CHECK(e.sql() == "INSERT INTO t(id, v) VALUES (1, 'b')");
+  }
+  CHECK(runs == 1);
+  CHECK(code_of([&] { d.read([](db::Transaction& tx) { tx.exec("SELECT * FROM nope"); }); }) ==
+        db::ErrorCode::kSql);
+  CHECK(code_of([&] {
+          d.read([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
+        }) == db::ErrorCode::kReadOnly);
+  CHECK(count_rows(d) == 1);
+}
+
+TEST_CASE("An exception of fn's own rolls back and propagates without retry", "[db][retry]") {
+  const auto dir = scratch_dir("userexc");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  int runs = 0;
+  CHECK_THROWS_AS(d.write([&](db::Transaction& tx) {
+    ++runs;
+    tx.execute("INSERT INTO t(v) VALUES ('x')");
+    throw std::logic_error("caller's own failure");
+  }),
+                  std::logic_error);
+  CHECK(runs == 1);
+  CHECK(count_rows(d) == 0);
+  CHECK(d.counters().surfaced_errors == 0);
+  CHECK(code_of([&] { d.write([&](db::Transaction&) { d.write([](db::Transaction&) {}); }); }) ==
+        db::ErrorCode::kMisuse);
+}
+
+TEST_CASE("Reconnect-class failures reconnect and rerun fn, and surface when they persist",
+          "[db][reconnect]") {
+  const auto dir = scratch_dir("reconnect");
+  db::Options o = options_for(dir / "a.db");
+  o.retry.max_reconnects = 2;
+  auto d = db::Database::open(o);
+  SECTION("a transient I/O error heals on a new connection") {
+    int runs = 0;
+    sqlite3* first = d.native_handle();
+    d.write([&](db::Transaction& tx) {
+      ++runs;
+      tx.execute("INSERT INTO t(v) VALUES ('x')");
+      if (runs == 1) {
+        throw db::Error(db::ErrorCode::kIo, db::RetryClass::kReconnect, SQLITE_IOERR_SHORT_READ,
+                        "simulated", "");
+      }
+    });
+    CHECK(runs == 2);
+    CHECK(d.counters().reconnects == 1);
+    CHECK(d.native_handle() != nullptr);
+    CHECK(count_rows(d) == 1);
+    (void)first;
+  }
+  SECTION("a persistent one surfaces after max_reconnects") {
+    int runs = 0;
+    CHECK(code_of([&] {
+            d.write([&](db::Transaction&) {
+              ++runs;
+              throw db::Error(db::ErrorCode::kIo, db::RetryClass::kReconnect, SQLITE_IOERR_READ,
+                              "simulated", "");
+            });
+          }) == db::ErrorCode::kIo);
+    CHECK(runs == 3);
+    CHECK(d.counters().reconnects == 2);
+    CHECK(d.counters().surfaced(db::ErrorCode::kIo) == 1);
+  }
+}
+
+TEST_CASE("A connection whose key no longer fits after someone else rekeyed reconnects, then "
+          "reports it",
+          "[db][reconnect]") {
+  const auto dir = scratch_dir("rekeyed");
+  db::Options o = options_for(dir / "a.db");
+  o.retry.max_reconnects = 2;
+  auto d = db::Database::open(o);
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
+  {
+    auto other = db::Database::open(options_for(dir / "a.db"));
+    other.rekey(db::Key::raw_hex("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"));
+  }
+  CHECK(code_of([&] { count_rows(d); }) == db::ErrorCode::kWrongKeyOrNotADatabase);
+  const db::Counters c = d.counters();
+  CHECK(c.reconnects == 2);
+  CHECK(c.failures(db::RetryClass::kReconnect) == 3);
+  CHECK(c.surfaced(db::ErrorCode::kWrongKeyOrNotADatabase) == 1);
+}
+
+TEST_CASE("Migrations apply in order once, and a newer file is refused", "[db][migrations]") {
+  const auto dir = scratch_dir("migrations");
+  db::Options o = options_for(dir / "a.db");
+  { auto d = db::Database::open(o); }
+  int applied = 0;
+  o.migrations.push_back({2, "ALTER TABLE t ADD COLUMN w INTEGER;", {}});
+  o.migrations.push_back({3, "", [&](db::Transaction& tx) {
+                            ++applied;
+                            tx.execute("INSERT INTO t(v, w) VALUES ('seed', 3)");
+                          }});
+  {
+    auto d = db::Database::open(o);
+    CHECK(d.user_version() == 3);
+    CHECK(count_rows(d) == 1);
+  }
+  { auto d = db::Database::open(o); }
+  CHECK(applied == 1);
+  db::Options old = options_for(dir / "a.db");
+  CHECK(code_of([&] { db::Database::open(old); }) == db::ErrorCode::kSchemaTooNew);
+  SECTION("a failing migration leaves the version where it was") {
+    db::Options bad = o;
+    bad.migrations.push_back({4, "CREATE TABLE t(x);", {}});
+    CHECK(code_of([&] { db::Database::open(bad); }) == db::ErrorCode::kSql);
+    auto d = db::Database::open(o);
+    CHECK(d.user_version() == 3);
+  }
+}
+
+TEST_CASE("The journal mode is restored to WAL when someone switched it off", "[db][wal]") {
+  const auto dir = scratch_dir("walrestore");
+  { auto d = db::Database::open(options_for(dir / "a.db")); }
+  {
+    RawDb raw(dir / "a.db", kRawPragma, false);
+    REQUIRE(raw.text("PRAGMA journal_mode=DELETE") == "delete");
+  }
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  RawDb raw(dir / "a.db", kRawPragma, false);
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("Maintenance: checkpoint, checks, stats, backup and rekey", "[db][maintenance]") {
+  const auto dir = scratch_dir("maintenance");
+  db::Options o = options_for(dir / "a.db");
+  o.wal_autocheckpoint_pages = 0;
+  auto d = db::Database::open(o);
+  d.write([](db::Transaction& tx) {
+    for (int i = 0; i < 300; ++i) tx.execute("INSERT INTO t(v) VALUES (?)", std::string(200, 'v'));
+  });
+  SECTION("checkpoint and stats") {
+    db::Stats before = d.stats();
+    CHECK(before.page_size == 4096);
+    CHECK(before.page_count > 10);
+    CHECK(before.wal_bytes > 0);
+    CHECK(before.user_version == 1);
+    const db::CheckpointResult p = d.checkpoint(db::CheckpointMode::kPassive);
+    CHECK_FALSE(p.busy);
+    CHECK(p.log_frames == p.checkpointed_frames);
+    const db::CheckpointResult t = d.checkpoint(db::CheckpointMode::kTruncate);
+    CHECK_FALSE(t.busy);
+    CHECK(d.stats().wal_bytes == 0);
+    CHECK(d.stats().counters.transactions >= 1);
+  }
+  SECTION("integrity checks") {
+    CHECK(d.quick_check().ok);
+    const db::CheckResult r = d.integrity_check();
+    CHECK(r.ok);
+    CHECK(r.problems.empty());
+  }
+  SECTION("backup to a new encrypted file that opens with its own key") {
+    d.backup_to(dir / "b.db", db::Key::passphrase("backup pass"));
+    // The copy has its own salt, so the shell's PRAGMA key derives the same key.
+    auto b = db::Database::open(options_for(dir / "b.db", "backup pass"));
+    CHECK(count_rows(b) == 300);
+    RawDb raw(dir / "b.db", "backup pass", false);
+    CHECK(raw.text("SELECT count(*) FROM t") == "300");
+    CHECK(code_of([&] { d.backup_to(dir / "b.db", db::Key::passphrase("x")); }) ==
+          db::ErrorCode::kInvalidArgument);
+  }
+  SECTION("rekey: the new passphrase opens the file, the old one no longer does") {
+    d.rekey(db::Key::passphrase("new pass"));
+    d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('after')"); });
+    d.reconnect();
+    CHECK(count_rows(d) == 301);
+    CHECK(code_of([&] { db::Database::open(options_for(dir / "a.db")); }) ==
+          db::ErrorCode::kWrongKeyOrNotADatabase);
+    CHECK(code_of([&] { db::Database::open(options_for(dir / "a.db", kPass)); }) ==
+          db::ErrorCode::kWrongKeyOrNotADatabase);
+    auto again = db::Database::open(options_for(dir / "a.db", "new pass"));
+    CHECK(count_rows(again) == 301);
+    RawDb raw(dir / "a.db", "new pass", false);
+    CHECK(raw.text("SELECT count(*) FROM t") == "301");
+  }
+}

@@ -1,0 +1,84 @@
+// Internal, tests only: scratch directories, whole-file snapshots and a raw
+// SQLCipher handle that goes through SQLite's own PRAGMA key path.
+#ifndef COORDKIT_DB_INTERNAL_TESTING_H_
+#define COORDKIT_DB_INTERNAL_TESTING_H_
+
+#include <sqlcipher/sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+
+namespace coordkit::db::testing {
+
+// scratch_dir: a fresh directory under TEST_TMPDIR (or /tmp) for one test.
+inline std::filesystem::path scratch_dir(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
+                              ("db-" + name + "-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(counter.fetch_add(1)));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// slurp: the whole file, byte for byte (empty optional if missing).
+inline std::optional<std::string> slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// RawDb: a plain SQLCipher connection keyed with a passphrase through
+// PRAGMA key (SQLCipher's own KDF), as a program without this library would.
+class RawDb {
+ public:
+  RawDb(const std::filesystem::path& path, const std::string& passphrase, bool create = true) {
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    rc_ = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc_ == SQLITE_OK && !passphrase.empty()) {
+      rc_ = sqlite3_key_v2(db_, "main", passphrase.data(), static_cast<int>(passphrase.size()));
+    }
+  }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  ~RawDb() { sqlite3_close_v2(db_); }
+  // exec: the result code of sqlite3_exec.
+  int exec(const std::string& sql) {
+    return rc_ != SQLITE_OK ? rc_ : sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+  // text: the first column of the first row, or nullopt on error / no row.
+  std::optional<std::string> text(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return std::nullopt;
+    std::optional<std::string> out;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      out = t != nullptr ? t : "";
+    }
+    sqlite3_finalize(s);
+    return out;
+  }
+  sqlite3* get() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  int rc_ = SQLITE_OK;
+};
+
+}  // namespace coordkit::db::testing
+
+#endif  // COORDKIT_DB_INTERNAL_TESTING_H_
