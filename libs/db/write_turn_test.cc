@@ -1,0 +1,158 @@
+// The cross-process write turn: FIFO hand-off, and no stuck queue when a
+// holder is killed or a waiter gives up.
+#include "coordkit/db/internal/write_turn.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "coordkit/db/internal/testing.h"
+
+using coordkit::db::internal::Clock;
+using coordkit::db::internal::WriteTurn;
+using coordkit::db::testing::scratch_dir;
+using std::chrono::milliseconds;
+
+namespace {
+
+Clock::time_point in(milliseconds d) { return Clock::now() + d; }
+
+// Reaper: kills and reaps a forked child even when a check fails.
+struct Reaper {
+  pid_t pid;
+  ~Reaper() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("The write turn is handed on in ticket order", "[db][turn]") {
+  const auto db = (scratch_dir("turn-fifo") / "a.db").string();
+  WriteTurn first;
+  REQUIRE(first.open(db));
+  bool got = false;
+  first.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+
+  constexpr int kWaiters = 4;
+  std::vector<std::unique_ptr<WriteTurn>> turns;
+  for (int i = 0; i < kWaiters; ++i) {
+    turns.push_back(std::make_unique<WriteTurn>());
+    REQUIRE(turns.back()->open(db));
+  }
+  std::mutex order_mu;
+  std::vector<int> order;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiters; ++i) {
+    threads.emplace_back([&, i] {
+      bool ok = false;
+      turns[i]->acquire(in(milliseconds(5000)), &ok);
+      {
+        std::lock_guard<std::mutex> lock(order_mu);
+        order.push_back(ok ? i : -1);
+      }
+      turns[i]->release();
+    });
+    // Take tickets in a known order.
+    while (first.waiters() < static_cast<std::uint64_t>(i + 1)) std::this_thread::yield();
+  }
+  first.release();
+  for (auto& t : threads) t.join();
+  CHECK(order == std::vector<int>{0, 1, 2, 3});
+}
+
+TEST_CASE("A write turn held by a killed process is passed on", "[db][turn]") {
+  const auto db = (scratch_dir("turn-kill") / "a.db").string();
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    WriteTurn turn;
+    bool got = false;
+    if (turn.open(db)) turn.acquire(Clock::now() + milliseconds(1000), &got);
+    const char c = got ? 'y' : 'n';
+    (void)!::write(pipefd[1], &c, 1);
+    ::pause();  // holds the turn until killed
+    ::_exit(0);
+  }
+  Reaper reaper{pid};
+  char c = 0;
+  REQUIRE(::read(pipefd[0], &c, 1) == 1);
+  REQUIRE(c == 'y');
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+
+  WriteTurn me;
+  REQUIRE(me.open(db));
+  std::atomic<bool> done{false};
+  std::thread killer([&] {
+    std::this_thread::sleep_for(milliseconds(30));
+    ::kill(pid, SIGKILL);
+    done.store(true);
+  });
+  bool got = false;
+  const auto t0 = Clock::now();
+  me.acquire(in(milliseconds(5000)), &got);
+  const auto waited = Clock::now() - t0;
+  killer.join();
+  CHECK(got);
+  CHECK(done.load());
+  CHECK(waited < milliseconds(1000));
+  me.release();
+}
+
+TEST_CASE("A waiter that gives up does not stall the queue", "[db][turn]") {
+  const auto db = (scratch_dir("turn-withdraw") / "a.db").string();
+  WriteTurn a, b, c;
+  REQUIRE(a.open(db));
+  REQUIRE(b.open(db));
+  REQUIRE(c.open(db));
+  bool got = false;
+  a.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  bool b_got = true;
+  b.acquire(in(milliseconds(20)), &b_got);  // times out behind a
+  CHECK_FALSE(b_got);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(milliseconds(10));
+    a.release();
+  });
+  bool c_got = false;
+  const auto t0 = Clock::now();
+  c.acquire(in(milliseconds(5000)), &c_got);
+  releaser.join();
+  CHECK(c_got);
+  CHECK(Clock::now() - t0 < milliseconds(1000));
+  c.release();
+}
+
+TEST_CASE("Slots are reused after their owners close", "[db][turn]") {
+  const auto db = (scratch_dir("turn-slots") / "a.db").string();
+  for (int i = 0; i < 200; ++i) {
+    WriteTurn t;
+    REQUIRE(t.open(db));
+    bool got = false;
+    t.acquire(in(milliseconds(1000)), &got);
+    REQUIRE(got);
+  }
+  std::vector<std::unique_ptr<WriteTurn>> many;
+  int usable = 0;
+  for (int i = 0; i < 70; ++i) {
+    many.push_back(std::make_unique<WriteTurn>());
+    usable += many.back()->open(db) ? 1 : 0;
+  }
+  CHECK(usable == 62);  // the rest fall back to SQLite's locks alone
+}
