@@ -25,25 +25,33 @@ enum class ErrorCode {
   kNotFound,           // executable (or working directory) missing or not executable
   kPermissionDenied,   // the OS refused (EPERM; ACCESS_DENIED)
   kResourceExhausted,  // EAGAIN, EMFILE, ENFILE, ENOMEM: out of processes, descriptors, memory
-  kInvalidArgument,    // bad command (empty executable, NUL in an argument, '=' in an env name, ...)
-  kTimedOut,           // a bounded read or write on a child's pipes ran out of time
-  kNoSuchProcess,      // the process is gone, or its identity did not verify
-  kUnsupported,        // not available on this platform (Windows paths not written yet)
-  kSystem,             // anything else; system_error() has errno / GetLastError
+  kInvalidArgument,  // bad command (empty executable, NUL in an argument, '=' in an env name, ...)
+  kTimedOut,         // a bounded read or write on a child's pipes ran out of time
+  kNoSuchProcess,    // the process is gone, or its identity did not verify
+  kUnsupported,      // not available on this platform (Windows paths not written yet)
+  kSystem,           // anything else; system_error() has errno / GetLastError
 };
 
 // error_code_name: the enumerator's name without the leading 'k' ("NotFound"),
 // for logs and test messages. Never throws.
 constexpr std::string_view error_code_name(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kPermissionDenied: return "PermissionDenied";
-    case ErrorCode::kResourceExhausted: return "ResourceExhausted";
-    case ErrorCode::kInvalidArgument: return "InvalidArgument";
-    case ErrorCode::kTimedOut: return "TimedOut";
-    case ErrorCode::kNoSuchProcess: return "NoSuchProcess";
-    case ErrorCode::kUnsupported: return "Unsupported";
-    case ErrorCode::kSystem: return "System";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kPermissionDenied:
+      return "PermissionDenied";
+    case ErrorCode::kResourceExhausted:
+      return "ResourceExhausted";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kTimedOut:
+      return "TimedOut";
+    case ErrorCode::kNoSuchProcess:
+      return "NoSuchProcess";
+    case ErrorCode::kUnsupported:
+      return "Unsupported";
+    case ErrorCode::kSystem:
+      return "System";
   }
   return "Unknown";
 }

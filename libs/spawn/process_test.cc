@@ -50,7 +50,8 @@ TEST_CASE("identity_of is nullopt for a pid with no live process", "[process]") 
   CHECK_FALSE(sp::identity_of(pid).has_value());
 }
 
-TEST_CASE("Process::open finds a live process and stops it through a verified handle", "[process]") {
+TEST_CASE("Process::open finds a live process and stops it through a verified handle",
+          "[process]") {
   const bool fallback = GENERATE(false, true);
   CAPTURE(fallback);
   PidfdMode mode(fallback);
@@ -71,8 +72,9 @@ TEST_CASE("Process::open finds a live process and stops it through a verified ha
   CHECK(child.wait().signal == (use_kill ? SIGKILL : SIGTERM));
 }
 
-TEST_CASE("Process::open refuses an identity whose start time or boot id does not match (a reused pid)",
-          "[process]") {
+TEST_CASE(
+    "Process::open refuses an identity whose start time or boot id does not match (a reused pid)",
+    "[process]") {
   const bool fallback = GENERATE(false, true);
   CAPTURE(fallback);
   PidfdMode mode(fallback);
@@ -111,7 +113,8 @@ TEST_CASE("Process::open of an exited process returns nullopt, zombie or reaped"
   CHECK_FALSE(sp::Process::open(sp::ProcessIdentity{}).has_value());
 }
 
-TEST_CASE("a Child still works without pidfds: wait_for, terminate, kill after reaping", "[process]") {
+TEST_CASE("a Child still works without pidfds: wait_for, terminate, kill after reaping",
+          "[process]") {
   PidfdMode mode(true);
   sp::Child child = sp::spawn(helper({"sleep", "20000"}));
   CHECK_FALSE(child.wait_for(50ms).has_value());
@@ -122,7 +125,8 @@ TEST_CASE("a Child still works without pidfds: wait_for, terminate, kill after r
   CHECK_FALSE(child.kill());
 }
 
-TEST_CASE("/proc/<pid>/stat parsing survives a command name with spaces and parentheses", "[process]") {
+TEST_CASE("/proc/<pid>/stat parsing survives a command name with spaces and parentheses",
+          "[process]") {
   std::optional<sp::internal::ProcStat> stat = sp::internal::parse_proc_stat(
       "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10");
   REQUIRE(stat.has_value());
@@ -132,7 +136,8 @@ TEST_CASE("/proc/<pid>/stat parsing survives a command name with spaces and pare
   CHECK(stat->tty_nr == 0);
   CHECK(stat->start_time == 987654);
   CHECK_FALSE(stat->exited);
-  CHECK(sp::internal::parse_proc_stat("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0")->exited);
+  CHECK(
+      sp::internal::parse_proc_stat("1 (x) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0")->exited);
   CHECK_FALSE(sp::internal::parse_proc_stat("garbage").has_value());
   CHECK_FALSE(sp::internal::parse_proc_stat("1 (x) S 1 2").has_value());
 }

@@ -83,7 +83,9 @@ class Child {
   // wait_for: waits up to `timeout` for the child to exit. Linux 5.3+:
   // poll() on the pidfd, no sleep loop; older kernels: waitpid(WNOHANG) with
   // a short backoff. Returns nullopt on timeout (the child keeps running).
-  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) { return wait_impl(timeout); }
+  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) {
+    return wait_impl(timeout);
+  }
 
   // wait: blocks until the child exits and returns how it ended. Pipes the
   // child writes to are not drained by wait(): read them first (or use

@@ -48,7 +48,8 @@ Report raw_spawn_report(std::vector<std::string> script) {
   sp::testing::RawChild raw(pid);
   std::string text;
   char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;)
+    text.append(buffer, static_cast<std::size_t>(n));
   close(out[0]);
   raw.wait();
   return Report(text);
@@ -87,8 +88,10 @@ TEST_CASE("1000 spawns leak no descriptors in the parent", "[spawn]") {
   }
   for (int i = 0; i < 1000; ++i) {
     if (i % 10 == 9) {  // the failure paths must not leak either
-      CHECK_THROWS_AS(sp::spawn({.executable = "/nonexistent/x", .in = sp::Stdio::pipe(),
-                                 .out = sp::Stdio::pipe(), .err = sp::Stdio::file(dir / "err")}),
+      CHECK_THROWS_AS(sp::spawn({.executable = "/nonexistent/x",
+                                 .in = sp::Stdio::pipe(),
+                                 .out = sp::Stdio::pipe(),
+                                 .err = sp::Stdio::file(dir / "err")}),
                       sp::Error);
       continue;
     }
@@ -129,7 +132,8 @@ TEST_CASE("children spawned from 8 threads at once each see only their own pipes
       cv.wait(lock, [&] { return waiting == kThreads; });
     }
     for (int round = 0; round < kRounds; ++round) {
-      const std::string token = "thread-" + std::to_string(thread_index) + "-round-" + std::to_string(round);
+      const std::string token =
+          "thread-" + std::to_string(thread_index) + "-round-" + std::to_string(round);
       try {
         sp::Command command = helper({"fds", "echo"});
         command.in = sp::Stdio::pipe();
@@ -167,8 +171,10 @@ TEST_CASE("a descriptor the parent opened without O_CLOEXEC does not reach the c
   close(leaky);
 }
 
-TEST_CASE("a parent with blocked and ignored signals gives its child an empty mask and default dispositions",
-          "[spawn]") {
+TEST_CASE(
+    "a parent with blocked and ignored signals gives its child an empty mask and default "
+    "dispositions",
+    "[spawn]") {
   SignalStateGuard restore;
   sigset_t block;
   sigemptyset(&block);
@@ -194,8 +200,10 @@ TEST_CASE("a parent with blocked and ignored signals gives its child an empty ma
   CHECK(report.get("sigterm") == "default");
 }
 
-TEST_CASE("a detached child survives its parent, leads its own session and is stopped through its identity",
-          "[spawn]") {
+TEST_CASE(
+    "a detached child survives its parent, leads its own session and is stopped through its "
+    "identity",
+    "[spawn]") {
   // Become the subreaper so the orphaned grandchild is reparented to us and
   // can be reaped here, whatever this container's init does.
   REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
@@ -217,7 +225,11 @@ TEST_CASE("a detached child survives its parent, leads its own session and is st
   struct Reaper {  // stops and reaps the grandchild even if a CHECK fails
     sp::ProcessIdentity id;
     ~Reaper() {
-      if (std::optional<sp::Process> p = sp::Process::open(id)) p->kill();
+      if (id.pid <= 0) return;  // never waitpid(0): that is "any child"
+      try {
+        if (std::optional<sp::Process> p = sp::Process::open(id)) p->kill();
+      } catch (const sp::Error&) {
+      }
       ::waitpid(static_cast<pid_t>(id.pid), nullptr, 0);
     }
   } reaper{id};
@@ -231,8 +243,8 @@ TEST_CASE("a detached child survives its parent, leads its own session and is st
   CHECK(stat->session == id.pid);  // setsid: it leads a new session
   CHECK(stat->pgrp == id.pid);
   CHECK(stat->session != my_sid);
-  CHECK(stat->tty_nr == 0);        // no controlling terminal
-  CHECK(stat->ppid == getpid());   // orphaned, reparented to us (the subreaper)
+  CHECK(stat->tty_nr == 0);       // no controlling terminal
+  CHECK(stat->ppid == getpid());  // orphaned, reparented to us (the subreaper)
   CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(id.pid) + "/fd/1") == "/dev/null");
 
   std::optional<sp::Process> process = sp::Process::open(id);

@@ -48,7 +48,8 @@ sp::ErrorCode code_of(F&& f) {
 
 }  // namespace
 
-TEST_CASE("spawn reports a missing or non-executable program as kNotFound and leaves no zombie", "[spawn]") {
+TEST_CASE("spawn reports a missing or non-executable program as kNotFound and leaves no zombie",
+          "[spawn]") {
   std::filesystem::path dir = sp::testing::scratch_dir("missing");
   {
     std::ofstream(dir / "not_executable") << "#!/bin/sh\nexit 0\n";
@@ -72,8 +73,7 @@ TEST_CASE("spawn reports a missing or non-executable program as kNotFound and le
       sp::Command{.executable = "/nonexistent/coordkit-no-such-program"},
       sp::Command{.executable = "no-such-program-here"},
       sp::Command{.executable = "coordkit-no-such-program", .search_path = true},
-      sp::Command{.executable = dir / "not_executable"},
-      sp::Command{.executable = dir});
+      sp::Command{.executable = dir / "not_executable"}, sp::Command{.executable = dir});
   CAPTURE(command.executable.string());
   CHECK(code_of([&] { sp::spawn(command); }) == sp::ErrorCode::kNotFound);
   CHECK(sp::testing::children_of_this_process().empty());
@@ -81,8 +81,7 @@ TEST_CASE("spawn reports a missing or non-executable program as kNotFound and le
 
 TEST_CASE("spawn rejects a malformed command with kInvalidArgument", "[spawn]") {
   sp::Command command = GENERATE(
-      sp::Command{},
-      sp::Command{.executable = "/bin/true", .args = {std::string("a\0b", 3)}},
+      sp::Command{}, sp::Command{.executable = "/bin/true", .args = {std::string("a\0b", 3)}},
       sp::Command{.executable = "/bin/true", .env = {{"A=B", "x"}}},
       sp::Command{.executable = "/bin/true", .env = {{"", "x"}}},
       sp::Command{.executable = "/bin/true", .env = {{"A", std::string("x\0y", 3)}}});
@@ -91,8 +90,9 @@ TEST_CASE("spawn rejects a malformed command with kInvalidArgument", "[spawn]") 
 
 TEST_CASE("arguments with spaces, quotes and empty strings arrive verbatim", "[spawn]") {
   const std::vector<std::string> tricky = {
-      "plain", "two words", "", "\"double\"", "'single'", "back\\slash\\", "a\\\"b",
-      "new\nline", "tab\there", "  ", "--flag=x y", "$HOME", "*", "\xc3\xa9t\xc3\xa9"};
+      "plain",         "two words", "",          "\"double\"",       "'single'",
+      "back\\slash\\", "a\\\"b",    "new\nline", "tab\there",        "  ",
+      "--flag=x y",    "$HOME",     "*",         "\xc3\xa9t\xc3\xa9"};
   sp::Command command = helper({"args"});
   command.args.insert(command.args.end(), tricky.begin(), tricky.end());
   Report report = run_helper(command);
@@ -104,12 +104,13 @@ TEST_CASE("arguments with spaces, quotes and empty strings arrive verbatim", "[s
   CHECK(std::vector<std::string>(argv.begin() + 2, argv.end()) == tricky);
 }
 
-TEST_CASE("env overrides add and replace variables, nullopt removes one, the rest is inherited", "[spawn]") {
+TEST_CASE("env overrides add and replace variables, nullopt removes one, the rest is inherited",
+          "[spawn]") {
   // COORDKIT_TEST=1 is set for every test by .bazelrc; PATH always is.
   REQUIRE(std::getenv("COORDKIT_TEST") != nullptr);
   const std::string path = std::getenv("PATH");
-  sp::Command command = helper({"env", "COORDKIT_SPAWN_ADDED", "env", "PATH", "env", "COORDKIT_TEST",
-                                "env", "COORDKIT_SPAWN_EMPTY"});
+  sp::Command command = helper({"env", "COORDKIT_SPAWN_ADDED", "env", "PATH", "env",
+                                "COORDKIT_TEST", "env", "COORDKIT_SPAWN_EMPTY"});
   SECTION("control: without overrides the parent's variables arrive") {
     Report report = run_helper(command);
     CHECK(report.has("unset:COORDKIT_SPAWN_ADDED"));
@@ -121,7 +122,8 @@ TEST_CASE("env overrides add and replace variables, nullopt removes one, the res
                    {"COORDKIT_TEST", std::nullopt},
                    {"COORDKIT_SPAWN_EMPTY", ""}};
     Report report = run_helper(command);
-    CHECK(sp::testing::unhex(report.get("env:COORDKIT_SPAWN_ADDED")) == "a value with spaces = and equals");
+    CHECK(sp::testing::unhex(report.get("env:COORDKIT_SPAWN_ADDED")) ==
+          "a value with spaces = and equals");
     CHECK(report.has("unset:COORDKIT_TEST"));
     CHECK(report.has("env:COORDKIT_SPAWN_EMPTY"));
     CHECK(report.get("env:COORDKIT_SPAWN_EMPTY").empty());
@@ -130,7 +132,9 @@ TEST_CASE("env overrides add and replace variables, nullopt removes one, the res
   }
 }
 
-TEST_CASE("cwd sets the child's working directory; a relative executable resolves against the parent's", "[spawn]") {
+TEST_CASE(
+    "cwd sets the child's working directory; a relative executable resolves against the parent's",
+    "[spawn]") {
   std::filesystem::path dir = std::filesystem::canonical(sp::testing::scratch_dir("cwd"));
   SECTION("absolute executable") {
     sp::Command command = helper({"cwd"});
@@ -156,7 +160,8 @@ TEST_CASE("cwd sets the child's working directory; a relative executable resolve
 TEST_CASE("search_path finds a program in the PATH of the child's environment", "[spawn]") {
   std::filesystem::path dir = sp::testing::scratch_dir("search");
   std::filesystem::copy_file(sp::testing::helper_path(), dir / "coordkit-helper-copy");
-  sp::Command command{.executable = "coordkit-helper-copy", .args = {"out", "found"}, .search_path = true};
+  sp::Command command{
+      .executable = "coordkit-helper-copy", .args = {"out", "found"}, .search_path = true};
   SECTION("not in the parent's PATH") {
     CHECK(code_of([&] { sp::spawn(command); }) == sp::ErrorCode::kNotFound);
   }
@@ -181,7 +186,7 @@ TEST_CASE("Stdio::file appends: two runs add to the same files, created 0600", "
   }
   CHECK(read_file(dir / "out.log") == "before\nfirst\nsecond\n");
   CHECK(read_file(dir / "err.log") == "first-err\nsecond-err\n");
-  struct stat info{};
+  struct stat info {};
   REQUIRE(::stat((dir / "err.log").c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
 
@@ -345,7 +350,9 @@ TEST_CASE("terminate and kill stop a running child and the signal is reported", 
   CHECK(status->signal == (use_kill ? SIGKILL : SIGTERM));
 }
 
-TEST_CASE("terminate and kill after the child was reaped signal nothing, even when its pid is reused", "[spawn]") {
+TEST_CASE(
+    "terminate and kill after the child was reaped signal nothing, even when its pid is reused",
+    "[spawn]") {
   sp::Child child = sp::spawn(helper({"exit", "0"}));
   const std::int64_t old_pid = child.pid();
   REQUIRE(child.wait_for(20s).has_value());
@@ -365,7 +372,8 @@ TEST_CASE("terminate and kill after the child was reaped signal nothing, even wh
     if (candidate.pid() == old_pid) stranger = std::move(candidate);
   }
   if (!stranger) {
-    WARN("could not reuse pid " << old_pid << " (ns_last_pid not writable or raced); checked without reuse");
+    WARN("could not reuse pid " << old_pid
+                                << " (ns_last_pid not writable or raced); checked without reuse");
     return;
   }
   // Control: the old pid now names a live process a plain kill() would hit.
@@ -396,7 +404,8 @@ TEST_CASE("destroying a running Child kills and reaps it; release leaves it runn
       sp::Child child = sp::spawn(helper({"sleep", "20000"}));
       pid = child.pid();
       holder = std::move(child);
-      CHECK(child.pid() == 0);
+      CHECK(child.pid() ==
+            0);  // NOLINT(bugprone-use-after-move): the moved-from state is the point
     }
     CHECK(sp::identity_of(pid).has_value());  // the moved-from Child did not kill it
     holder.reset();

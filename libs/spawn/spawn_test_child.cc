@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -48,10 +49,12 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
-void say(const std::string& key, const std::string& value) { write_all(1, key + "=" + value + "\n"); }
+void say(const std::string& key, const std::string& value) {
+  write_all(1, key + "=" + value + "\n");
+}
 
 std::string hex(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
+  constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : bytes) {
     out.push_back(kDigits[c >> 4]);
@@ -97,9 +100,7 @@ std::string open_fds() {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto next = [&](std::size_t& i) -> std::string {
     if (i + 1 >= args.size()) std::_Exit(121);
@@ -193,4 +194,15 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    write_all(2, std::string("spawn_test_child: ") + e.what() + "\n");
+    return 124;
+  }
 }

@@ -97,7 +97,8 @@ inline Report run_helper(Command command) {
   std::string out = child.read_stdout_all(std::chrono::seconds(20));
   std::optional<ExitStatus> status = child.wait_for(std::chrono::seconds(20));
   if (!status || !status->success()) {
-    throw std::runtime_error("helper failed: " + (status ? status->to_string() : std::string("still running")));
+    throw std::runtime_error("helper failed: " +
+                             (status ? status->to_string() : std::string("still running")));
   }
   return Report(out);
 }

@@ -59,7 +59,8 @@ std::vector<std::string> parse_like_windows(const std::string& args) {
 
 }  // namespace
 
-TEST_CASE("Windows quoting leaves simple arguments alone and quotes the rest exactly", "[windows]") {
+TEST_CASE("Windows quoting leaves simple arguments alone and quotes the rest exactly",
+          "[windows]") {
   auto [arg, quoted] = GENERATE(table<std::string, std::string>({
       {"plain", "plain"},
       {"C:\\path\\file.txt", "C:\\path\\file.txt"},
@@ -79,14 +80,21 @@ TEST_CASE("Windows quoting leaves simple arguments alone and quotes the rest exa
 }
 
 TEST_CASE("a Windows command line round-trips every argument verbatim", "[windows]") {
-  const std::vector<std::string> args = {
-      "plain", "", "two words", "\"", "\\\"", "\\\\\"", "a\\\\\\b", "end\\\\", "sp ace\\\\",
-      "\"quoted\"", "'single'", "\t", "a\"b\"c", "\xc3\xa9t\xc3\xa9 utf8"};
-  std::string line = internal::windows_command_line(std::string_view("C:\\Program Files\\x.exe"), args);
+  const std::vector<std::string> args = {"plain",      "",
+                                         "two words",  "\"",
+                                         "\\\"",       "\\\\\"",
+                                         "a\\\\\\b",   "end\\\\",
+                                         "sp ace\\\\", "\"quoted\"",
+                                         "'single'",   "\t",
+                                         "a\"b\"c",    "\xc3\xa9t\xc3\xa9 utf8"};
+  std::string line =
+      internal::windows_command_line(std::string_view("C:\\Program Files\\x.exe"), args);
   REQUIRE(line.rfind("\"C:\\Program Files\\x.exe\" ", 0) == 0);
   CHECK(parse_like_windows(line.substr(line.find("\" ") + 2)) == args);
 
-  std::wstring wide = internal::windows_command_line(std::wstring_view(L"x.exe"), {std::wstring(L"a b")});
+  std::wstring wide =
+      internal::windows_command_line(std::wstring_view(L"x.exe"), {std::wstring(L"a b")});
   CHECK(wide == L"\"x.exe\" \"a b\"");
-  CHECK_THROWS_AS(internal::windows_command_line(std::string_view("bad\"name"), {}), coordkit::spawn::Error);
+  CHECK_THROWS_AS(internal::windows_command_line(std::string_view("bad\"name"), {}),
+                  coordkit::spawn::Error);
 }

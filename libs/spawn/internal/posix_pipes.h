@@ -56,15 +56,20 @@ class ChildPipes {
 
   ChildPipes() = default;
   ChildPipes(NativeHandle in, NativeHandle out, NativeHandle err)
-      : in_(std::move(in)), out_(std::move(out)), err_(std::move(err)),
-        in_is_pipe_(in_.valid()), out_is_pipe_(out_.valid()), err_is_pipe_(err_.valid()) {}
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        err_(std::move(err)),
+        in_is_pipe_(in_.valid()),
+        out_is_pipe_(out_.valid()),
+        err_is_pipe_(err_.valid()) {}
 
   void write_in(std::string_view data, std::optional<std::chrono::milliseconds> timeout) {
     if (!in_.valid()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  in_is_pipe_ ? "the child's stdin was already closed" : "the child's stdin is not a pipe");
+      throw Error(ErrorCode::kInvalidArgument, in_is_pipe_ ? "the child's stdin was already closed"
+                                                           : "the child's stdin is not a pipe");
     }
-    pump(data, [] { return true; }, deadline_after(timeout));
+    pump(
+        data, [] { return true; }, deadline_after(timeout));
   }
 
   void close_in() noexcept { in_.reset(); }
@@ -73,17 +78,20 @@ class ChildPipes {
     require_pipe(stream);
     NativeHandle& handle = stream == Stream::kOut ? out_ : err_;
     std::string_view nothing;
-    pump(nothing, [&handle] { return !handle.valid(); }, deadline_after(timeout));
+    pump(
+        nothing, [&handle] { return !handle.valid(); }, deadline_after(timeout));
     return std::exchange(buffer(stream), {});
   }
 
-  std::optional<std::string> read_line(Stream stream, std::optional<std::chrono::milliseconds> timeout) {
+  std::optional<std::string> read_line(Stream stream,
+                                       std::optional<std::chrono::milliseconds> timeout) {
     require_pipe(stream);
     NativeHandle& handle = stream == Stream::kOut ? out_ : err_;
     std::string& buf = buffer(stream);
     std::string_view nothing;
-    pump(nothing, [&] { return !handle.valid() || buf.find('\n') != std::string::npos; },
-         deadline_after(timeout));
+    pump(
+        nothing, [&] { return !handle.valid() || buf.find('\n') != std::string::npos; },
+        deadline_after(timeout));
     std::size_t newline = buf.find('\n');
     if (newline != std::string::npos) {
       std::string line = buf.substr(0, newline);
@@ -97,16 +105,18 @@ class ChildPipes {
   void communicate(std::string_view input, std::optional<std::chrono::milliseconds> timeout,
                    std::string& out, std::string& err) {
     if (!input.empty() && !in_.valid()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  in_is_pipe_ ? "the child's stdin was already closed" : "the child's stdin is not a pipe");
+      throw Error(ErrorCode::kInvalidArgument, in_is_pipe_ ? "the child's stdin was already closed"
+                                                           : "the child's stdin is not a pipe");
     }
     Deadline deadline = deadline_after(timeout);
     if (in_.valid()) {
-      pump(input, [] { return true; }, deadline);
+      pump(
+          input, [] { return true; }, deadline);
       close_in();
     }
     std::string_view nothing;
-    pump(nothing, [this] { return !out_.valid() && !err_.valid(); }, deadline);
+    pump(
+        nothing, [this] { return !out_.valid() && !err_.valid(); }, deadline);
     out = std::exchange(out_buf_, {});
     err = std::exchange(err_buf_, {});
   }
@@ -114,8 +124,9 @@ class ChildPipes {
  private:
   void require_pipe(Stream stream) const {
     if (!(stream == Stream::kOut ? out_is_pipe_ : err_is_pipe_)) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  stream == Stream::kOut ? "the child's stdout is not a pipe" : "the child's stderr is not a pipe");
+      throw Error(ErrorCode::kInvalidArgument, stream == Stream::kOut
+                                                   ? "the child's stdout is not a pipe"
+                                                   : "the child's stderr is not a pipe");
     }
   }
 
@@ -180,7 +191,8 @@ class ChildPipes {
     int err = errno;
     in_.reset();
     pending = {};
-    throw Error(ErrorCode::kSystem, "writing the child's stdin: " + std::generic_category().message(err), err);
+    throw Error(ErrorCode::kSystem,
+                "writing the child's stdin: " + std::generic_category().message(err), err);
   }
 
   NativeHandle in_, out_, err_;

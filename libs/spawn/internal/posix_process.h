@@ -91,13 +91,26 @@ inline std::optional<ProcStat> parse_proc_stat(std::string_view line) {
     };
     bool ok = true;
     switch (index) {
-      case 0: stat.exited = field == "Z" || field == "X" || field == "x"; break;
-      case 1: ok = number(stat.ppid); break;
-      case 2: ok = number(stat.pgrp); break;
-      case 3: ok = number(stat.session); break;
-      case 4: ok = number(stat.tty_nr); break;
-      case kStartTimeIndex: ok = number(stat.start_time); break;
-      default: break;
+      case 0:
+        stat.exited = field == "Z" || field == "X" || field == "x";
+        break;
+      case 1:
+        ok = number(stat.ppid);
+        break;
+      case 2:
+        ok = number(stat.pgrp);
+        break;
+      case 3:
+        ok = number(stat.session);
+        break;
+      case 4:
+        ok = number(stat.tty_nr);
+        break;
+      case kStartTimeIndex:
+        ok = number(stat.start_time);
+        break;
+      default:
+        break;
     }
     if (!ok) return std::nullopt;
     ++index;
@@ -116,7 +129,7 @@ inline std::optional<ProcStat> read_proc_stat(std::int64_t pid) {
 
 // boot_id: /proc/sys/kernel/random/boot_id without its newline, read once.
 inline std::string boot_id() {
-  static const std::optional<std::string> cached = [] () -> std::optional<std::string> {
+  static const std::optional<std::string> cached = []() -> std::optional<std::string> {
     std::optional<std::string> id = read_small_file("/proc/sys/kernel/random/boot_id");
     if (!id) return std::nullopt;
     while (!id->empty() && (id->back() == '\n' || id->back() == ' ')) id->pop_back();
@@ -212,8 +225,8 @@ inline bool same_live_process(std::int64_t pid, std::uint64_t start_time) {
 // wait_process_exit: for a process that need not be our child. With a pidfd:
 // poll() on it. Without: /proc polled with a short backoff (1 ms doubling to
 // 32 ms), the only sleep loop in the library, used on pre-5.3 kernels only.
-inline bool wait_process_exit(const NativeHandle& pidfd, std::int64_t pid,
-                              std::uint64_t start_time, std::chrono::milliseconds timeout) {
+inline bool wait_process_exit(const NativeHandle& pidfd, std::int64_t pid, std::uint64_t start_time,
+                              std::chrono::milliseconds timeout) {
   Deadline deadline = deadline_after(timeout);
   if (pidfd.valid()) return pidfd_exited(pidfd, deadline);
   auto pause = std::chrono::milliseconds(1);

@@ -89,9 +89,11 @@ inline std::vector<std::string> child_environment(
 }
 
 // lookup_env: the value of `name` in a "NAME=value" list.
-inline std::optional<std::string> lookup_env(const std::vector<std::string>& env, std::string_view name) {
+inline std::optional<std::string> lookup_env(const std::vector<std::string>& env,
+                                             std::string_view name) {
   for (const std::string& item : env) {
-    if (item.size() > name.size() && item.compare(0, name.size(), name) == 0 && item[name.size()] == '=') {
+    if (item.size() > name.size() && item.compare(0, name.size(), name) == 0 &&
+        item[name.size()] == '=') {
       return item.substr(name.size() + 1);
     }
   }
@@ -102,7 +104,8 @@ inline std::optional<std::string> lookup_env(const std::vector<std::string>& env
 // resolved against the parent's current directory (so Command::cwd never
 // changes which program runs); with search_path, a bare name is looked up
 // in the child's PATH (confstr's default path when it has none).
-inline std::filesystem::path resolve_executable(const Command& command, const std::vector<std::string>& env) {
+inline std::filesystem::path resolve_executable(const Command& command,
+                                                const std::vector<std::string>& env) {
   const std::filesystem::path& exe = command.executable;
   std::error_code ec;
   if (!command.search_path || exe.native().find('/') != std::string::npos) {
@@ -115,9 +118,11 @@ inline std::filesystem::path resolve_executable(const Command& command, const st
   int first_error = ENOENT;
   for (;;) {
     std::size_t end = path_list.find(':', start);
-    std::string dir = path_list.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::filesystem::path candidate = std::filesystem::absolute(std::filesystem::path(dir.empty() ? "." : dir) / exe, ec);
-    struct stat info{};
+    std::string dir =
+        path_list.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::filesystem::path candidate =
+        std::filesystem::absolute(std::filesystem::path(dir.empty() ? "." : dir) / exe, ec);
+    struct stat info {};
     if (!ec && ::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
       if (::access(candidate.c_str(), X_OK) == 0) return candidate;
       first_error = EACCES;
@@ -148,7 +153,8 @@ inline NativeHandle open_cloexec(const std::filesystem::path& path, int flags, c
     // EACCES opening a file is a permission problem (at exec it means
     // "not executable", hence kNotFound there).
     if (err == EACCES) {
-      throw Error(ErrorCode::kPermissionDenied, std::string(what) + " " + path.native() + ": permission denied", err);
+      throw Error(ErrorCode::kPermissionDenied,
+                  std::string(what) + " " + path.native() + ": permission denied", err);
     }
     throw errno_error(err, std::string(what) + " " + path.native());
   }
@@ -193,7 +199,8 @@ class FileActions {
 class SpawnAttr {
  public:
   SpawnAttr() {
-    if (int err = posix_spawnattr_init(&attr_); err != 0) throw errno_error(err, "posix_spawnattr_init");
+    if (int err = posix_spawnattr_init(&attr_); err != 0)
+      throw errno_error(err, "posix_spawnattr_init");
   }
   ~SpawnAttr() { posix_spawnattr_destroy(&attr_); }
   SpawnAttr(const SpawnAttr&) = delete;
@@ -211,7 +218,8 @@ inline void check(int err, const char* what) {
 // close_other_descriptors: the file action that leaves the child only 0/1/2.
 inline void close_other_descriptors(FileActions& actions) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  check(posix_spawn_file_actions_addclosefrom_np(actions.get(), 3), "posix_spawn_file_actions_addclosefrom_np");
+  check(posix_spawn_file_actions_addclosefrom_np(actions.get(), 3),
+        "posix_spawn_file_actions_addclosefrom_np");
 #else
   // Without closefrom: close what is open now and not close-on-exec (every
   // descriptor this library opens is O_CLOEXEC; this catches the caller's).
@@ -220,7 +228,8 @@ inline void close_other_descriptors(FileActions& actions) {
     if (fd < 3) continue;
     int flags = ::fcntl(fd, F_GETFD);
     if (flags >= 0 && (flags & FD_CLOEXEC) == 0) {
-      check(posix_spawn_file_actions_addclose(actions.get(), fd), "posix_spawn_file_actions_addclose");
+      check(posix_spawn_file_actions_addclose(actions.get(), fd),
+            "posix_spawn_file_actions_addclose");
     }
   }
 #endif
@@ -254,7 +263,7 @@ inline SpawnedChild spawn_child(const Command& command) {
   std::filesystem::path program = resolve_executable(command, env);
 
   if (command.cwd) {
-    struct stat info{};
+    struct stat info {};
     if (::stat(command.cwd->c_str(), &info) != 0) {
       throw errno_error(errno, "working directory " + command.cwd->native());
     }
@@ -282,7 +291,8 @@ inline SpawnedChild spawn_child(const Command& command) {
         break;
       case Stdio::Kind::kFile:
         child_end = target == 0 ? open_cloexec(stdio.path(), O_RDONLY, "opening stdin file")
-                                : open_cloexec(stdio.path(), O_WRONLY | O_APPEND | O_CREAT, "opening output file");
+                                : open_cloexec(stdio.path(), O_WRONLY | O_APPEND | O_CREAT,
+                                               "opening output file");
         break;
       case Stdio::Kind::kPipe: {
         Pipe pipe = make_pipe();
@@ -321,7 +331,13 @@ inline SpawnedChild spawn_child(const Command& command) {
   check(posix_spawnattr_setsigmask(attr.get(), &empty_mask), "posix_spawnattr_setsigmask");
   check(posix_spawnattr_setsigdefault(attr.get(), &all_signals), "posix_spawnattr_setsigdefault");
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  if (command.detached) flags |= POSIX_SPAWN_SETSID;
+  if (command.detached) {
+#ifdef POSIX_SPAWN_SETSID
+    flags |= POSIX_SPAWN_SETSID;  // glibc 2.26+
+#else
+    throw Error(ErrorCode::kUnsupported, "detached spawn needs POSIX_SPAWN_SETSID (glibc 2.26+)");
+#endif
+  }
   check(posix_spawnattr_setflags(attr.get(), flags), "posix_spawnattr_setflags");
 
   std::vector<char*> argv;
@@ -339,7 +355,8 @@ inline SpawnedChild spawn_child(const Command& command) {
   pid_t pid = 0;
   // glibc reports exec failures here (the child runs with CLONE_VFORK and
   // passes errno back) and reaps the failed child itself: no zombie.
-  int err = ::posix_spawn(&pid, program.c_str(), actions.get(), attr.get(), argv.data(), envp.data());
+  int err =
+      ::posix_spawn(&pid, program.c_str(), actions.get(), attr.get(), argv.data(), envp.data());
   if (err != 0) throw errno_error(err, "cannot run " + program.native());
 
   SpawnedChild spawned;
@@ -356,8 +373,10 @@ inline SpawnedChild spawn_child(const Command& command) {
       throw errno_error(open_err, "pidfd_open for the new child");
     }
   }
-  if (std::optional<ProcStat> stat = read_proc_stat(pid)) spawned.state.start_time = stat->start_time;
-  spawned.pipes = ChildPipes(std::move(parent_ends[0]), std::move(parent_ends[1]), std::move(parent_ends[2]));
+  if (std::optional<ProcStat> stat = read_proc_stat(pid))
+    spawned.state.start_time = stat->start_time;
+  spawned.pipes =
+      ChildPipes(std::move(parent_ends[0]), std::move(parent_ends[1]), std::move(parent_ends[2]));
   return spawned;
 }
 
@@ -386,7 +405,8 @@ inline std::optional<ExitStatus> reap(std::int64_t pid, bool block) {
 
 // wait_child: with a pidfd, poll() on it until it turns readable, then reap.
 // Without one (pre-5.3 kernels): waitpid(WNOHANG) with a 1..32 ms backoff.
-inline std::optional<ExitStatus> wait_child(ChildState& state, std::optional<std::chrono::milliseconds> timeout) {
+inline std::optional<ExitStatus> wait_child(ChildState& state,
+                                            std::optional<std::chrono::milliseconds> timeout) {
   Deadline deadline = deadline_after(timeout);
   if (state.process.valid()) {
     if (!pidfd_exited(state.process, deadline)) return std::nullopt;

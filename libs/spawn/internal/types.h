@@ -20,16 +20,16 @@ struct ProcStat {
   std::int64_t ppid = 0;
   std::int64_t pgrp = 0;
   std::int64_t session = 0;
-  std::int64_t tty_nr = 0;        // 0: no controlling terminal
-  std::uint64_t start_time = 0;   // clock ticks since boot
-  bool exited = false;            // zombie (Z) or dead (X): exited, awaiting reaping
+  std::int64_t tty_nr = 0;       // 0: no controlling terminal
+  std::uint64_t start_time = 0;  // clock ticks since boot
+  bool exited = false;           // zombie (Z) or dead (X): exited, awaiting reaping
 };
 
 // ChildState: a spawned child's bookkeeping, owned by coordkit::spawn::Child.
 struct ChildState {
   std::int64_t pid = 0;
   std::uint64_t start_time = 0;
-  NativeHandle process;             // pidfd; invalid without kernel support
+  NativeHandle process;              // pidfd; invalid without kernel support
   std::optional<ExitStatus> status;  // set once reaped
   bool released = false;
 };

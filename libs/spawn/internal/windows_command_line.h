@@ -66,7 +66,8 @@ std::basic_string<Char> windows_command_line(std::basic_string_view<Char> progra
   constexpr Char kQuote = static_cast<Char>('"');
   if (program.empty() || program.find(kQuote) != std::basic_string_view<Char>::npos ||
       program.find(Char(0)) != std::basic_string_view<Char>::npos) {
-    throw Error(ErrorCode::kInvalidArgument, "program name cannot be quoted for a Windows command line");
+    throw Error(ErrorCode::kInvalidArgument,
+                "program name cannot be quoted for a Windows command line");
   }
   std::basic_string<Char> line;
   line.push_back(kQuote);

@@ -30,8 +30,11 @@ namespace coordkit::spawn::internal {
 inline std::int64_t current_pid() { return static_cast<std::int64_t>(::GetCurrentProcessId()); }
 inline std::optional<ProcStat> read_proc_stat(std::int64_t) { unsupported("process identity"); }
 inline std::string boot_id() { unsupported("boot id"); }
-inline std::optional<NativeHandle> open_process_handle(std::int64_t) { unsupported("Process::open"); }
-inline bool wait_process_exit(const NativeHandle&, std::int64_t, std::uint64_t, std::chrono::milliseconds) {
+inline std::optional<NativeHandle> open_process_handle(std::int64_t) {
+  unsupported("Process::open");
+}
+inline bool wait_process_exit(const NativeHandle&, std::int64_t, std::uint64_t,
+                              std::chrono::milliseconds) {
   unsupported("Process::wait_for_exit");
 }
 inline bool signal_process(const NativeHandle&, std::int64_t, std::uint64_t, Signal) {
@@ -41,11 +44,16 @@ inline bool signal_process(const NativeHandle&, std::int64_t, std::uint64_t, Sig
 class ChildPipes {
  public:
   enum class Stream { kOut, kErr };
-  void write_in(std::string_view, std::optional<std::chrono::milliseconds>) { unsupported("pipes"); }
+  void write_in(std::string_view, std::optional<std::chrono::milliseconds>) {
+    unsupported("pipes");
+  }
   void close_in() noexcept {}
   std::string read_all(Stream, std::optional<std::chrono::milliseconds>) { unsupported("pipes"); }
-  std::optional<std::string> read_line(Stream, std::optional<std::chrono::milliseconds>) { unsupported("pipes"); }
-  void communicate(std::string_view, std::optional<std::chrono::milliseconds>, std::string&, std::string&) {
+  std::optional<std::string> read_line(Stream, std::optional<std::chrono::milliseconds>) {
+    unsupported("pipes");
+  }
+  void communicate(std::string_view, std::optional<std::chrono::milliseconds>, std::string&,
+                   std::string&) {
     unsupported("pipes");
   }
 };
