@@ -48,7 +48,8 @@ inline std::string current_boot_id() { return internal::boot_id(); }
 // identity_of: the identity of the live process `pid`, or nullopt when there
 // is none (no such process, or one that has exited and awaits reaping).
 // The answer can be stale the moment it returns; use Process::open() to act
-// on it. Thread-safe.
+// on it. Throws Error{kSystem} only if the boot id is unreadable.
+// Thread-safe.
 inline std::optional<ProcessIdentity> identity_of(std::int64_t pid) {
   std::optional<internal::ProcStat> stat = internal::read_proc_stat(pid);
   if (!stat || stat->exited) return std::nullopt;

@@ -77,7 +77,8 @@ class Child {
 
   // try_wait: the exit status if the child has exited (reaping it), nullopt
   // while it runs. Never blocks. Once reaped, every wait returns the same
-  // status.
+  // status. Like every wait, throws Error{kNoSuchProcess} on a moved-from
+  // or released Child.
   std::optional<ExitStatus> try_wait() { return wait_impl(std::chrono::milliseconds(0)); }
 
   // wait_for: waits up to `timeout` for the child to exit. Linux 5.3+:
