@@ -202,11 +202,18 @@ class LibraryClient final : public Client {
   }
 
   std::string journal_mode() override {
-    return guarded([&] {
-      return db().read([&](cdb::Transaction& tx) {
-        return tx.query_value<std::string>("PRAGMA journal_mode").value_or("");
-      });
-    });
+    // PRAGMA journal_mode counts as a writing statement, so read() refuses
+    // it; ask the connection directly (outside any transaction).
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3* h = db().native_handle();
+    std::string mode;
+    if (sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(stmt, 0);
+      mode = t != nullptr ? reinterpret_cast<const char*>(t) : "";
+    }
+    sqlite3_finalize(stmt);
+    return mode;
   }
 
   void reconnect() override {

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include <catch2/catch_test_macros.hpp>
 #include <nlohmann/json.hpp>
 
 #include "coordkit/spawn/spawn.h"
@@ -462,7 +463,7 @@ inline std::vector<std::string> lines(const std::string& text) {
 }
 
 // file_size: bytes, 0 if missing.
-inline std::int64_t file_size(const fs::path& p) {
+inline std::int64_t file_bytes(const fs::path& p) {
   std::error_code ec;
   const auto n = fs::file_size(p, ec);
   return ec ? 0 : static_cast<std::int64_t>(n);
@@ -475,7 +476,7 @@ class WalSampler {
   WalSampler(const fs::path& db, milliseconds period)
       : wal_(db.string() + "-wal"), thread_([this, period] {
           while (!stop_.load()) {
-            const std::int64_t n = file_size(wal_);
+            const std::int64_t n = file_bytes(wal_);
             std::int64_t m = max_.load();
             while (n > m && !max_.compare_exchange_weak(m, n)) {
             }
@@ -504,6 +505,65 @@ inline void init_database(Scenario& s, const std::string& name = "init") {
   Worker w = s.worker(name, {"open"});
   const WorkerResult& r = w.finish(s.deadline());
   if (r.exit_code() != 0) throw std::runtime_error("init_database: " + r.describe());
+}
+
+// ---------------------------------------------------------------- checks
+
+// check_clean: the worker exited 0 with no surfaced error.
+inline void check_clean(const WorkerResult& r) {
+  INFO(r.describe());
+  CHECK(r.clean());
+}
+
+// check_database: integrity_check says ok and cipher_integrity_check is empty.
+inline void check_database(const DbCheck& c) {
+  INFO(c.describe());
+  CHECK(c.opened);
+  CHECK(c.integrity_ok());
+  CHECK(c.cipher_ok());
+}
+
+// check_nothing_lost: every acknowledged row is in the database.
+inline AckCheck check_nothing_lost(const DbCheck& c, const std::vector<fs::path>& logs) {
+  const AckCheck a = check_acks(c, logs);
+  INFO("acked rows " << a.acked_rows << ", missing " << a.missing << " (first " << a.first_missing << ")");
+  CHECK(a.acked_rows > 0);
+  CHECK(a.missing == 0);
+  return a;
+}
+
+// check_rows_match_acks: for workers that were not killed, the database
+// holds exactly the rows they acknowledged (no more, no less).
+inline void check_rows_match_acks(const DbCheck& c, const AckCheck& a,
+                                  const std::vector<std::string>& workers) {
+  for (const auto& w : workers) {
+    const auto it = a.acked_by_worker.find(w);
+    const std::int64_t acked = it == a.acked_by_worker.end() ? 0 : it->second;
+    INFO("worker " << w);
+    CHECK(c.rows_of(w) == acked);
+  }
+}
+
+// release_when_ready: waits until every worker is at the barrier, then opens
+// it. A worker that exits before reaching it (a failed open) fails the test
+// at once with its report instead of running into the deadline.
+inline void release_when_ready(const Barrier& b, std::vector<Worker*> workers, const Scenario& s) {
+  while (!b.wait_ready(workers.size(), Deadline(milliseconds(20)))) {
+    for (Worker* w : workers) {
+      if (!w->running()) {
+        const WorkerResult& r = w->finish(s.deadline());
+        FAIL("worker exited before the start barrier: " << r.describe());
+      }
+    }
+    REQUIRE_FALSE(s.deadline().passed());
+  }
+  b.release();
+}
+
+inline void release_when_ready(const Barrier& b, std::vector<Worker>& workers, const Scenario& s) {
+  std::vector<Worker*> ptrs;
+  for (auto& w : workers) ptrs.push_back(&w);
+  release_when_ready(b, ptrs, s);
 }
 
 }  // namespace coordkit::dbtest
