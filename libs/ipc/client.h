@@ -164,8 +164,9 @@ class Client {
   }
 
   // wait_until_stopped: waits up to `timeout` for the lock to be free;
-  // true when it is. Waits on the verified server process (pidfd) when
-  // there is one, otherwise checks the lock every few milliseconds.
+  // true when it is. Sleeps on the verified server process (pidfd) in 10 ms
+  // slices when there is one, otherwise checks the lock with a backoff from
+  // 1 to 20 ms.
   bool wait_until_stopped(std::chrono::milliseconds timeout) const {
 #if defined(_WIN32)
     (void)timeout;
@@ -188,9 +189,12 @@ class Client {
       }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
       if (process) {
-        // The lock goes when the holder exits: sleep on its pidfd, then
-        // confirm with the lock.
-        if (process->wait_for_exit(std::max(left, std::chrono::milliseconds(1)))) process.reset();
+        // Sleep on the server's pidfd, in short slices: a server releases
+        // its lock a little before its process is gone, and the lock is
+        // what counts.
+        const auto slice = std::clamp(left, std::chrono::milliseconds(1),
+                                      std::chrono::milliseconds(10));
+        if (process->wait_for_exit(slice)) process.reset();
         continue;
       }
       std::this_thread::sleep_for(std::min(pause, left));

@@ -328,16 +328,21 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   // Drain: a graceful stop finishes in-flight jobs, bounded by the
   // requester's deadline (it escalates after that anyway).
   std::thread deadline_guard;
-  std::atomic<bool> drained{false};
-  if (request.mode == ipc::ShutdownMode::kGraceful && request.deadline > 0ms) {
+  std::mutex drain_mutex;
+  std::condition_variable drain_cv;
+  bool drained = false;
+  if (request.mode == ipc::ShutdownMode::kGraceful && request.deadline > 0ms && flags.jobs > 0) {
     deadline_guard = std::thread([&] {
-      const auto until = std::chrono::steady_clock::now() + request.deadline;
-      while (!drained && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
-      if (!drained) workers.abort();
+      std::unique_lock<std::mutex> g(drain_mutex);
+      if (!drain_cv.wait_for(g, request.deadline, [&] { return drained; })) workers.abort();
     });
   }
   workers.stop(request.mode);
-  drained = true;
+  {
+    std::lock_guard<std::mutex> g(drain_mutex);
+    drained = true;
+  }
+  drain_cv.notify_all();
   if (deadline_guard.joinable()) deadline_guard.join();
   if (control_fd >= 0) ::close(control_fd);
   server.reset();  // status file removed, lock released
