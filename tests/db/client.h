@@ -37,6 +37,7 @@ class ClientError : public std::runtime_error {
 struct ClientConfig {
   std::filesystem::path db;
   std::string passphrase;            // used when key_file is empty
+  std::string raw_key_hex;           // 64 hex digits: a raw key instead of the passphrase
   std::filesystem::path key_file;    // re-read on every open when set
   bool create = true;
   bool full_sync = false;

@@ -31,9 +31,11 @@
 // --barrier-before-open (racing creators); cli-loop passes the barrier before
 // its first open; probe after its first read. --duration-ms counts from the
 // barrier. Every acknowledged write is appended to --ack-log after its
-// COMMIT returned (see worker_support.h for the format). The passphrase comes
-// from $DB_WORKER_PASSPHRASE (default "passphrase") or --key-file, never
-// from argv.
+// COMMIT returned (see worker_support.h for the format). Keys never come
+// from argv: the passphrase from $DB_WORKER_PASSPHRASE (default "passphrase")
+// or --key-file; $DB_WORKER_RAW_KEY (64 hex digits) selects a raw key
+// instead; maint's rekey takes the new passphrase from
+// $DB_WORKER_NEW_PASSPHRASE.
 //
 // The last line on stdout is one JSON object: role, client, id, ops (completed
 // operations), errors (surfaced errors by code: ErrorCode names for the
@@ -52,6 +54,7 @@
 //   6  an unexpected exception
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -252,6 +255,15 @@ ProcIo proc_io() {
   return io;
 }
 
+// cpu_ms: this process's user + system CPU time: unlike wall time it does
+// not grow when other processes load the machine.
+double cpu_ms() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; };
+  return ms(ru.ru_utime) + ms(ru.ru_stime);
+}
+
 bool pass_barrier(const Args& args) {
   touch(args.ready);
   return args.barrier.empty() || wait_for_file(args.barrier, milliseconds(args.barrier_timeout_ms));
@@ -266,9 +278,11 @@ int open_first(const Args& args, Run& run, Client& client) {
   if (args.barrier_before_open && !pass_barrier(args)) return run.finish(&client, kExitBarrier);
   const auto t0 = Clock::now();
   const ProcIo io0 = proc_io();
+  const double cpu0 = cpu_ms();
   auto record_io = [&] {
     const ProcIo io1 = proc_io();
     run.report()["open_ms"] = ms_since(t0);
+    run.report()["open_cpu_ms"] = cpu_ms() - cpu0;
     run.report()["open_read_calls"] = io1.syscr - io0.syscr;
     run.report()["open_write_calls"] = io1.syscw - io0.syscw;
   };
@@ -357,8 +371,14 @@ int role_cli_loop(const Args& args, Run& run, std::unique_ptr<Client>& client) {
       }
     } catch (const ClientError& e) {
       ok = false;
-      run.error(e.code());
-      if (!run.report().contains("first_error")) run.report()["first_error"] = e.what();
+      if (args.reopen_on_key_error && is_key_error(e.code())) {
+        // The key changed (rekey): the next iteration reopens with the key
+        // file's current content.
+        run.handled(e.code());
+      } else {
+        run.error(e.code());
+        if (!run.report().contains("first_error")) run.report()["first_error"] = e.what();
+      }
     }
     if (ok) {
       run.ack().record(args.id, seq, 1, increment ? 'c' : 'i');
@@ -623,7 +643,7 @@ int main(int argc, char** argv) {
   app.add_option("--rows", args.rows, "big-tx: rows in the transaction");
   app.add_option("--row-sleep-us", args.row_sleep_us, "big-tx: pause after each row");
   app.add_option("--op", args.op, "maint: the operation; cli-loop: insert|increment");
-  app.add_option("--arg", args.arg, "maint: backup destination");
+  app.add_option("--arg", args.arg, "maint: backup destination (rekey reads $DB_WORKER_NEW_PASSPHRASE)");
   app.add_option("--interval-ms", args.interval_ms, "maint: pause between operations");
   app.add_flag("--stop-on-error", args.stop_on_error);
   app.add_flag("--reopen-on-key-error", args.reopen_on_key_error,
@@ -651,6 +671,7 @@ int main(int argc, char** argv) {
   }
   const char* pass = std::getenv(kPassphraseEnv);
   args.config.passphrase = pass != nullptr ? pass : std::string(kDefaultPassphrase);
+  if (const char* raw = std::getenv("DB_WORKER_RAW_KEY"); raw != nullptr) args.config.raw_key_hex = raw;
   args.config.salt_first = args.salt_first;
   args.config.max_reconnects = args.max_reconnects;
   try {

@@ -6,6 +6,7 @@
 #define COORDKIT_TESTS_DB_LIBRARY_CLIENT_H_
 
 #include <cstddef>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <span>
@@ -65,7 +66,8 @@ inline nlohmann::json counters_json(const cdb::Counters& c) {
 inline cdb::Options library_options(const ClientConfig& config, const std::string& passphrase) {
   cdb::Options o;
   o.path = config.db;
-  o.key = cdb::Key::passphrase(passphrase);
+  o.key = config.raw_key_hex.empty() ? cdb::Key::passphrase(passphrase)
+                                     : cdb::Key::raw_hex(config.raw_key_hex);
   o.create_if_missing = config.create;
   o.synchronous = config.full_sync ? cdb::Synchronous::kFull : cdb::Synchronous::kNormal;
   o.retry.busy_timeout = std::chrono::milliseconds(config.busy_timeout_ms);
@@ -183,7 +185,10 @@ class LibraryClient final : public Client {
                             "VACUUM: " + message);
         }
       } else if (op == "rekey") {
-        db().rekey(cdb::Key::passphrase(arg));
+        // The new passphrase comes from the environment, never argv.
+        const char* next = std::getenv("DB_WORKER_NEW_PASSPHRASE");
+        if (next == nullptr) throw ClientError("Usage", "rekey needs DB_WORKER_NEW_PASSPHRASE");
+        db().rekey(cdb::Key::passphrase(next));
       } else if (op == "integrity") {
         const cdb::CheckResult r = db().integrity_check();
         out["ok"] = r.ok;

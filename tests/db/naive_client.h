@@ -7,6 +7,7 @@
 #ifndef COORDKIT_TESTS_DB_NAIVE_CLIENT_H_
 #define COORDKIT_TESTS_DB_NAIVE_CLIENT_H_
 
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -27,11 +28,16 @@ class NaiveClient final : public Client {
     close();
     try {
       auto c = RawConnection::open(config_.db, config_.create);
-      c.exec("PRAGMA key=" + sql_quote(passphrase()));
-      // salt_first: what a wrapper does when it reads the salt through
-      // SQLite right after keying (scenario 7's first-access control).
-      if (config_.salt_first) c.query("PRAGMA cipher_salt");
+      c.exec("PRAGMA key=" + (config_.raw_key_hex.empty() ? sql_quote(passphrase())
+                                                           : "\"x'" + config_.raw_key_hex + "'\""));
       c.busy_timeout(config_.busy_timeout_ms);
+      if (config_.salt_first) {
+        // Scenario 7's first-access control: a wrapper that reads the salt
+        // through SQLite right after keying and does nothing else yet.
+        c.query("PRAGMA cipher_salt");
+        conn_.emplace(std::move(c));
+        return;
+      }
       c.exec("PRAGMA journal_mode=WAL");
       c.exec(config_.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       c.exec("PRAGMA wal_autocheckpoint=" + std::to_string(config_.autocheckpoint_pages));
@@ -100,7 +106,7 @@ class NaiveClient final : public Client {
     });
   }
 
-  nlohmann::json maintenance(std::string_view op, const std::string& arg) override {
+  nlohmann::json maintenance(std::string_view op, const std::string& /*arg*/) override {
     return guarded([&] {
       nlohmann::json out = nlohmann::json::object();
       if (op == "checkpoint-passive" || op == "checkpoint-restart" || op == "checkpoint-truncate") {
@@ -114,7 +120,9 @@ class NaiveClient final : public Client {
       } else if (op == "vacuum") {
         conn().exec("VACUUM");
       } else if (op == "rekey") {
-        conn().exec("PRAGMA rekey=" + sql_quote(arg));
+        const char* next = std::getenv("DB_WORKER_NEW_PASSPHRASE");
+        if (next == nullptr) throw ClientError("Usage", "rekey needs DB_WORKER_NEW_PASSPHRASE");
+        conn().exec("PRAGMA rekey=" + sql_quote(next));
       } else if (op == "integrity") {
         auto rows = conn().query("PRAGMA integrity_check");
         out["ok"] = rows.size() == 1 && rows[0][0] == "ok";
