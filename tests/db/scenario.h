@@ -366,23 +366,34 @@ struct AckCheck {
   std::map<std::string, std::int64_t> acked_by_worker;
 };
 
-inline AckCheck check_acks(const DbCheck& db, const std::vector<fs::path>& logs) {
-  AckCheck a;
+// read_all_acks: the lines of every log, as they are now.
+inline std::vector<Ack> read_all_acks(const std::vector<fs::path>& logs) {
+  std::vector<Ack> all;
   for (const auto& log : logs) {
-    for (const Ack& ack : read_acks(log)) {
-      a.acked_rows += ack.count;
-      a.acked_by_worker[ack.worker] += ack.count;
-      if (ack.kind == 'c') a.acked_increments += ack.count;
-      auto it = db.rows.find(ack.worker);
-      for (std::int64_t s = ack.first_seq; s < ack.first_seq + ack.count; ++s) {
-        if (it == db.rows.end() || it->second.count(s) == 0) {
-          if (a.missing == 0) a.first_missing = ack.worker + "#" + std::to_string(s);
-          ++a.missing;
-        }
+    for (Ack& a : read_acks(log)) all.push_back(std::move(a));
+  }
+  return all;
+}
+
+inline AckCheck check_acks(const DbCheck& db, const std::vector<Ack>& acked) {
+  AckCheck a;
+  for (const Ack& ack : acked) {
+    a.acked_rows += ack.count;
+    a.acked_by_worker[ack.worker] += ack.count;
+    if (ack.kind == 'c') a.acked_increments += ack.count;
+    auto it = db.rows.find(ack.worker);
+    for (std::int64_t s = ack.first_seq; s < ack.first_seq + ack.count; ++s) {
+      if (it == db.rows.end() || it->second.count(s) == 0) {
+        if (a.missing == 0) a.first_missing = ack.worker + "#" + std::to_string(s);
+        ++a.missing;
       }
     }
   }
   return a;
+}
+
+inline AckCheck check_acks(const DbCheck& db, const std::vector<fs::path>& logs) {
+  return check_acks(db, read_all_acks(logs));
 }
 
 // sha256_file: hex digest of a file's bytes ("" if unreadable). Opens the

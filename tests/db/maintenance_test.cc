@@ -1,0 +1,220 @@
+// Scenarios 11, 12 and 13 of sqlcipher-facts.md: the WAL under readers that
+// never let go, a reader holding one snapshot for seconds, and rekey, VACUUM
+// and backup while other processes keep working.
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tests/db/scenario.h"
+
+namespace coordkit::dbtest {
+namespace {
+
+// kWalBound: four times what the default autocheckpoint (1000 pages of
+// 4 KiB) lets the WAL reach before a checkpoint is due.
+constexpr std::int64_t kWalBound = 4 * 1000 * 4096 + 1024 * 1024;
+
+fs::path wal_of(const Scenario& s) { return fs::path(s.db().string() + "-wal"); }
+
+// starvation_run: a writer at full rate and three readers whose 30 ms read
+// transactions always overlap, for 3 s, optionally with a maintenance process
+// running `maint_op` every 100 ms. Returns the largest WAL size seen.
+std::int64_t starvation_run(Scenario& s, const std::string& client, const std::string& maint_op) {
+  const std::vector<std::string> c = {"--client", client};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), c.begin(), c.end());
+    return a;
+  };
+  {
+    std::vector<std::string> a = with({"insert", "--count", "1"});
+    if (client == "naive") a.push_back("--naive-schema");
+    Worker init = s.worker("init", a);
+    REQUIRE(init.finish(s.deadline()).exit_code() == 0);
+  }
+  Barrier barrier(s, "go");
+  std::vector<Worker> ws;
+  ws.push_back(s.worker("writer", with({"insert", "--duration-ms", "3000", "--payload-bytes", "200"}), &barrier));
+  for (int i = 0; i < 3; ++i) {
+    ws.push_back(s.worker("reader" + std::to_string(i),
+                          with({"reader", "--duration-ms", "3000", "--read-hold-ms", "30"}), &barrier));
+  }
+  if (!maint_op.empty()) {
+    ws.push_back(s.worker("maint", with({"maint", "--op", maint_op, "--interval-ms", "100", "--duration-ms", "3000"}),
+                          &barrier));
+  }
+  WalSampler sampler(s.db(), milliseconds(5));
+  release_when_ready(barrier, ws, s);
+  const auto results = finish_all(ws, s.deadline());
+  sampler.stop();
+  for (const auto& r : results) {
+    if (client == "lib") check_clean(r);
+  }
+  CHECK(results[0].ops() > 0);
+  const DbCheck db = verify_database(s.db());
+  check_database(db);
+  const AckCheck acks = check_acks(db, s.ack_logs());
+  CHECK(acks.missing == 0);
+  return sampler.max();
+}
+
+// Scenario 11.
+TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded under the library's own policy",
+          "[db][scenario11]") {
+  Scenario lib_s("starvation_library", seconds(90));
+  const std::int64_t lib_max = starvation_run(lib_s, "lib", "");
+  // Control: with the naive client's autocheckpoint (PASSIVE, inside
+  // COMMIT) the same readers starve every checkpoint and the WAL only grows.
+  Scenario naive_s("starvation_naive", seconds(90));
+  const std::int64_t naive_max = starvation_run(naive_s, "naive", "");
+  CAPTURE(lib_max, naive_max, kWalBound);
+  WARN("scenario 11: largest WAL " << lib_max << " bytes through the library alone, " << naive_max
+                                   << " bytes naive (bound " << kWalBound << ")");
+  CHECK(naive_max > kWalBound);
+  CHECK(lib_max <= kWalBound);
+}
+
+TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded when a maintenance process runs "
+          "checkpoint(kTruncate)",
+          "[db][scenario11]") {
+  Scenario s("starvation_truncate", seconds(90));
+  const std::int64_t max = starvation_run(s, "lib", "checkpoint-truncate");
+  CAPTURE(max, kWalBound);
+  WARN("scenario 11: largest WAL " << max << " bytes with checkpoint(kTruncate) every 100 ms");
+  CHECK(max <= kWalBound);
+}
+
+// Scenario 12.
+TEST_CASE("A CLI holding a read transaction for seconds keeps a consistent snapshot, and the WAL stops "
+          "growing once it lets go",
+          "[db][scenario12]") {
+  Scenario s("long_reader", seconds(90));
+  init_database(s);
+  const fs::path stop = s.file("stop");
+  Worker writer = s.worker("writer", {"insert", "--stop-file", stop.string(), "--payload-bytes", "200",
+                                      "--sleep-us", "200"});
+  WalSampler sampler(s.db(), milliseconds(5));
+  while (read_acks(s.ack_log("writer")).size() < 20 && writer.running() && !s.deadline().passed()) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  // The CLI: one read transaction, counting the rows at its start and again
+  // 2.5 s later; the reader exits 5 if the two counts differ.
+  Worker holder = s.worker("holder", {"reader", "--count", "1", "--read-hold-ms", "2500"});
+  const WorkerResult& h = holder.finish(s.deadline());
+  std::int64_t acked_at_release = 0;
+  for (const auto& a : read_acks(s.ack_log("writer"))) acked_at_release += a.count;
+  const std::int64_t wal_at_release = file_bytes(wal_of(s));
+  std::this_thread::sleep_for(milliseconds(1500));
+  const std::int64_t wal_later = file_bytes(wal_of(s));
+  touch(stop);
+  const WorkerResult& w = writer.finish(s.deadline());
+  sampler.stop();
+  check_clean(w);
+  check_clean(h);
+  CHECK(h.report.value("snapshot_moved", -1) == 0);
+  // The writer went on committing during the hold: the snapshot was old.
+  CHECK(acked_at_release > h.report.value("last_count", std::int64_t{0}));
+
+  // While the snapshot is held, no checkpoint can reuse the WAL: it grows by
+  // what the writer commits. Once the reader is gone the WAL is checkpointed
+  // and rewritten from its start: it stops growing although the writer goes
+  // on for another 1.5 s.
+  std::int64_t acked_end = 0;
+  for (const auto& a : read_acks(s.ack_log("writer"))) acked_end += a.count;
+  CAPTURE(wal_at_release, wal_later, sampler.max(), acked_at_release, acked_end);
+  WARN("scenario 12: WAL " << wal_at_release << " bytes when the 2.5 s reader let go, " << wal_later
+                           << " bytes 1.5 s and " << (acked_end - acked_at_release)
+                           << " commits later");
+  CHECK(wal_later <= wal_at_release + 4 * 1024 * 1024);
+
+  Worker truncate = s.worker("truncate", {"maint", "--op", "checkpoint-truncate", "--count", "1"});
+  check_clean(truncate.finish(s.deadline()));
+  CHECK(file_bytes(wal_of(s)) == 0);
+
+  const DbCheck db = verify_database(s.db());
+  check_database(db);
+  const AckCheck acks = check_nothing_lost(db, s.ack_logs());
+  check_rows_match_acks(db, acks, {"writer"});
+}
+
+// Scenario 13.
+TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep working", "[db][scenario13]") {
+  Scenario s("maintenance_under_load", seconds(120));
+  init_database(s);
+  const fs::path key_file = s.file("key");
+  std::ofstream(key_file) << kDefaultPassphrase << "\n";
+  const fs::path stop = s.file("stop");
+  // The load reads its passphrase from the key file at every (re)open and,
+  // when a rekey made its key wrong, reopens with the file's current one.
+  const std::vector<std::string> keyed = {"--key-file", key_file.string(), "--reopen-on-key-error",
+                                          "--stop-file", stop.string()};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.end(), keyed.begin(), keyed.end());
+    return a;
+  };
+  Barrier barrier(s, "load");
+  std::vector<Worker> load;
+  load.push_back(s.worker("writer", with({"insert", "--sleep-us", "500"}), &barrier));
+  load.push_back(s.worker("reader", with({"reader", "--read-hold-ms", "2"}), &barrier));
+  load.push_back(s.worker("cli", with({"cli-loop", "--op", "increment", "--sleep-us", "5000"}), &barrier));
+  release_when_ready(barrier, load, s);
+  std::this_thread::sleep_for(milliseconds(500));
+
+  // Backup: a consistent copy holding at least everything acknowledged
+  // before it started.
+  const fs::path backup = s.file("backup.db");
+  const std::vector<Ack> acked_before = read_all_acks(s.ack_logs());
+  Worker b = s.worker("backup", {"maint", "--op", "backup", "--arg", backup.string(), "--count", "1"});
+  check_clean(b.finish(s.deadline()));
+
+  Worker v = s.worker("vacuum", {"maint", "--op", "vacuum", "--count", "1"});
+  check_clean(v.finish(s.deadline()));
+
+  // Rekey: the new passphrase goes to the key file once the rekey is done;
+  // until then, processes that reopen keep getting a typed wrong-key error.
+  Worker r = s.worker("rekey", {"maint", "--op", "rekey", "--count", "1"}, nullptr,
+                      {{"DB_WORKER_NEW_PASSPHRASE", "the new passphrase"}});
+  check_clean(r.finish(s.deadline()));
+  std::ofstream(s.file("key.tmp")) << "the new passphrase\n";
+  fs::rename(s.file("key.tmp"), key_file);
+  std::this_thread::sleep_for(milliseconds(700));
+  touch(stop);
+  const auto results = finish_all(load, s.deadline());
+  std::int64_t handled = 0;
+  for (const auto& res : results) {
+    INFO(res.describe());
+    CHECK(res.exit_code() == 0);
+    CHECK(res.surfaced() == 0);
+    CHECK(res.ops() > 0);
+    // The only errors the load saw were the typed wrong-key errors of the
+    // rekey, which it handled by reopening with the new key.
+    for (const auto& [code, n] : res.report["handled_errors"].items()) {
+      INFO(code << " x" << n);
+      CHECK((code == "WrongKeyOrNotADatabase" || code == "Corrupt"));
+      handled += n.get<std::int64_t>();
+    }
+  }
+  WARN("scenario 13: the load handled " << handled << " wrong-key errors after the rekey");
+
+  const DbCheck db = verify_database(s.db(), "the new passphrase");
+  check_database(db);
+  const AckCheck acks = check_nothing_lost(db, s.ack_logs());
+  check_rows_match_acks(db, acks, {"writer", "cli"});
+  CHECK(db.counter == acks.acked_increments);
+  // The backup (still under the old passphrase) holds what was acknowledged
+  // before it was taken.
+  const DbCheck backup_db = verify_database(backup);
+  check_database(backup_db);
+  const AckCheck in_backup = check_acks(backup_db, acked_before);
+  CHECK(in_backup.acked_rows > 0);
+  CHECK(in_backup.missing == 0);
+  // The old passphrase no longer opens the file, and says so at once.
+  Worker old = s.worker("old_key", {"open"});
+  const WorkerResult& o = old.finish(s.deadline());
+  INFO(o.describe());
+  CHECK(o.report.value("open_error", "") == "WrongKeyOrNotADatabase");
+}
+
+}  // namespace
+}  // namespace coordkit::dbtest
