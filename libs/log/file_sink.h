@@ -1,0 +1,319 @@
+// coordkit/log/file_sink.h: a log file with size-based rotation.
+//
+// A FileSink appends text lines or JSON lines (format.h) to one file,
+// through to_ascii(), so the file is pure ASCII. Before a line would push the
+// file past max_bytes it rotates: app.log.(N-2) -> app.log.(N-1), ...,
+// app.log -> app.log.1, and a fresh app.log, so at most max_files files
+// exist and a line is never split across two of them. If the file is removed
+// or replaced underneath (by hand or by an external logrotate), the next
+// write reopens `path`.
+//
+// Lines are buffered (64 KiB by default) and written with one write() per
+// buffer. They reach the file:
+//   - when the buffer is full;
+//   - at once for a record at flush_level or above (Level::kError by default),
+//     together with everything before it;
+//   - within flush_interval (1 s by default) from a background thread, so a
+//     quiet server's last lines do not wait for the next one;
+//   - on flush(), on destruction, and at exit(): every live FileSink is
+//     flushed by an atexit handler (not on _exit(), abort() or a crash).
+// buffer_bytes = 0 writes each line at once: one write() and one stat() (the
+// removed-file check) per line, several times slower, but a crash then loses
+// nothing.
+//
+// One process writes a given file: two processes rotating the same file
+// would lose lines. A failed write (disk full, I/O error, the directory
+// gone) drops the lines it carried, is counted in stats(), and is retried
+// with the next lines; the sink never throws after construction.
+//
+// Example:
+//
+//   #include "coordkit/log/log.h"
+//
+//   auto file = std::make_shared<coordkit::log::FileSink>(coordkit::log::FileSinkOptions{
+//       .path = "/var/log/gateway/gateway.log",
+//       .format = coordkit::log::Format::kJson,
+//       .max_bytes = 10'000'000,
+//       .max_files = 5,
+//   });
+//   coordkit::log::Logger log("gateway", {file});
+//   log.error("database unreadable", {{"code", 26}});  // written at once
+
+#ifndef COORDKIT_LOG_FILE_SINK_H_
+#define COORDKIT_LOG_FILE_SINK_H_
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "coordkit/log/error.h"
+#include "coordkit/log/format.h"
+#include "coordkit/log/internal/exit_flush.h"
+#include "coordkit/log/internal/fd_io.h"
+#include "coordkit/log/internal/line_format.h"
+#include "coordkit/log/record.h"
+#include "coordkit/log/sink.h"
+#include "coordkit/log/to_ascii.h"
+
+namespace coordkit::log {
+
+// FileSinkOptions: everything a FileSink needs; only `path` is required.
+struct FileSinkOptions {
+  // The live log file. Its directory must exist.
+  std::string path;
+  // Text lines for people, or JSON lines for programs.
+  Format format = Format::kText;
+  // Rotate before a line would make the file larger than this; 0 never
+  // rotates. A single line longer than max_bytes gets a file of its own.
+  std::uint64_t max_bytes = std::uint64_t{16} << 20;  // 16 MiB
+  // Files kept, the live one included: path, path.1 ... path.(max_files-1).
+  // At least 1 (then rotation starts the file afresh).
+  int max_files = 5;
+  // Bytes buffered before a write(); 0 writes every line at once.
+  std::size_t buffer_bytes = std::size_t{64} << 10;  // 64 KiB
+  // Records at this level or above are written through at once, with all
+  // lines buffered before them.
+  Level flush_level = Level::kError;
+  // A background thread writes buffered lines out this often; 0 disables it
+  // (then lines wait for a full buffer, flush_level, flush() or exit).
+  // Ignored when buffer_bytes is 0.
+  std::chrono::milliseconds flush_interval{1000};
+  // Permissions of a newly created file (before the umask): owner-only by
+  // default, since logs of a service can say more than its users should see.
+  mode_t file_mode = 0600;
+};
+
+// FileSink: see the top of this file.
+//
+// Thread-safety: write(), flush() and reopen() may be called from any number
+// of threads; lines are appended whole and never interleave. Construction
+// throws Error(kInvalidArgument) for an empty path or max_files < 1 and
+// Error(kOpenFailed) (with the errno) if the file cannot be opened; after
+// that, nothing throws. The descriptor is close-on-exec.
+class FileSink final : public Sink {
+ public:
+  explicit FileSink(FileSinkOptions options) : options_(std::move(options)) {
+    if (options_.path.empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "FileSinkOptions::path is empty");
+    }
+    if (options_.max_files < 1) {
+      throw Error(ErrorCode::kInvalidArgument, "FileSinkOptions::max_files must be at least 1");
+    }
+    for (int i = 1; i < options_.max_files; ++i) {
+      rotated_paths_.push_back(options_.path + "." + std::to_string(i));
+    }
+    if (options_.buffer_bytes > 0) {
+      buffer_ = std::make_unique_for_overwrite<char[]>(options_.buffer_bytes);
+    }
+    if (const int error = open_locked(); error != 0) {
+      throw Error(ErrorCode::kOpenFailed, "cannot open log file " + to_ascii(options_.path), error);
+    }
+    try {
+      internal::ExitFlushList::instance().add(this);
+      if (options_.buffer_bytes > 0 && options_.flush_interval.count() > 0) {
+        flusher_ = std::thread([this] { run_flusher(); });
+      }
+    } catch (...) {
+      internal::ExitFlushList::instance().remove(this);
+      ::close(fd_);
+      throw;
+    }
+  }
+
+  // ~FileSink: stops the flusher thread, writes what is buffered, closes.
+  ~FileSink() override {
+    internal::ExitFlushList::instance().remove(this);
+    {
+      const std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
+    const std::lock_guard lock(mutex_);
+    flush_locked();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  void write(const Record& record) noexcept override {
+    internal::LineBuffer& line = internal::thread_line_buffer();
+    try {
+      internal::format_record(record, options_.format, line);
+    } catch (...) {  // std::bad_alloc
+      count_failed_write(1, ENOMEM);
+      return;
+    }
+    const std::lock_guard lock(mutex_);
+    append_locked(line.data(), line.size());
+    if (record.level >= options_.flush_level) flush_locked();
+  }
+
+  void flush() noexcept override {
+    const std::lock_guard lock(mutex_);
+    flush_locked();
+  }
+
+  // reopen: writes what is buffered, then closes and reopens `path` (for a
+  // program that rotates its logs by other means and signals the server).
+  // Not needed after removal or replacement: writes detect that themselves.
+  // An open failure is counted at the next write.
+  void reopen() noexcept {
+    const std::lock_guard lock(mutex_);
+    flush_locked();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    open_locked();
+  }
+
+  // path: the live log file.
+  const std::string& path() const noexcept { return options_.path; }
+
+ private:
+  // append_locked: adds one formatted line, rotating first if it would not
+  // fit in the current file.
+  void append_locked(const char* data, std::size_t n) noexcept {
+    if (options_.max_bytes != 0 && file_bytes_ + buffered_ != 0 &&
+        file_bytes_ + buffered_ + n > options_.max_bytes) {
+      flush_locked();  // refreshes file_bytes_ from the file as it is now
+      if (file_bytes_ != 0 && file_bytes_ + n > options_.max_bytes) rotate_locked();
+    }
+    if (n > options_.buffer_bytes - buffered_) flush_locked();
+    if (n > options_.buffer_bytes) {
+      write_chunk_locked(data, n, 1);
+      return;
+    }
+    std::memcpy(buffer_.get() + buffered_, data, n);
+    buffered_ += n;
+    ++buffered_lines_;
+  }
+
+  void flush_locked() noexcept {
+    if (buffered_ == 0) return;
+    write_chunk_locked(buffer_.get(), buffered_, buffered_lines_);
+    buffered_ = 0;
+    buffered_lines_ = 0;
+  }
+
+  // write_chunk_locked: writes whole lines to the file, reopening it first
+  // if it went away; counts the outcome.
+  void write_chunk_locked(const char* data, std::size_t n, std::uint64_t lines) noexcept {
+    int error = ensure_open_locked();
+    if (error == 0 && partial_line_) {
+      // A write failed mid-line earlier; end that fragment so this chunk
+      // starts on a line of its own.
+      error = internal::write_all(fd_, "\n", 1);
+      if (error == 0) {
+        partial_line_ = false;
+        ++file_bytes_;
+      }
+    }
+    if (error == 0) {
+      std::size_t written = 0;
+      error = internal::write_all(fd_, data, n, &written);
+      file_bytes_ += written;
+      if (error != 0 && written != 0 && data[written - 1] != '\n') partial_line_ = true;
+    }
+    if (error == 0) {
+      count_lines_written(lines);
+    } else {
+      count_failed_write(lines, error);
+    }
+  }
+
+  // ensure_open_locked: makes fd_ refer to the file now at `path`: reopens
+  // (creating it) if it was closed, removed or replaced by another file.
+  // One stat() per buffer written. Returns 0 or an errno.
+  int ensure_open_locked() noexcept {
+    if (fd_ >= 0) {
+      struct stat st {};
+      if (::stat(options_.path.c_str(), &st) == 0) {
+        if (st.st_dev == dev_ && st.st_ino == ino_) {
+          // Also catches a truncation by `logrotate copytruncate`.
+          if (S_ISREG(st.st_mode)) file_bytes_ = static_cast<std::uint64_t>(st.st_size);
+          return 0;
+        }
+      } else if (errno != ENOENT) {
+        return 0;  // cannot tell (EACCES, ...): keep writing where we are
+      }
+      ::close(fd_);
+      fd_ = -1;
+    }
+    return open_locked();
+  }
+
+  int open_locked() noexcept {
+    const int fd = ::open(options_.path.c_str(),
+                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, options_.file_mode);
+    if (fd < 0) return errno;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return error;
+    }
+    fd_ = fd;
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    file_bytes_ = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+    partial_line_ = false;
+    return 0;
+  }
+
+  // rotate_locked: path.(N-2) -> path.(N-1), ..., path -> path.1, then a new
+  // path. Rename failures leave files where they are (the live file then
+  // keeps growing) rather than losing lines.
+  void rotate_locked() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (rotated_paths_.empty()) {
+      ::unlink(options_.path.c_str());
+    } else {
+      for (std::size_t i = rotated_paths_.size() - 1; i > 0; --i) {
+        ::rename(rotated_paths_[i - 1].c_str(), rotated_paths_[i].c_str());
+      }
+      ::rename(options_.path.c_str(), rotated_paths_[0].c_str());
+    }
+    open_locked();  // a failure is counted by the next write
+  }
+
+  void run_flusher() noexcept {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      wake_.wait_for(lock, options_.flush_interval);
+      if (!stop_) flush_locked();
+    }
+  }
+
+  const FileSinkOptions options_;
+  std::vector<std::string> rotated_paths_;  // path.1 ... path.(max_files-1)
+
+  std::mutex mutex_;  // guards everything below
+  int fd_ = -1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::uint64_t file_bytes_ = 0;  // size of the live file as last known
+  bool partial_line_ = false;     // the file ends in a fragment of a failed write
+  std::unique_ptr<char[]> buffer_;
+  std::size_t buffered_ = 0;
+  std::uint64_t buffered_lines_ = 0;
+  bool stop_ = false;
+  std::condition_variable wake_;
+  std::thread flusher_;
+};
+
+}  // namespace coordkit::log
+
+#endif  // COORDKIT_LOG_FILE_SINK_H_
