@@ -164,6 +164,7 @@ class DatabaseState {
                   Clock::now() + options_.retry.deadline);
     const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, m, &out.log_frames,
                                              &out.checkpointed_frames);
+    hold.let_go();
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
       out.busy = true;
     } else if (rc != SQLITE_OK) {
@@ -336,7 +337,7 @@ class DatabaseState {
       if (!want || !st.options_.fair_write_turn) return;
       if (!st.turn_opened_) {
         st.turn_opened_ = true;
-        st.turn_.open(st.options_.path.string());
+        st.turn_.open(st.options_.path.string(), st.options_.write_turn_lease);
       }
       bool got = false;
       const auto waited = st.turn_.acquire(deadline, &got);
@@ -349,8 +350,14 @@ class DatabaseState {
     TurnHold(const TurnHold&) = delete;
     TurnHold& operator=(const TurnHold&) = delete;
     ~TurnHold() { release(); }
+    // release: parks the turn (the lease may keep it for a next transaction).
     void release() noexcept {
       if (held_) st_.turn_.release();
+      held_ = false;
+    }
+    // let_go: gives the turn up for real.
+    void let_go() noexcept {
+      if (held_) st_.turn_.let_go();
       held_ = false;
     }
 
@@ -600,8 +607,16 @@ class DatabaseState {
       rollback();
       throw;
     }
-    hold.release();
-    if (write) maybe_checkpoint();
+    if (write) ++commits_;
+    if (write && checkpoint_due()) {
+      // The checkpoint copies and syncs, which takes milliseconds: pass the
+      // turn on first, since it does not need it.
+      hold.let_go();
+      turn_.let_go();
+      maybe_checkpoint();
+    } else {
+      hold.release();
+    }
   }
 
   void rollback() noexcept {
@@ -615,9 +630,21 @@ class DatabaseState {
   // autocheckpoint size, after the write turn was passed on, so the copy
   // does not hold up other writers (SQLite's own autocheckpoint would run
   // inside COMMIT, with the write lock and the turn still held).
-  void maybe_checkpoint() noexcept {
+  // checkpoint_due: the WAL passed the autocheckpoint size. A connection
+  // that has committed only a few transactions (a command-line process that
+  // opens, writes and closes) leaves the checkpoint, which costs two fsyncs,
+  // to longer-lived connections, unless the WAL has grown to four times the
+  // limit (then nobody else is doing it).
+  bool checkpoint_due() const noexcept {
     const int limit = options_.wal_autocheckpoint_pages;
-    if (limit <= 0 || !conn_ || conn_->wal_frames() < limit) return;
+    if (limit <= 0 || !conn_) return false;
+    const int frames = conn_->wal_frames();
+    if (frames >= 4 * limit) return true;
+    return frames >= limit && commits_ >= kCheckpointAfterCommits;
+  }
+
+  void maybe_checkpoint() noexcept {
+    if (!checkpoint_due()) return;
     conn_->reset_wal_frames();
     sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
@@ -687,6 +714,8 @@ class DatabaseState {
   CountersCell counters_;
   WriteTurn turn_;
   bool turn_opened_ = false;
+  std::uint64_t commits_ = 0;
+  static constexpr std::uint64_t kCheckpointAfterCommits = 16;
   std::mt19937_64 rng_;
 };
 

@@ -1,37 +1,60 @@
-// Internal: the cross-process write turn, a FIFO ticket queue in a small
-// shared-memory file `<db>.coordkit-gate` that library writers pass before
-// BEGIN IMMEDIATE (see database.h, "Fair write turn", for why).
+// Internal: the cross-process write turn, a FIFO ticket queue with short
+// leases, in a small shared-memory file `<db>.coordkit-gate` that library
+// writers pass before BEGIN IMMEDIATE (database.h, "Fair write turn", says
+// why).
 //
 // Layout (4096 bytes, MAP_SHARED; all zero is the valid initial state, so the
-// file needs no initialisation and a truncated or fresh file is fine):
-//   [0, 64)     next_ticket  the next ticket to hand out
-//   [64, 128)   serving      the ticket that may write now
-//   [128, 4096) 62 slots of 64 bytes: ticket+1 of the handle that owns the
-//               slot (0 = none), a futex word it sleeps on, a "sleeping" flag
+// file needs no initialisation and a fresh or truncated file is fine):
+//   next_ticket   the next ticket to hand out
+//   serving       the ticket that owns the turn
+//   parked        serving+1 while its owner is between transactions and keeps
+//                 its lease (0 otherwise)
+//   lease_start   CLOCK_MONOTONIC ns when `serving` got the turn
+//   62 slots      per handle: its ticket+1 (0 = none), a futex word it sleeps
+//                 on, a "sleeping" flag
 // Slot ownership is an OFD write lock on byte i of the file (advisory, so it
-// does not care that the byte also holds data). OFD locks belong to the open
-// file description, so they neither disturb nor are disturbed by SQLite's
+// does not matter that the byte also holds data). OFD locks belong to the
+// open file description: they neither disturb nor are disturbed by SQLite's
 // fcntl locks on the database file, and the kernel drops them when the owner
-// dies: a slot whose lock is free belongs to nobody.
+// dies, so a slot whose lock is free belongs to nobody.
 //
-// Protocol. acquire: t = next_ticket++; slot.ticket = t+1; wait until
-// serving >= t. release: CAS serving t -> t+1, then wake the slot that holds
-// ticket t+1 (one futex wake, only if it sleeps). Publishing the ticket and
-// reading `serving` are sequentially consistent on both sides, so a waiter
-// either sees its turn or is woken.
+// Protocol.
+//   acquire: if this handle parked the turn, take it back (CAS parked ->0)
+//     unless its lease is over and someone queued; else t = next_ticket++,
+//     publish t in the slot, wait until serving >= t, start a lease.
+//   release (after COMMIT): while the lease is younger than `lease`, or no
+//     one queued, park the turn (keep it); otherwise CAS serving t -> t+1 and
+//     wake the owners of t+1 and t+2 (the one after next starts spinning, so
+//     it is on a CPU when its turn comes).
+//   A waiter that finds the turn parked claims it (CAS parked -> 0, then
+//     serving -> serving+1) once the lease has expired, or once the owner has
+//     been away for kReturnWindow (a writer that commits back to back comes
+//     back within microseconds; one that went idle should not make others
+//     wait out its lease), or when the owner died. Exactly one of the owner's
+//     take-back and a waiter's claim wins the CAS.
+// Why leases: handing the turn over costs a wake-up, and on a busy machine a
+// wake-up can take milliseconds while the turn sits idle (a lock convoy).
+// Strict per-transaction FIFO made a loop writer and four CLI processes
+// alternate at a fraction of one writer's rate. With a lease of a few
+// milliseconds, a writer that commits back to back keeps the turn for the
+// lease, then queued processes run in FIFO order; a waiter's wait is bounded
+// by about one lease plus the transactions queued ahead of it.
 // Liveness. A waiter that sees `serving` unchanged for kCheckInterval checks
-// who holds it: a slot whose OFD lock is free (owner died) is skipped at once;
-// a ticket that no slot claims for kOrphanGrace (owner died between taking
-// and publishing it, or gave up) is skipped too. Skipping is safe because the
-// turn is only advisory: SQLite's own locks still exclude writers.
+// its owner: a slot whose OFD lock is free (owner died) is skipped at once; a
+// ticket that no slot claims for kOrphanGrace (owner died between taking and
+// publishing it, or gave up at its deadline) is skipped too. Skipping is
+// safe because the turn is advisory: SQLite's own locks exclude writers.
 #ifndef COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 #define COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -53,6 +76,9 @@ struct alignas(64) GateSlot {
 struct GateShared {
   alignas(64) std::atomic<std::uint64_t> next_ticket;
   alignas(64) std::atomic<std::uint64_t> serving;
+  std::atomic<std::uint64_t> parked;
+  std::atomic<std::uint64_t> lease_start_ns;
+  std::atomic<std::uint64_t> parked_at_ns;
   GateSlot slots[62];
 };
 
@@ -62,10 +88,19 @@ static_assert(sizeof(GateShared) == kGateBytes);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
+// monotonic_ns: CLOCK_MONOTONIC, comparable across processes on one machine.
+inline std::uint64_t monotonic_ns() noexcept {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 // WriteTurn: one handle's place in the queue. One thread at a time.
 class WriteTurn {
  public:
   static constexpr std::chrono::microseconds kCheckInterval{5000};
+  static constexpr std::chrono::microseconds kReturnWindow{100};
   static constexpr std::chrono::microseconds kOrphanGrace{20000};
 
   WriteTurn() = default;
@@ -73,11 +108,14 @@ class WriteTurn {
   WriteTurn& operator=(const WriteTurn&) = delete;
   ~WriteTurn() { close(); }
 
-  // open: maps the gate file and claims a free slot. Returns false (and the
-  // handle stays unusable, writers then rely on SQLite alone) when the file
-  // cannot be made or every slot is taken. Never throws.
-  bool open(const std::string& db_path) noexcept {
+  // open: maps the gate file and claims a free slot. `lease`: how long a
+  // holder may keep the turn across consecutive transactions while others
+  // wait (0: pass it on after every transaction). Returns false (the handle
+  // stays unusable; writers then rely on SQLite alone) when the file cannot
+  // be made or every slot is taken. Never throws.
+  bool open(const std::string& db_path, std::chrono::microseconds lease) noexcept {
     close();
+    lease_ns_ = static_cast<std::uint64_t>(lease.count()) * 1000u;
     const std::string path = gate_path(db_path);
     fd_ = open_cloexec(path, O_RDWR | O_CREAT | O_NOFOLLOW, sidecar_mode(db_path));
     if (!fd_.valid()) return false;
@@ -93,16 +131,21 @@ class WriteTurn {
     const int start = static_cast<int>(::getpid() % kGateSlots);
     for (int k = 0; k < kGateSlots; ++k) {
       const int i = (start + k) % kGateSlots;
-      if (lock_byte(i, F_WRLCK, F_OFD_SETLK)) {
+      if (lock_byte(i)) {
         slot_ = i;
         break;
       }
     }
     if (slot_ < 0) return fail();
-    // A ticket left in this slot belongs to a dead owner; if it is being
-    // served, pass the turn on now rather than after the orphan grace.
+    // A ticket left in this slot belongs to a dead owner; if it owns the
+    // turn, pass it on now rather than after the orphan grace.
+    my().sleeping.store(0);
     const std::uint64_t stale = my().ticket.exchange(0);
-    if (stale != 0) advance_from(stale - 1);
+    if (stale != 0) {
+      std::uint64_t p1 = stale;
+      shared_->parked.compare_exchange_strong(p1, 0);
+      advance_from(stale - 1);
+    }
     return true;
   }
 
@@ -117,30 +160,30 @@ class WriteTurn {
     if (!usable()) return std::chrono::microseconds(0);
     GateShared& g = *shared_;
     GateSlot& me = my();
+    if (parked_) {
+      parked_ = false;
+      std::uint64_t expected = ticket_ + 1;
+      const bool keep = !(someone_queued(ticket_) && lease_over());
+      if (keep && g.parked.compare_exchange_strong(expected, 0)) {
+        held_ = true;
+        *got = true;
+        return std::chrono::microseconds(0);
+      }
+      expected = ticket_ + 1;
+      if (g.parked.compare_exchange_strong(expected, 0)) advance_from(ticket_);
+      me.ticket.store(0);
+    }
     const std::uint64_t t = g.next_ticket.fetch_add(1);
     me.ticket.store(t + 1);
     ticket_ = t;
     std::uint64_t s = g.serving.load();
-    if (s >= t) {
-      held_ = true;
-      *got = true;
-      return std::chrono::microseconds(0);
-    }
+    if (s >= t) return granted(got, std::chrono::microseconds(0));
     const auto start = Clock::now();
-    // Spin briefly: a transaction takes tens of microseconds, and staying on
-    // the CPU avoids a wake-up latency on the critical path.
-    for (int i = 0; i < kSpins; ++i) {
-      cpu_relax();
-      if (g.serving.load() >= t) {
-        held_ = true;
-        *got = true;
-        return elapsed(start);
-      }
-    }
     std::uint64_t watched = s;
-    auto watched_since = Clock::now();
+    auto watched_since = start;
     auto orphan_since = Clock::time_point::max();
     for (;;) {
+      if (spin_while_next(t)) break;
       const std::uint32_t w = me.wake.load();
       me.sleeping.store(1);
       s = g.serving.load();
@@ -153,6 +196,16 @@ class WriteTurn {
       }
       auto wait = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
       if (wait > kCheckInterval) wait = kCheckInterval;
+      if (t - s == 1 && g.parked.load() == s + 1) {
+        // Next in line behind a parked turn: wake when it becomes claimable.
+        const std::uint64_t now_ns = monotonic_ns();
+        const std::uint64_t lease_end = g.lease_start_ns.load() + lease_ns_;
+        const std::uint64_t window_end =
+            g.parked_at_ns.load() + static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
+        const std::uint64_t until = std::min(lease_end, window_end);
+        const auto left = std::chrono::microseconds(until > now_ns ? (until - now_ns) / 1000 + 1 : 1);
+        if (left < wait) wait = left;
+      }
       futex_wait(&me.wake, w, wait);
       me.sleeping.store(0);
       s = g.serving.load();
@@ -169,26 +222,49 @@ class WriteTurn {
       const int owner = find_owner(s);
       if (owner >= 0) {
         orphan_since = Clock::time_point::max();
-        if (!owner_alive(owner)) advance_from(s);
+        if (!owner_alive(owner)) {
+          claim_parked(s);
+          advance_from(s);
+        }
       } else if (orphan_since == Clock::time_point::max()) {
         orphan_since = after;
       } else if (after - orphan_since >= kOrphanGrace) {
+        claim_parked(s);
         advance_from(s);
         orphan_since = Clock::time_point::max();
       }
     }
     me.sleeping.store(0);
-    held_ = true;
-    *got = true;
-    return elapsed(start);
+    return granted(got, elapsed(start));
   }
 
-  // release: passes the turn to the next ticket. Never throws.
+  // release: after a transaction. Keeps (parks) the turn while the lease
+  // runs or nobody queued; otherwise passes it to the next ticket. Never
+  // throws.
   void release() noexcept {
     if (!held_) return;
     held_ = false;
-    advance_from(ticket_);
-    my().ticket.store(0);
+    if (someone_queued(ticket_) && lease_over()) {
+      pass_on();
+      return;
+    }
+    shared_->parked_at_ns.store(monotonic_ns());
+    shared_->parked.store(ticket_ + 1);
+    parked_ = true;
+  }
+
+  // let_go: gives the turn up for real (also a parked one), e.g. before the
+  // connection closes or goes idle. Never throws.
+  void let_go() noexcept {
+    if (held_) {
+      held_ = false;
+      pass_on();
+    } else if (parked_) {
+      parked_ = false;
+      std::uint64_t expected = ticket_ + 1;
+      if (shared_->parked.compare_exchange_strong(expected, 0)) advance_from(ticket_);
+      my().ticket.store(0);
+    }
   }
 
   // waiters: how many tickets are queued behind the current one (diagnostics).
@@ -200,19 +276,23 @@ class WriteTurn {
   }
 
   void close() noexcept {
-    release();
-    if (shared_ != nullptr) {
-      if (slot_ >= 0) my().ticket.store(0);
-      ::munmap(shared_, kGateBytes);
+    if (usable()) {
+      let_go();
+      my().ticket.store(0);
     }
+    if (shared_ != nullptr) ::munmap(shared_, kGateBytes);
     shared_ = nullptr;
     slot_ = -1;
     fd_.reset();  // drops the OFD slot lock
   }
 
  private:
-  static constexpr int kSpins = 2000;
-
+  // kNextSpin: how long the next-in-line waiter polls on the CPU before it
+  // sleeps: about one short transaction, so a quick hand-off finds it
+  // running. Never longer, and never with sched_yield: on a loaded machine a
+  // spinning waiter takes CPU from the holder, and a yield can cost
+  // milliseconds (measured: a writer lost half its time in sched_yield).
+  static constexpr std::chrono::microseconds kNextSpin{50};
   static void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -225,6 +305,65 @@ class WriteTurn {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   }
 
+  std::chrono::microseconds granted(bool* got, std::chrono::microseconds waited) noexcept {
+    shared_->lease_start_ns.store(monotonic_ns());
+    held_ = true;
+    *got = true;
+    return waited;
+  }
+
+  bool someone_queued(std::uint64_t t) const noexcept {
+    return shared_->next_ticket.load() > t + 1;
+  }
+
+  bool lease_over() const noexcept {
+    return monotonic_ns() - shared_->lease_start_ns.load() >= lease_ns_;
+  }
+
+  void pass_on() noexcept {
+    advance_from(ticket_);
+    my().ticket.store(0);
+  }
+
+  // claim_parked: takes a parked turn of ticket `s` away from its owner and
+  // passes it on.
+  void claim_parked(std::uint64_t s) noexcept {
+    std::uint64_t expected = s + 1;
+    if (shared_->parked.compare_exchange_strong(expected, 0)) advance_from(s);
+  }
+
+  // spin_while_next: while this handle is next in line, polls on the CPU for
+  // up to kNextSpin, and claims a parked turn whose lease is over or whose
+  // owner stayed away. Returns true when the turn is ours.
+  bool spin_while_next(std::uint64_t t) noexcept {
+    GateShared& g = *shared_;
+    std::uint64_t s = g.serving.load();
+    if (s >= t) return true;
+    if (t - s != 1) return false;
+    const auto until = Clock::now() + kNextSpin;
+    bool ours = false;
+    for (int i = 1;; ++i) {
+      s = g.serving.load();
+      if (s >= t) {
+        ours = true;
+        break;
+      }
+      if (t - s != 1) break;
+      if (g.parked.load() == s + 1) {
+        const std::uint64_t now_ns = monotonic_ns();
+        const std::uint64_t window = static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
+        if (now_ns - g.lease_start_ns.load() >= lease_ns_ ||
+            now_ns - g.parked_at_ns.load() >= window) {
+          claim_parked(s);
+          continue;
+        }
+      }
+      cpu_relax();
+      if ((i & 63) == 0 && Clock::now() >= until) break;
+    }
+    return ours;
+  }
+
   bool fail() noexcept {
     if (shared_ != nullptr) ::munmap(shared_, kGateBytes);
     shared_ = nullptr;
@@ -235,14 +374,14 @@ class WriteTurn {
 
   GateSlot& my() noexcept { return shared_->slots[slot_]; }
 
-  bool lock_byte(int i, short type, int cmd) noexcept {
+  bool lock_byte(int i) noexcept {
     struct flock fl {};
-    fl.l_type = type;
+    fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     fl.l_start = i;
     fl.l_len = 1;
     fl.l_pid = 0;
-    return ::fcntl(fd_.get(), cmd, &fl) == 0;
+    return ::fcntl(fd_.get(), F_OFD_SETLK, &fl) == 0;
   }
 
   bool owner_alive(int i) noexcept {
@@ -264,14 +403,19 @@ class WriteTurn {
     return -1;
   }
 
-  // advance_from: if `ticket` is being served, serve the next one and wake
-  // its owner.
+  // advance_from: if `ticket` owns the turn, pass it to the next ticket, wake
+  // that one's owner, and wake the owner of the one after (next in line).
   void advance_from(std::uint64_t ticket) noexcept {
     std::uint64_t expected = ticket;
     if (!shared_->serving.compare_exchange_strong(expected, ticket + 1)) return;
-    const int next = find_owner(ticket + 1);
-    if (next < 0) return;  // not published yet: its owner reads `serving` after publishing
-    GateSlot& s = shared_->slots[next];
+    wake_owner(ticket + 1);
+    wake_owner(ticket + 2);
+  }
+
+  void wake_owner(std::uint64_t ticket) noexcept {
+    const int i = find_owner(ticket);
+    if (i < 0) return;  // not published yet: its owner reads `serving` after publishing
+    GateSlot& s = shared_->slots[i];
     s.wake.fetch_add(1);
     if (s.sleeping.load() != 0) futex_wake(&s.wake, 1);
   }
@@ -286,7 +430,9 @@ class WriteTurn {
   GateShared* shared_ = nullptr;
   int slot_ = -1;
   std::uint64_t ticket_ = 0;
+  std::uint64_t lease_ns_ = 0;
   bool held_ = false;
+  bool parked_ = false;
 };
 
 }  // namespace coordkit::db::internal

@@ -1,0 +1,567 @@
+// db_benchmark: coordkit::db against plain SQLCipher, all in one run on one
+// file system. Run through tools/bench/db (bazel run -c opt). Re-executes
+// itself for the worker processes of the multi-process phases.
+//
+// Prints one line per figure, then one JSON object with all of them.
+#include <sqlcipher/sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordkit/db/db.h"
+#include "coordkit/db/internal/key_cache.h"
+
+namespace db = coordkit::db;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kPassphrase = "benchmark passphrase";
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, who INTEGER, body TEXT)";
+// 60-byte rows, as in the notes' measurements.
+const std::string kBody(60 - 8, 'r');
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+
+// ratio: a / b, 0 when b is 0 (a phase that did not run), so the JSON stays valid.
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+db::Options lib_options(const fs::path& path, db::Synchronous sync = db::Synchronous::kNormal) {
+  db::Options o;
+  o.path = path;
+  o.key = db::Key::passphrase(kPassphrase);
+  o.synchronous = sync;
+  o.migrations = {{1, std::string(kSchema) + ";", {}}};
+  o.retry.deadline = std::chrono::milliseconds(30000);
+  // Knobs for experiments (the defaults are what the library ships with).
+  if (const char* v = std::getenv("COORDKIT_BENCH_LEASE_US")) {
+    o.write_turn_lease = std::chrono::microseconds(std::atoi(v));
+  }
+  if (const char* v = std::getenv("COORDKIT_BENCH_NO_TURN")) o.fair_write_turn = v[0] != '1';
+  return o;
+}
+
+// ---------------------------------------------------------------- naive client
+
+// NaiveDb: plain SQLCipher as an application without the library would use
+// it: raw key (so the comparison is about scheduling, not the KDF), WAL, a 10 s
+// busy timeout, BEGIN IMMEDIATE per write, no retries.
+struct NaiveDb {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_stmt* begin = nullptr;
+  sqlite3_stmt* commit = nullptr;
+  NaiveDb(const fs::path& path, const std::string& raw_key, db::Synchronous sync) {
+    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    sqlite3_key_v2(db, "main", raw_key.data(), static_cast<int>(raw_key.size()));
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_exec(db, sync == db::Synchronous::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                 nullptr, nullptr, nullptr);
+    sqlite3_prepare_v2(db, "INSERT INTO rows(who, body) VALUES (?, ?)", -1, &insert, nullptr);
+    sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
+    sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
+  }
+  ~NaiveDb() {
+    sqlite3_finalize(insert);
+    sqlite3_finalize(begin);
+    sqlite3_finalize(commit);
+    sqlite3_close_v2(db);
+  }
+  static bool step(sqlite3_stmt* s) {
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE;
+  }
+  bool row(int who) {
+    sqlite3_bind_int(insert, 1, who);
+    sqlite3_bind_text(insert, 2, kBody.data(), static_cast<int>(kBody.size()), SQLITE_STATIC);
+    return step(insert);
+  }
+  // write: one transaction of `n` rows; false on any error (no retry).
+  bool write(int who, int n = 1) {
+    if (!step(begin)) return false;
+    for (int i = 0; i < n; ++i) {
+      if (!row(who)) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        return false;
+      }
+    }
+    if (!step(commit)) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      return false;
+    }
+    return true;
+  }
+};
+
+// naive_raw_key: the raw form of the benchmark passphrase for a library-made
+// file: derived once here with the file's salt, exactly as the library does.
+std::string naive_raw_key(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  coordkit::db::internal::Salt salt{};
+  in.read(reinterpret_cast<char*>(salt.data()), static_cast<std::streamsize>(salt.size()));
+  const std::string pass = kPassphrase;
+  const auto key = coordkit::db::internal::pbkdf2_sqlcipher4(
+      {reinterpret_cast<const std::uint8_t*>(pass.data()), pass.size()}, salt);
+  const auto text = coordkit::db::internal::raw_key_text(key, salt);
+  return std::string(text.chars(), text.size());
+}
+
+void lib_insert(db::Transaction& tx, int who) {
+  tx.execute("INSERT INTO rows(who, body) VALUES (?, ?)", who, kBody);
+}
+
+// ---------------------------------------------------------------- workers
+
+// A worker reports on stdout: "READY" once set up, then after "GO" on stdin
+// and `seconds` of work: "RESULT <commits> <surfaced errors>", and writes its
+// per-operation latencies (ms, one per line) to <db>.lat.<who>.
+int worker_main(const std::string& kind, const fs::path& path, int who, double seconds,
+                const std::string& raw_key) {
+  const bool naive = kind.rfind("naive", 0) == 0;
+  const bool cli = kind.find("cli") != std::string::npos;
+  std::vector<double> lat;
+  lat.reserve(200000);
+  std::uint64_t commits = 0;
+  std::uint64_t surfaced = 0;
+  std::uint64_t cli_turn_waits = 0, cli_turn_wait_us = 0, cli_busy_us = 0;
+  std::vector<double> dbg_open, dbg_write;
+  std::optional<db::Database> lib;
+  std::optional<NaiveDb> nv;
+  // Warm-up outside the measurement: the derived key is cached per process.
+  if (!naive) {
+    lib.emplace(db::Database::open(lib_options(path)));
+    if (cli) lib.reset();
+  } else if (!cli) {
+    nv.emplace(path, raw_key, db::Synchronous::kNormal);
+  }
+  std::printf("READY\n");
+  std::fflush(stdout);
+  char go[8] = {};
+  if (std::fgets(go, sizeof go, stdin) == nullptr) return 2;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < end) {
+    const auto t0 = Clock::now();
+    bool ok = true;
+    if (!naive) {
+      try {
+        if (cli) {
+          auto d = db::Database::open(lib_options(path));
+          const auto t1 = Clock::now();
+          d.write([&](db::Transaction& tx) { lib_insert(tx, who); });
+          const auto t2 = Clock::now();
+          dbg_open.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          dbg_write.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+          const db::Counters c = d.counters();
+          surfaced += c.surfaced_errors;
+          cli_turn_waits += c.turn_waits;
+          cli_turn_wait_us += c.turn_wait_us;
+          cli_busy_us += c.busy_handler_wait_us;
+        } else {
+          lib->write([&](db::Transaction& tx) { lib_insert(tx, who); });
+        }
+      } catch (const db::Error&) {
+        ok = false;
+      }
+    } else if (cli) {
+      NaiveDb d(path, raw_key, db::Synchronous::kNormal);
+      ok = d.write(who);
+    } else {
+      ok = nv->write(who);
+    }
+    if (ok) {
+      ++commits;
+    } else {
+      ++surfaced;
+    }
+    if (cli) lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  if (lib) surfaced += lib->counters().surfaced_errors;
+  if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && lib) {
+    const db::Counters c = lib->counters();
+    std::fprintf(stderr,
+                 "[%s %d] commits=%llu turn_waits=%llu turn_wait_ms=%.1f busy_waits=%llu "
+                 "busy_ms=%.1f retries=%llu\n",
+                 kind.c_str(), who, static_cast<unsigned long long>(commits),
+                 static_cast<unsigned long long>(c.turn_waits), c.turn_wait_us / 1000.0,
+                 static_cast<unsigned long long>(c.busy_handler_waits),
+                 c.busy_handler_wait_us / 1000.0, static_cast<unsigned long long>(c.retries_same));
+  }
+  lib.reset();
+  nv.reset();
+  if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && cli && !naive) {
+    std::fprintf(stderr, "[%s %d] commits=%llu turn_waits=%llu turn_wait_ms=%.1f busy_ms=%.1f "
+                 "open p50/p99 %.2f/%.2f write p50/p99 %.2f/%.2f total p99 %.2f\n",
+                 kind.c_str(), who, static_cast<unsigned long long>(commits),
+                 static_cast<unsigned long long>(cli_turn_waits), cli_turn_wait_us / 1000.0,
+                 cli_busy_us / 1000.0, percentile(dbg_open, 0.5), percentile(dbg_open, 0.99),
+                 percentile(dbg_write, 0.5), percentile(dbg_write, 0.99), percentile(lat, 0.99));
+  }
+  {
+    std::ofstream out(path.string() + ".lat." + std::to_string(who));
+    for (double v : lat) out << v << '\n';
+  }
+  std::printf("RESULT %" PRIu64 " %" PRIu64 "\n", commits, surfaced);
+  std::fflush(stdout);
+  return 0;
+}
+
+struct Child {
+  pid_t pid = -1;
+  FILE* out = nullptr;  // its stdout
+  int in = -1;          // its stdin
+};
+
+Child spawn_worker(const std::string& self, const std::string& kind, const fs::path& path,
+                   int who, double seconds, const std::string& raw_key) {
+  int to_child[2];
+  int from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) std::abort();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    const std::string who_s = std::to_string(who);
+    const std::string sec_s = std::to_string(seconds);
+    // The raw key goes through the environment of a private child, never argv.
+    ::setenv("COORDKIT_BENCH_RAW_KEY", raw_key.c_str(), 1);
+    ::execl(self.c_str(), self.c_str(), "--worker", kind.c_str(), path.c_str(), who_s.c_str(),
+            sec_s.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  Child c;
+  c.pid = pid;
+  c.in = to_child[1];
+  c.out = ::fdopen(from_child[0], "r");
+  return c;
+}
+
+struct MultiResult {
+  double tps = 0;
+  double cli_p99_ms = 0;
+  double cli_max_ms = 0;
+  std::uint64_t writer_commits = 0;
+  std::uint64_t cli_commits = 0;
+  std::uint64_t surfaced = 0;
+};
+
+// run_multi: 1 long-lived writer process + `clis` CLI-like processes.
+MultiResult run_multi(const std::string& self, bool naive, const fs::path& path, int clis,
+                      double seconds, const std::string& raw_key) {
+  std::vector<Child> children;
+  children.push_back(spawn_worker(self, naive ? "naive-writer" : "writer", path, 0, seconds, raw_key));
+  for (int i = 1; i <= clis; ++i) {
+    children.push_back(spawn_worker(self, naive ? "naive-cli" : "cli", path, i, seconds, raw_key));
+  }
+  char line[256];
+  for (auto& c : children) {
+    if (std::fgets(line, sizeof line, c.out) == nullptr) std::abort();
+  }
+  for (auto& c : children) {
+    if (::write(c.in, "GO\n", 3) != 3) std::abort();
+  }
+  MultiResult r;
+  std::vector<double> lat;
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    Child& c = children[i];
+    unsigned long long commits = 0;
+    unsigned long long surfaced = 0;
+    while (std::fgets(line, sizeof line, c.out) != nullptr) {
+      if (std::sscanf(line, "RESULT %llu %llu", &commits, &surfaced) == 2) break;
+    }
+    ::waitpid(c.pid, nullptr, 0);
+    std::fclose(c.out);
+    ::close(c.in);
+    (i == 0 ? r.writer_commits : r.cli_commits) += commits;
+    r.surfaced += surfaced;
+    if (i > 0) {
+      std::ifstream in(path.string() + ".lat." + std::to_string(i));
+      double v;
+      while (in >> v) lat.push_back(v);
+    }
+  }
+  r.tps = static_cast<double>(r.writer_commits + r.cli_commits) / seconds;
+  r.cli_p99_ms = percentile(lat, 0.99);
+  r.cli_max_ms = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+  return r;
+}
+
+// ---------------------------------------------------------------- phases
+
+double single_writer_tps_lib(const fs::path& path, db::Synchronous sync, double seconds,
+                             std::uint64_t* surfaced) {
+  auto d = db::Database::open(lib_options(path, sync));
+  std::uint64_t n = 0;
+  const auto start = Clock::now();
+  while (seconds_since(start) < seconds) {
+    d.write([](db::Transaction& tx) { lib_insert(tx, 0); });
+    ++n;
+  }
+  const double tps = static_cast<double>(n) / seconds_since(start);
+  *surfaced += d.counters().surfaced_errors;
+  return tps;
+}
+
+double single_writer_tps_naive(const fs::path& path, const std::string& raw_key, db::Synchronous sync,
+                               double seconds) {
+  NaiveDb d(path, raw_key, sync);
+  std::uint64_t n = 0;
+  const auto start = Clock::now();
+  while (seconds_since(start) < seconds) n += d.write(0) ? 1 : 0;
+  return static_cast<double>(n) / seconds_since(start);
+}
+
+double group_commit_tps(const fs::path& path, int threads, double seconds, std::uint64_t* surfaced) {
+  auto store = db::Store::open(lib_options(path, db::Synchronous::kFull),
+                               {.readers = 2, .group_commit = true, .max_batch = 64});
+  std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> n{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      while (!go.load()) std::this_thread::yield();
+      while (!stop.load()) {
+        try {
+          store->write([&](db::Transaction& tx) { lib_insert(tx, t); });
+          n.fetch_add(1);
+        } catch (const db::Error&) {
+          errors.fetch_add(1);
+        }
+      }
+    });
+  }
+  const auto start = Clock::now();
+  go.store(true);
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop.store(true);
+  for (auto& t : ts) t.join();
+  const double tps = static_cast<double>(n.load()) / seconds_since(start);
+  *surfaced += errors.load() + store->counters().surfaced_errors;
+  return tps;
+}
+
+// wrapper_overhead: library time / raw time for 100k inserts in batches of
+// 1000, same file, alternating, median of several rounds.
+double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::uint64_t* surfaced) {
+  constexpr int kRows = 100000;
+  constexpr int kBatch = 1000;
+  auto d = db::Database::open(lib_options(path));
+  NaiveDb raw(path, raw_key, db::Synchronous::kNormal);
+  std::vector<double> ratios;
+  for (int round = 0; round < 5; ++round) {
+    auto t0 = Clock::now();
+    for (int b = 0; b < kRows / kBatch; ++b) {
+      d.write([](db::Transaction& tx) {
+        for (int i = 0; i < kBatch; ++i) lib_insert(tx, i);
+      });
+    }
+    const double lib_s = seconds_since(t0);
+    t0 = Clock::now();
+    for (int b = 0; b < kRows / kBatch; ++b) {
+      if (!raw.write(1, kBatch)) ++*surfaced;
+    }
+    const double raw_s = seconds_since(t0);
+    ratios.push_back(lib_s / raw_s);
+    d.checkpoint(db::CheckpointMode::kTruncate);
+  }
+  *surfaced += d.counters().surfaced_errors;
+  return median(ratios);
+}
+
+int bench_main(const std::string& self, const fs::path& dir, double seconds, const std::string& only) {
+  auto want = [&](const char* phase) { return only.empty() || only == phase; };
+  std::uint64_t surfaced = 0;
+  auto say = [](const char* name, double v, const char* unit) {
+    std::printf("%-28s %12.3f %s\n", name, v, unit);
+    std::fflush(stdout);
+  };
+
+  // Opens: passphrase (the KDF every time, cache cleared) vs derived (cached).
+  double open_passphrase_ms = 0;
+  double reopen_derived_ms = 0;
+  if (want("open")) {
+  const fs::path open_db = dir / "open.db";
+  { auto d = db::Database::open(lib_options(open_db)); }
+  std::vector<double> pass_ms;
+  std::vector<double> derived_ms;
+  {
+    // A long-lived connection, as a running service would hold.
+    auto service = db::Database::open(lib_options(open_db));
+    coordkit::db::internal::Salt salt{};
+    {
+      std::ifstream in(open_db, std::ios::binary);
+      in.read(reinterpret_cast<char*>(salt.data()), 16);
+    }
+    for (int i = 0; i < 7; ++i) {
+      coordkit::db::internal::KeyCache::instance().forget_salt(salt);
+      const auto t0 = Clock::now();
+      auto d = db::Database::open(lib_options(open_db));
+      d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
+      pass_ms.push_back(seconds_since(t0) * 1000);
+    }
+    for (int i = 0; i < 300; ++i) {
+      const auto t0 = Clock::now();
+      auto d = db::Database::open(lib_options(open_db));
+      d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
+      derived_ms.push_back(seconds_since(t0) * 1000);
+    }
+  }
+  open_passphrase_ms = median(pass_ms);
+  reopen_derived_ms = median(derived_ms);
+  say("open_passphrase_ms", open_passphrase_ms, "ms (median, KDF each time)");
+  say("reopen_derived_ms", reopen_derived_ms, "ms (median, derived key cached)");
+  say("reopen_speedup", open_passphrase_ms / reopen_derived_ms, "x");
+  }
+
+  double single = 0;
+  MultiResult multi;
+  if (want("multi")) {
+  // Single writer and the multi-process mix, library.
+  const fs::path lib_db = dir / "multi-lib.db";
+  { auto d = db::Database::open(lib_options(lib_db)); }
+  single = single_writer_tps_lib(lib_db, db::Synchronous::kNormal, seconds, &surfaced);
+  say("single_writer_tps", single, "tx/s (library, NORMAL)");
+  const std::string lib_raw_key = naive_raw_key(lib_db);
+  multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key);
+  surfaced += multi.surfaced;
+  say("multi_process_tps", multi.tps, "tx/s (1 writer + 4 CLI processes)");
+  say("  writer_commits", static_cast<double>(multi.writer_commits), "");
+  say("  cli_commits", static_cast<double>(multi.cli_commits), "");
+  say("multi_process_ratio", multi.tps / single, "");
+  say("cli_p99_ms", multi.cli_p99_ms, "ms (open, write, close)");
+  say("cli_max_ms", multi.cli_max_ms, "ms");
+  }
+  double naive_single = 0;
+  MultiResult naive;
+  if (want("naive")) {
+
+  // The same through plain SQLCipher.
+  const fs::path naive_db = dir / "multi-naive.db";
+  { auto d = db::Database::open(lib_options(naive_db)); }
+  const std::string naive_key = naive_raw_key(naive_db);
+  naive_single =
+      single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, seconds);
+  say("naive_single_writer_tps", naive_single, "tx/s");
+  naive = run_multi(self, true, naive_db, 4, seconds, naive_key);
+  say("naive_multi_process_tps", naive.tps, "tx/s");
+  say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");
+  say("  naive_cli_commits", static_cast<double>(naive.cli_commits), "");
+  say("naive_multi_process_ratio", naive.tps / naive_single, "");
+  say("naive_cli_p99_ms", naive.cli_p99_ms, "ms");
+  say("naive_cli_max_ms", naive.cli_max_ms, "ms");
+  say("naive_errors", static_cast<double>(naive.surfaced), "");
+  }
+  double single_full = 0;
+  double gc = 0;
+  if (want("group")) {
+
+  // Group commit with FULL against one writer with FULL.
+  const fs::path full_db = dir / "full.db";
+  single_full = single_writer_tps_lib(full_db, db::Synchronous::kFull, seconds, &surfaced);
+  say("single_writer_full_tps", single_full, "tx/s (library, FULL)");
+  const fs::path gc_db = dir / "group.db";
+  gc = group_commit_tps(gc_db, 64, seconds, &surfaced);
+  say("group_commit_tps", gc, "tx/s (Store, 64 threads, FULL)");
+  say("group_commit_speedup", gc / single_full, "x");
+  }
+  double overhead = 0;
+  if (want("overhead")) {
+
+  // Wrapper overhead.
+  const fs::path bulk_db = dir / "bulk.db";
+  { auto d = db::Database::open(lib_options(bulk_db)); }
+  overhead = wrapper_overhead(bulk_db, naive_raw_key(bulk_db), &surfaced);
+  say("wrapper_overhead", overhead, "(library / raw, 100k inserts in batches of 1000)");
+  }
+  say("surfaced_errors", static_cast<double>(surfaced), "");
+
+  std::printf(
+      "{\"open_passphrase_ms\": %.3f, \"reopen_derived_ms\": %.3f, \"reopen_speedup\": %.1f, "
+      "\"single_writer_tps\": %.0f, \"multi_process_tps\": %.0f, \"multi_process_ratio\": %.3f, "
+      "\"cli_p99_ms\": %.3f, \"cli_max_ms\": %.3f, \"naive_single_writer_tps\": %.0f, "
+      "\"naive_multi_process_tps\": %.0f, \"naive_multi_process_ratio\": %.3f, "
+      "\"naive_cli_p99_ms\": %.3f, \"naive_cli_max_ms\": %.3f, \"naive_errors\": %llu, "
+      "\"single_writer_full_tps\": %.0f, \"group_commit_tps\": %.0f, "
+      "\"group_commit_speedup\": %.2f, \"wrapper_overhead\": %.3f, \"surfaced_errors\": %llu}\n",
+      open_passphrase_ms, reopen_derived_ms, ratio(open_passphrase_ms, reopen_derived_ms), single,
+      multi.tps, ratio(multi.tps, single), multi.cli_p99_ms, multi.cli_max_ms, naive_single,
+      naive.tps, ratio(naive.tps, naive_single), naive.cli_p99_ms, naive.cli_max_ms,
+      static_cast<unsigned long long>(naive.surfaced), single_full, gc, ratio(gc, single_full), overhead,
+      static_cast<unsigned long long>(surfaced));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 6 && std::strcmp(argv[1], "--worker") == 0) {
+    const char* key = std::getenv("COORDKIT_BENCH_RAW_KEY");
+    return worker_main(argv[2], argv[3], std::atoi(argv[4]), std::atof(argv[5]),
+                       key != nullptr ? key : "");
+  }
+  double seconds = 5;
+  fs::path dir;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else {
+      std::fprintf(stderr,
+                   "usage: db_benchmark [--seconds S] [--dir DIR] [--only open|multi|naive|group|overhead]\n"
+                   "  runs every phase for S seconds (default 5) in DIR (default: a new\n"
+                   "  directory under $TMPDIR or /tmp), prints figures and a JSON line\n");
+      return 2;
+    }
+  }
+  if (dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") + "/coordkit-db-bench.XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) return 1;
+    dir = templ;
+  }
+  fs::create_directories(dir);
+  const std::string self = fs::read_symlink("/proc/self/exe").string();
+  const int rc = bench_main(self, dir, seconds, only);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return rc;
+}
