@@ -81,11 +81,16 @@ enum class StopOutcome {
 
 constexpr std::string_view to_string(StopOutcome outcome) noexcept {
   switch (outcome) {
-    case StopOutcome::kNotRunning: return "not_running";
-    case StopOutcome::kStopped: return "stopped";
-    case StopOutcome::kTerminated: return "terminated";
-    case StopOutcome::kKilled: return "killed";
-    case StopOutcome::kTimedOut: return "timed_out";
+    case StopOutcome::kNotRunning:
+      return "not_running";
+    case StopOutcome::kStopped:
+      return "stopped";
+    case StopOutcome::kTerminated:
+      return "terminated";
+    case StopOutcome::kKilled:
+      return "killed";
+    case StopOutcome::kTimedOut:
+      return "timed_out";
   }
   return "timed_out";
 }
@@ -96,7 +101,7 @@ struct StopOptions {
   // deadline: how long to wait for the server to stop by itself (also sent
   // to the server so it can bound its drain).
   std::chrono::milliseconds deadline{10000};
-  bool escalate = true;  // signal the verified server after the deadline
+  bool escalate = true;                             // signal the verified server after the deadline
   std::chrono::milliseconds terminate_grace{2000};  // SIGTERM to SIGKILL
   std::chrono::milliseconds kill_wait{5000};        // after SIGKILL, for the lock
 };
@@ -121,8 +126,7 @@ class Client {
   // Client: resolves the runtime directory (without creating it). Throws
   // Error{kInvalidArgument} for a bad app name, Error{kNoRuntimeDir}.
   explicit Client(ClientOptions options)
-      : app_(std::move(options.app)),
-        location_(resolve_runtime_dir(app_, options.runtime_dir)) {}
+      : app_(std::move(options.app)), location_(resolve_runtime_dir(app_, options.runtime_dir)) {}
 
   const std::filesystem::path& runtime_dir() const noexcept { return location_.path; }
 
@@ -192,8 +196,8 @@ class Client {
         // Sleep on the server's pidfd, in short slices: a server releases
         // its lock a little before its process is gone, and the lock is
         // what counts.
-        const auto slice = std::clamp(left, std::chrono::milliseconds(1),
-                                      std::chrono::milliseconds(10));
+        const auto slice =
+            std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(10));
         if (process->wait_for_exit(slice)) process.reset();
         continue;
       }
@@ -222,8 +226,7 @@ class Client {
     StopResult result;
     auto finish = [&](StopOutcome outcome) {
       result.outcome = outcome;
-      result.elapsed =
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
       return result;
     };
     Status s = status();
@@ -251,9 +254,9 @@ class Client {
         }
       }
     }
-    const auto left = std::max(std::chrono::milliseconds(0),
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   until - Clock::now()));
+    const auto left =
+        std::max(std::chrono::milliseconds(0),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()));
     if (wait_until_stopped(left)) return finish(StopOutcome::kStopped);
     if (!options.escalate) return finish(StopOutcome::kTimedOut);
 

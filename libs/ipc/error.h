@@ -40,18 +40,30 @@ enum class ErrorCode {
 // to_string: a stable, lower-case name for logs ("already_running").
 constexpr std::string_view to_string(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::kAlreadyRunning: return "already_running";
-    case ErrorCode::kRuntimeDirIsSymlink: return "runtime_dir_is_symlink";
-    case ErrorCode::kRuntimeDirNotOwned: return "runtime_dir_not_owned";
-    case ErrorCode::kRuntimeDirTooOpen: return "runtime_dir_too_open";
-    case ErrorCode::kRuntimeDirNotDirectory: return "runtime_dir_not_directory";
-    case ErrorCode::kNoRuntimeDir: return "no_runtime_dir";
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotRunning: return "not_running";
-    case ErrorCode::kNoStatus: return "no_status";
-    case ErrorCode::kTimedOut: return "timed_out";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kSystem: return "system";
+    case ErrorCode::kAlreadyRunning:
+      return "already_running";
+    case ErrorCode::kRuntimeDirIsSymlink:
+      return "runtime_dir_is_symlink";
+    case ErrorCode::kRuntimeDirNotOwned:
+      return "runtime_dir_not_owned";
+    case ErrorCode::kRuntimeDirTooOpen:
+      return "runtime_dir_too_open";
+    case ErrorCode::kRuntimeDirNotDirectory:
+      return "runtime_dir_not_directory";
+    case ErrorCode::kNoRuntimeDir:
+      return "no_runtime_dir";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotRunning:
+      return "not_running";
+    case ErrorCode::kNoStatus:
+      return "no_status";
+    case ErrorCode::kTimedOut:
+      return "timed_out";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kSystem:
+      return "system";
   }
   return "unknown";
 }

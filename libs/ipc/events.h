@@ -29,36 +29,49 @@ enum class EventKind {
 
 constexpr std::string_view to_string(EventKind kind) noexcept {
   switch (kind) {
-    case EventKind::kShutdownAccepted: return "shutdown_accepted";
-    case EventKind::kShutdownFileRejected: return "shutdown_file_rejected";
-    case EventKind::kRuntimeDirLost: return "runtime_dir_lost";
-    case EventKind::kInotifyUnavailable: return "inotify_unavailable";
-    case EventKind::kStatusWriteFailed: return "status_write_failed";
-    case EventKind::kWatcherError: return "watcher_error";
+    case EventKind::kShutdownAccepted:
+      return "shutdown_accepted";
+    case EventKind::kShutdownFileRejected:
+      return "shutdown_file_rejected";
+    case EventKind::kRuntimeDirLost:
+      return "runtime_dir_lost";
+    case EventKind::kInotifyUnavailable:
+      return "inotify_unavailable";
+    case EventKind::kStatusWriteFailed:
+      return "status_write_failed";
+    case EventKind::kWatcherError:
+      return "watcher_error";
   }
   return "unknown";
 }
 
 // RejectReason: why a shutdown file was refused.
 enum class RejectReason {
-  kWrongToken,     // well-formed, but not this instance's token (stale or forged)
-  kMalformed,      // not a complete request (empty, partial, not JSON, bad mode)
-  kTooLarge,       // larger than kMaxShutdownFileSize
-  kSymlink,        // a symbolic link
-  kNotRegularFile, // a directory, FIFO, socket, device
-  kNotOwned,       // owned by another user
-  kHardLinked,     // a regular file with more than one name
+  kWrongToken,      // well-formed, but not this instance's token (stale or forged)
+  kMalformed,       // not a complete request (empty, partial, not JSON, bad mode)
+  kTooLarge,        // larger than kMaxShutdownFileSize
+  kSymlink,         // a symbolic link
+  kNotRegularFile,  // a directory, FIFO, socket, device
+  kNotOwned,        // owned by another user
+  kHardLinked,      // a regular file with more than one name
 };
 
 constexpr std::string_view to_string(RejectReason reason) noexcept {
   switch (reason) {
-    case RejectReason::kWrongToken: return "wrong_token";
-    case RejectReason::kMalformed: return "malformed";
-    case RejectReason::kTooLarge: return "too_large";
-    case RejectReason::kSymlink: return "symlink";
-    case RejectReason::kNotRegularFile: return "not_regular_file";
-    case RejectReason::kNotOwned: return "not_owned";
-    case RejectReason::kHardLinked: return "hard_linked";
+    case RejectReason::kWrongToken:
+      return "wrong_token";
+    case RejectReason::kMalformed:
+      return "malformed";
+    case RejectReason::kTooLarge:
+      return "too_large";
+    case RejectReason::kSymlink:
+      return "symlink";
+    case RejectReason::kNotRegularFile:
+      return "not_regular_file";
+    case RejectReason::kNotOwned:
+      return "not_owned";
+    case RejectReason::kHardLinked:
+      return "hard_linked";
   }
   return "unknown";
 }

@@ -4,13 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
-
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/generators/catch_generators.hpp>
 
 namespace fs = std::filesystem;
 namespace ipc = coordkit::ipc;
@@ -106,9 +105,9 @@ TEST_CASE("The runtime dir comes from the flag, then COORDKIT_RUNTIME_DIR, then 
 }
 
 TEST_CASE("App names that would escape the runtime dir are refused", "[ipc][runtime_dir]") {
-  const std::string bad = GENERATE(std::string(""), std::string(".."), std::string("a/b"),
-                                   std::string(".hidden"), std::string("-x"),
-                                   std::string("sp ace"), std::string(65, 'a'));
+  const std::string bad =
+      GENERATE(std::string(""), std::string(".."), std::string("a/b"), std::string(".hidden"),
+               std::string("-x"), std::string("sp ace"), std::string(65, 'a'));
   CAPTURE(bad);
   CHECK_FALSE(ipc::is_valid_app_name(bad));
   CHECK_THROWS_AS(ipc::resolve_runtime_dir(bad, fs::path("/tmp/x")), ipc::Error);
@@ -181,7 +180,11 @@ TEST_CASE("An unsafe runtime dir is refused with an error naming the problem",
     CHECK_NOTHROW(ipc::ensure_runtime_dir(ipc::resolve_runtime_dir("app", base / "real")));
   }
   SECTION("a regular file") {
-    { std::FILE* f = std::fopen(dir.c_str(), "w"); REQUIRE(f != nullptr); std::fclose(f); }
+    {
+      std::FILE* f = std::fopen(dir.c_str(), "w");
+      REQUIRE(f != nullptr);
+      std::fclose(f);
+    }
     CHECK(error_of(dir) == ipc::ErrorCode::kRuntimeDirNotDirectory);
   }
   SECTION("owned by another user") {

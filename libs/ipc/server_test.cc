@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -16,9 +18,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/generators/catch_generators.hpp>
 
 #include "coordkit/ipc/client.h"
 
@@ -154,8 +153,7 @@ TEST_CASE("A second server in the same process is refused and does not drop the 
   CHECK_NOTHROW(ipc::Server(options_for(dir)));
 }
 
-TEST_CASE("A shutdown file with the instance token is honoured and acknowledged",
-          "[ipc][server]") {
+TEST_CASE("A shutdown file with the instance token is honoured and acknowledged", "[ipc][server]") {
   const fs::path dir = fresh_dir("honour");
   EventLog log;
   ipc::Server server(options_for(dir, &log));

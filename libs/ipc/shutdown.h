@@ -19,11 +19,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace coordkit::ipc {
 
@@ -36,18 +35,22 @@ constexpr std::string_view to_string(ShutdownMode mode) noexcept {
 
 // ShutdownSource: what asked for the shutdown.
 enum class ShutdownSource {
-  kFile,             // a valid <app>.shutdown file
-  kSignal,           // SIGINT or SIGTERM (a second one upgrades to fast)
-  kRuntimeDirLost,   // the runtime directory or the lock file was removed
-  kProgrammatic,     // Server::request_shutdown (e.g. an admin API)
+  kFile,            // a valid <app>.shutdown file
+  kSignal,          // SIGINT or SIGTERM (a second one upgrades to fast)
+  kRuntimeDirLost,  // the runtime directory or the lock file was removed
+  kProgrammatic,    // Server::request_shutdown (e.g. an admin API)
 };
 
 constexpr std::string_view to_string(ShutdownSource source) noexcept {
   switch (source) {
-    case ShutdownSource::kFile: return "file";
-    case ShutdownSource::kSignal: return "signal";
-    case ShutdownSource::kRuntimeDirLost: return "runtime_dir_lost";
-    case ShutdownSource::kProgrammatic: return "programmatic";
+    case ShutdownSource::kFile:
+      return "file";
+    case ShutdownSource::kSignal:
+      return "signal";
+    case ShutdownSource::kRuntimeDirLost:
+      return "runtime_dir_lost";
+    case ShutdownSource::kProgrammatic:
+      return "programmatic";
   }
   return "file";
 }

@@ -21,11 +21,10 @@
 #define COORDKIT_IPC_STATUS_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace coordkit::ipc {
 
@@ -35,9 +34,12 @@ enum class Phase { kStarting, kReady, kDraining };
 // to_string: "starting", "ready", "draining" (the words in the file).
 constexpr std::string_view to_string(Phase phase) noexcept {
   switch (phase) {
-    case Phase::kStarting: return "starting";
-    case Phase::kReady: return "ready";
-    case Phase::kDraining: return "draining";
+    case Phase::kStarting:
+      return "starting";
+    case Phase::kReady:
+      return "ready";
+    case Phase::kDraining:
+      return "draining";
   }
   return "starting";
 }
@@ -59,12 +61,18 @@ enum class ServerState {
 // to_string: "stopped", "stale", "starting", "ready", "draining", "running".
 constexpr std::string_view to_string(ServerState state) noexcept {
   switch (state) {
-    case ServerState::kStopped: return "stopped";
-    case ServerState::kStale: return "stale";
-    case ServerState::kStarting: return "starting";
-    case ServerState::kReady: return "ready";
-    case ServerState::kDraining: return "draining";
-    case ServerState::kRunning: return "running";
+    case ServerState::kStopped:
+      return "stopped";
+    case ServerState::kStale:
+      return "stale";
+    case ServerState::kStarting:
+      return "starting";
+    case ServerState::kReady:
+      return "ready";
+    case ServerState::kDraining:
+      return "draining";
+    case ServerState::kRunning:
+      return "running";
   }
   return "stopped";
 }
@@ -79,9 +87,9 @@ constexpr bool is_running(ServerState state) noexcept {
 struct StatusRecord {
   std::string app;
   std::int64_t pid = 0;
-  std::uint64_t start_time = 0;  // Linux: /proc/<pid>/stat field 22 (clock ticks since boot)
-  std::string boot_id;           // Linux: /proc/sys/kernel/random/boot_id
-  std::string token;             // random instance token, 32 lower-case hex digits
+  std::uint64_t start_time = 0;         // Linux: /proc/<pid>/stat field 22 (clock ticks since boot)
+  std::string boot_id;                  // Linux: /proc/sys/kernel/random/boot_id
+  std::string token;                    // random instance token, 32 lower-case hex digits
   std::string state_word = "starting";  // as written; see phase()
   std::string address;
   std::string version;
@@ -107,11 +115,9 @@ inline constexpr std::size_t kMaxStatusFileSize = 64 * 1024;
 // replaced).
 inline std::string format_status(const StatusRecord& record) {
   nlohmann::json j = {
-      {"app", record.app},         {"pid", record.pid},
-      {"start_time", record.start_time}, {"boot_id", record.boot_id},
-      {"token", record.token},     {"state", record.state_word},
-      {"address", record.address}, {"version", record.version},
-      {"started_at", record.started_at},
+      {"app", record.app},         {"pid", record.pid},         {"start_time", record.start_time},
+      {"boot_id", record.boot_id}, {"token", record.token},     {"state", record.state_word},
+      {"address", record.address}, {"version", record.version}, {"started_at", record.started_at},
   };
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -1,9 +1,8 @@
 #include "coordkit/ipc/status.h"
 
-#include <string>
-
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <string>
 
 #include "coordkit/ipc/shutdown.h"
 
@@ -38,13 +37,13 @@ TEST_CASE("A status record survives format and parse unchanged", "[ipc][status]"
 
 TEST_CASE("A status reader rejects empty, partial and malformed files without throwing",
           "[ipc][status]") {
-  const std::string bad = GENERATE(
-      std::string(""), std::string("{"), std::string("{\"pid\": 12"), std::string("null"),
-      std::string("[]"), std::string("\"ready\""), std::string("{\"state\":\"ready\"}"),
-      std::string("{\"pid\":\"12\",\"token\":\"a\",\"state\":\"ready\"}"),
-      std::string("{\"pid\":-4,\"token\":\"a\",\"state\":\"ready\"}"),
-      std::string("{\"pid\":12,\"token\":7,\"state\":\"ready\"}"),
-      std::string("\xff\xfe\x00garbage", 10));
+  const std::string bad =
+      GENERATE(std::string(""), std::string("{"), std::string("{\"pid\": 12"), std::string("null"),
+               std::string("[]"), std::string("\"ready\""), std::string("{\"state\":\"ready\"}"),
+               std::string("{\"pid\":\"12\",\"token\":\"a\",\"state\":\"ready\"}"),
+               std::string("{\"pid\":-4,\"token\":\"a\",\"state\":\"ready\"}"),
+               std::string("{\"pid\":12,\"token\":7,\"state\":\"ready\"}"),
+               std::string("\xff\xfe\x00garbage", 10));
   CAPTURE(bad);
   CHECK_FALSE(ipc::parse_status(bad).has_value());
 }

@@ -3,12 +3,16 @@
 // Every process a test starts is a spawn::Child (killed and reaped when it
 // goes out of scope) or sits in a ProcessGuard, so a failing CHECK or
 // REQUIRE leaks nothing. Every wait is bounded.
+#include "coordkit/ipc/ipc.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <chrono>
 #include <filesystem>
 #include <latch>
@@ -19,10 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/generators/catch_generators.hpp>
-
-#include "coordkit/ipc/ipc.h"
 #include "coordkit/spawn/spawn.h"
 #include "tests/ipc/test_support.h"
 
@@ -41,9 +41,7 @@ fs::path make_private_dir(const fs::path& p) {
   return p;
 }
 
-spawn::Child start_sleeper() {
-  return spawn::spawn({.executable = "/bin/sleep", .args = {"300"}});
-}
+spawn::Child start_sleeper() { return spawn::spawn({.executable = "/bin/sleep", .args = {"300"}}); }
 
 // kill_server: kill -9 and reap.
 spawn::ExitStatus kill_server(ServerProcess& server) {
@@ -60,9 +58,10 @@ int count_prefix(const std::vector<std::string>& lines, std::string_view prefix)
 }  // namespace
 
 // Item 1.
-TEST_CASE("Of eight servers started at once on one runtime dir exactly one runs, the others exit "
-          "already-running without touching its files",
-          "[ipc][multiprocess]") {
+TEST_CASE(
+    "Of eight servers started at once on one runtime dir exactly one runs, the others exit "
+    "already-running without touching its files",
+    "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("eight");
   const fs::path run = work / "run";
   const fs::path barrier = work / "go";
@@ -117,9 +116,9 @@ TEST_CASE("Of eight servers started at once on one runtime dir exactly one runs,
   const fs::path barrier2 = work / "go2";
   std::vector<std::unique_ptr<ServerProcess>> late;
   for (int i = 0; i < 7; ++i) {
-    late.push_back(std::make_unique<ServerProcess>(
-        work, "late" + std::to_string(i), run,
-        std::vector<std::string>{"--barrier", barrier2.string()}));
+    late.push_back(
+        std::make_unique<ServerProcess>(work, "late" + std::to_string(i), run,
+                                        std::vector<std::string>{"--barrier", barrier2.string()}));
   }
   write_file(barrier2, "go");
   for (auto& p : late) {
@@ -176,9 +175,9 @@ TEST_CASE("A child the server spawned does not hold the instance lock after the 
   const fs::path control = work / "control.flock";
   // --spawn-child-raw: a bare posix_spawn that inherits every descriptor not
   // marked close-on-exec (libs/spawn would close them all anyway).
-  ServerProcess server(work, "server", run,
-                       {"--spawn-child", "/bin/sleep", "--spawn-child-raw", "--control-flock",
-                        control.string()});
+  ServerProcess server(
+      work, "server", run,
+      {"--spawn-child", "/bin/sleep", "--spawn-child-raw", "--control-flock", control.string()});
   REQUIRE(server.wait_event("ready"));
   const auto child_pid = server.event_with_prefix("child ");
   REQUIRE(child_pid.has_value());
@@ -242,9 +241,10 @@ TEST_CASE("A shutdown requested while the server is still starting is honoured b
 }
 
 // Item 5.
-TEST_CASE("A shutdown file left from an earlier run or carrying a wrong token does not stop a new "
-          "server; it is logged and removed",
-          "[ipc][multiprocess]") {
+TEST_CASE(
+    "A shutdown file left from an earlier run or carrying a wrong token does not stop a new "
+    "server; it is logged and removed",
+    "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("stale_request");
   const fs::path run = work / "run";
   const fs::path request = run / "testsrv.shutdown";
@@ -268,16 +268,15 @@ TEST_CASE("A shutdown file left from an earlier run or carrying a wrong token do
         std::string::npos);
 
   SECTION("a wrong token while it runs") {
-    write_file(request, ipc::format_shutdown_file(
-                            {std::string(32, '0'), ipc::ShutdownMode::kFast, 1s}));
+    write_file(request,
+               ipc::format_shutdown_file({std::string(32, '0'), ipc::ShutdownMode::kFast, 1s}));
     CHECK(eventually([&] { return !fs::exists(request); }));
   }
   SECTION("garbage while it runs") {
     write_file(request, "please stop");
     CHECK(eventually([&] { return !fs::exists(request); }));
-    CHECK(eventually([&] {
-      return server.log_text().find("reason=malformed") != std::string::npos;
-    }));
+    CHECK(eventually(
+        [&] { return server.log_text().find("reason=malformed") != std::string::npos; }));
   }
   std::this_thread::sleep_for(300ms);
   CHECK_FALSE(server.child().try_wait().has_value());
@@ -289,9 +288,10 @@ TEST_CASE("A shutdown file left from an earlier run or carrying a wrong token do
 }
 
 // Item 6.
-TEST_CASE("A status file naming a live process that is not the server reads as not running and "
-          "stop never signals that process",
-          "[ipc][multiprocess]") {
+TEST_CASE(
+    "A status file naming a live process that is not the server reads as not running and "
+    "stop never signals that process",
+    "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("reused_pid");
   const fs::path run = make_private_dir(work / "run");
   spawn::Child sleeper = start_sleeper();
@@ -429,8 +429,7 @@ TEST_CASE("A server that ignores the request is escalated against at the deadlin
   SECTION("it ignores the file but honours SIGTERM") {
     ServerProcess server(work, "server", run, {"--ignore-shutdown-file"});
     REQUIRE(server.wait_event("ready"));
-    const ipc::StopResult r =
-        client_for(run).stop({.deadline = 500ms, .terminate_grace = 10s});
+    const ipc::StopResult r = client_for(run).stop({.deadline = 500ms, .terminate_grace = 10s});
     CHECK(r.request_written);
     CHECK(r.outcome == ipc::StopOutcome::kTerminated);
     CHECK(r.escalated());
@@ -444,8 +443,7 @@ TEST_CASE("A server that ignores the request is escalated against at the deadlin
   SECTION("it ignores the file and SIGTERM") {
     ServerProcess server(work, "server", run, {"--ignore-shutdown-file", "--ignore-signals"});
     REQUIRE(server.wait_event("ready"));
-    const ipc::StopResult r =
-        client_for(run).stop({.deadline = 300ms, .terminate_grace = 300ms});
+    const ipc::StopResult r = client_for(run).stop({.deadline = 300ms, .terminate_grace = 300ms});
     CHECK(r.outcome == ipc::StopOutcome::kKilled);
     CHECK(r.escalated());
     const auto exit = server.wait_exit(5s);

@@ -25,12 +25,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/spawn/spawn.h"
@@ -148,7 +147,9 @@ int main() {
     }
     std::mt19937 rng(42);  // fixed seed: the same request phases every run
     std::uniform_int_distribution<std::int64_t> phase(
-        0, std::chrono::duration_cast<std::chrono::microseconds>(ipc::kDefaultPollInterval).count() - 1);
+        0,
+        std::chrono::duration_cast<std::chrono::microseconds>(ipc::kDefaultPollInterval).count() -
+            1);
     for (int i = 0; i < kPollRuns; ++i) {
       poll_ms.push_back(
           one_run(run_dir, true, watch, std::chrono::microseconds(phase(rng))).shutdown_ms);
@@ -171,14 +172,17 @@ int main() {
                 poll_p50, kPollRuns, poll_p50 / event_p50);
     std::printf("  start to ready         p50 %8.3f ms  p99 %8.3f ms\n", ready_p50,
                 percentile(ready_ms, 99));
-    std::printf("  spawn, 1 GiB parent    posix_spawn %.3f ms  fork+exec %.3f ms  (fork+exec = %.1fx)\n",
-                spawn_figures.posix_spawn_ms, spawn_figures.fork_exec_ms,
-                spawn_figures.fork_exec_ms / spawn_figures.posix_spawn_ms);
+    std::printf(
+        "  spawn, 1 GiB parent    posix_spawn %.3f ms  fork+exec %.3f ms  (fork+exec = %.1fx)\n",
+        spawn_figures.posix_spawn_ms, spawn_figures.fork_exec_ms,
+        spawn_figures.fork_exec_ms / spawn_figures.posix_spawn_ms);
     std::printf("  spawn, idle parent     posix_spawn %.3f ms  fork+exec %.3f ms\n",
                 spawn_figures.posix_spawn_idle_ms, spawn_figures.fork_exec_idle_ms);
     std::printf("  targets: shutdown_event_p50_ms <= 5, spawn <= 2 ms, start_to_ready_ms <= 50\n");
 
-    auto round3 = [](double v) { return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000; };
+    auto round3 = [](double v) {
+      return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000;
+    };
     const nlohmann::json j = {
         {"shutdown_event_p50_ms", round3(event_p50)},
         {"shutdown_event_p99_ms", round3(event_p99)},

@@ -32,6 +32,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -43,8 +44,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/log/log.h"
@@ -170,8 +169,8 @@ class Workers {
           aborted = true;
           break;
         }
-        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
-            2ms, until - std::chrono::steady_clock::now()));
+        std::this_thread::sleep_for(
+            std::min<std::chrono::nanoseconds>(2ms, until - std::chrono::steady_clock::now()));
       }
       events_.add((aborted ? "job_aborted " : "job_done ") + std::to_string(id));
       if (aborted) return;
@@ -232,12 +231,13 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   if (!flags.runtime_dir.empty()) options.runtime_dir = flags.runtime_dir;
   options.version = "test-1";
   options.use_inotify = !flags.force_poll;
-  if (flags.poll_interval_ms > 0) options.poll_interval = std::chrono::milliseconds(flags.poll_interval_ms);
+  if (flags.poll_interval_ms > 0)
+    options.poll_interval = std::chrono::milliseconds(flags.poll_interval_ms);
   options.handle_signals = !flags.ignore_signals;
   options.on_shutdown = [&requests](const ipc::ShutdownRequest& r) { requests.push(r); };
   options.on_event = [&log](const ipc::Event& e) {
-    const cklog::Level level = e.kind == ipc::EventKind::kShutdownAccepted ? cklog::Level::kInfo
-                                                                           : cklog::Level::kWarn;
+    const cklog::Level level =
+        e.kind == ipc::EventKind::kShutdownAccepted ? cklog::Level::kInfo : cklog::Level::kWarn;
     log.log(level, "ipc event",
             {{"event", ipc::to_string(e.kind)},
              {"reason", e.reason ? ipc::to_string(*e.reason) : std::string_view("-")},
@@ -250,12 +250,15 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   } catch (const ipc::Error& e) {
     log.error("cannot start", {{"code", ipc::to_string(e.code())}, {"error", e.what()}});
     switch (e.code()) {
-      case ipc::ErrorCode::kAlreadyRunning: return kExitAlreadyRunning;
+      case ipc::ErrorCode::kAlreadyRunning:
+        return kExitAlreadyRunning;
       case ipc::ErrorCode::kRuntimeDirIsSymlink:
       case ipc::ErrorCode::kRuntimeDirNotOwned:
       case ipc::ErrorCode::kRuntimeDirTooOpen:
-      case ipc::ErrorCode::kRuntimeDirNotDirectory: return kExitUnsafeRuntimeDir;
-      default: return kExitError;
+      case ipc::ErrorCode::kRuntimeDirNotDirectory:
+        return kExitUnsafeRuntimeDir;
+      default:
+        return kExitError;
     }
   }
   events.add("started " + std::to_string(::getpid()));
@@ -263,8 +266,8 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
                        {"watch", server->using_inotify() ? "inotify" : "poll"}});
 
   auto honoured = [&](const ipc::ShutdownRequest& r) {
-    const std::string words = std::string(ipc::to_string(r.source)) + " " +
-                              std::string(ipc::to_string(r.mode));
+    const std::string words =
+        std::string(ipc::to_string(r.source)) + " " + std::string(ipc::to_string(r.mode));
     if (flags.ignore_file && r.source == ipc::ShutdownSource::kFile) {
       events.add("ignored " + words);
       log.warn("ignoring shutdown request", {{"source", ipc::to_string(r.source)}});
@@ -280,7 +283,8 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   // Simulated start-up work (opening a database, binding): a shutdown
   // request during it is honoured at once.
   if (flags.start_delay_ms > 0) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(flags.start_delay_ms);
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(flags.start_delay_ms);
     while (true) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
@@ -296,7 +300,8 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   if (!flags.control_flock.empty()) {
     // The hazard the instance lock avoids: an flock() lock on a descriptor
     // without close-on-exec is shared with every child that inherits it.
-    control_fd = ::open(flags.control_flock.c_str(), O_RDWR | O_CREAT, 0600);  // NOLINT: inheritable on purpose
+    control_fd = ::open(flags.control_flock.c_str(), O_RDWR | O_CREAT,
+                        0600);  // NOLINT: inheritable on purpose
     if (control_fd < 0 || ::flock(control_fd, LOCK_EX | LOCK_NB) != 0) {
       log.error("control flock failed");
       return kExitError;
@@ -360,16 +365,21 @@ int main(int argc, char** argv) {
   app.add_option("--runtime-dir", flags.runtime_dir, "runtime directory");
   app.add_option("--events", flags.events, "append one line per event to this file");
   app.add_option("--log-file", flags.log_file, "also log to this file");
-  app.add_option("--start-delay-ms", flags.start_delay_ms, "simulated start-up work")->check(CLI::NonNegativeNumber);
-  app.add_option("--jobs", flags.jobs, "worker threads running jobs back to back")->check(CLI::NonNegativeNumber);
+  app.add_option("--start-delay-ms", flags.start_delay_ms, "simulated start-up work")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--jobs", flags.jobs, "worker threads running jobs back to back")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--job-ms", flags.job_ms, "duration of one job")->check(CLI::NonNegativeNumber);
   app.add_flag("--ignore-shutdown-file", flags.ignore_file, "never honour a shutdown file");
   app.add_flag("--ignore-signals", flags.ignore_signals, "ignore SIGTERM and SIGINT");
   app.add_flag("--force-poll", flags.force_poll, "watch by polling alone (no inotify)");
-  app.add_option("--poll-interval-ms", flags.poll_interval_ms, "watcher poll interval")->check(CLI::PositiveNumber);
-  app.add_option("--spawn-child", flags.spawn_child, "after start-up, start this program with argument 300");
+  app.add_option("--poll-interval-ms", flags.poll_interval_ms, "watcher poll interval")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--spawn-child", flags.spawn_child,
+                 "after start-up, start this program with argument 300");
   app.add_flag("--spawn-child-raw", flags.spawn_child_raw, "start it with a bare posix_spawn");
-  app.add_option("--control-flock", flags.control_flock, "hold an inheritable flock() on this file");
+  app.add_option("--control-flock", flags.control_flock,
+                 "hold an inheritable flock() on this file");
   app.add_option("--barrier", flags.barrier, "wait until this file exists before starting");
   try {
     app.parse(argc, argv);

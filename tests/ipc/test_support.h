@@ -118,8 +118,8 @@ class ServerProcess {
   ServerProcess(const fs::path& work, const std::string& name, const fs::path& runtime_dir,
                 std::vector<std::string> extra = {})
       : events_(work / (name + ".events")), log_(work / (name + ".log")) {
-    std::vector<std::string> args = {"--app",    kApp,          "--runtime-dir",
-                                     runtime_dir, "--events",   events_.string(),
+    std::vector<std::string> args = {"--app",      kApp,         "--runtime-dir",
+                                     runtime_dir,  "--events",   events_.string(),
                                      "--log-file", log_.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     child_.emplace(spawn::spawn({.executable = test_server_path(),

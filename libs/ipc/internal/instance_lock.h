@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/sync/file_lock.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -35,9 +37,6 @@
 #include <set>
 #include <string>
 #include <utility>
-
-#include <boost/interprocess/exceptions.hpp>
-#include <boost/interprocess/sync/file_lock.hpp>
 
 #include "coordkit/ipc/error.h"
 #include "coordkit/ipc/internal/posix.h"
@@ -140,16 +139,15 @@ class InstanceLock {
       boost::interprocess::file_lock opened((dir / name).c_str());
       lock.swap(opened);
     } catch (const boost::interprocess::interprocess_exception& e) {
-      throw Error(ErrorCode::kSystem,
-                  "open lock file " + (dir / name).string() + ": " + e.what(),
+      throw Error(ErrorCode::kSystem, "open lock file " + (dir / name).string() + ": " + e.what(),
                   e.get_native_error());
     }
     const int fd = find_fd_of(id);
     if (fd < 0) {
       // The name no longer points at the file we checked (replaced in
       // between): refuse rather than lock something unverified.
-      throw Error(ErrorCode::kSystem, "lock file changed while opening it: " +
-                                          (dir / name).string());
+      throw Error(ErrorCode::kSystem,
+                  "lock file changed while opening it: " + (dir / name).string());
     }
     const int flags = ::fcntl(fd, F_GETFD);
     if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) {
@@ -159,8 +157,9 @@ class InstanceLock {
     try {
       acquired = lock.try_lock();
     } catch (const boost::interprocess::interprocess_exception& e) {
-      throw Error(ErrorCode::kSystem, std::string("lock ") + (dir / name).string() + ": " +
-                                          e.what(), e.get_native_error());
+      throw Error(ErrorCode::kSystem,
+                  std::string("lock ") + (dir / name).string() + ": " + e.what(),
+                  e.get_native_error());
     }
     if (!acquired) return std::nullopt;
     registry.add(id);

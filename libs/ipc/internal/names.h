@@ -15,8 +15,7 @@ inline std::string shutdown_file_name(std::string_view app) {
 }
 // temp_file_name: a writer-unique hidden name for publishing `final_name`
 // atomically; the watcher ignores every name but the shutdown file's own.
-inline std::string temp_file_name(std::string_view final_name, long pid,
-                                  std::string_view random) {
+inline std::string temp_file_name(std::string_view final_name, long pid, std::string_view random) {
   return "." + std::string(final_name) + "." + std::to_string(pid) + "." + std::string(random) +
          ".tmp";
 }

@@ -150,8 +150,8 @@ inline void write_file_atomically_at(int dir_fd, const std::string& name,
                                      const std::string& temp_name, std::string_view content,
                                      mode_t mode, bool sync = true) {
   UniqueFd fd(retry_eintr([&] {
-    return ::openat(dir_fd, temp_name.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    return ::openat(dir_fd, temp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    mode);
   }));
   if (!fd) throw_errno("create " + temp_name);
   auto fail = [&](std::string_view what) {

@@ -102,9 +102,8 @@ class ServerCore {
     if (!acquired) {
       // Nothing in the directory was written: the running server's files
       // are untouched.
-      throw Error(ErrorCode::kAlreadyRunning,
-                  "another instance of '" + options_.app + "' holds " +
-                      (location_.path / lock_name_).string());
+      throw Error(ErrorCode::kAlreadyRunning, "another instance of '" + options_.app + "' holds " +
+                                                  (location_.path / lock_name_).string());
     }
     lock_.emplace(std::move(*acquired));
     {
@@ -328,8 +327,7 @@ class ServerCore {
   void write_status_locked_or_throw(bool sync = true) {
     const std::string temp =
         temp_file_name(status_name_, static_cast<long>(record_.pid), random_hex(6));
-    write_file_atomically_at(dir_fd_.get(), status_name_, temp, format_status(record_), 0600,
-                             sync);
+    write_file_atomically_at(dir_fd_.get(), status_name_, temp, format_status(record_), 0600, sync);
   }
 
   void remove_own_shutdown_file() {
@@ -378,8 +376,7 @@ class ServerCore {
     const FileId id = FileId::of(*st);
     if (S_ISLNK(st->st_mode)) return reject(RejectReason::kSymlink, id, false, "a symlink");
     if (!S_ISREG(st->st_mode)) {
-      return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode),
-                    "not a regular file");
+      return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode), "not a regular file");
     }
     std::optional<SmallFile> file;
     try {
@@ -410,8 +407,7 @@ class ServerCore {
     const auto parsed = parse_shutdown_file(file->content);
     if (!parsed) {
       return reject(RejectReason::kMalformed, opened, false,
-                    "not a shutdown request (" + std::to_string(file->content.size()) +
-                        " bytes)");
+                    "not a shutdown request (" + std::to_string(file->content.size()) + " bytes)");
     }
     if (!tokens_equal(parsed->token, record_.token)) {
       return reject(RejectReason::kWrongToken, opened, false,
@@ -428,8 +424,8 @@ class ServerCore {
     if (lost_.exchange(true)) return;
     report({EventKind::kRuntimeDirLost, std::nullopt, why});
     stop_watching();
-    accept({ShutdownMode::kGraceful, std::chrono::milliseconds(0),
-            ShutdownSource::kRuntimeDirLost});
+    accept(
+        {ShutdownMode::kGraceful, std::chrono::milliseconds(0), ShutdownSource::kRuntimeDirLost});
   }
 
   // check_runtime_dir: the poll's view of the directory and lock file: the
@@ -478,8 +474,8 @@ class ServerCore {
         }
         if (ev->len == 0) continue;
         const std::string_view name(ev->name);
-        if (name == lock_name_ && (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                                               IN_CREATE)) != 0) {
+        if (name == lock_name_ &&
+            (ev->mask & (IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE)) != 0) {
           check_runtime_dir();
           if (lost_.load()) return false;
           continue;
@@ -590,7 +586,7 @@ class ServerCore {
   UniqueFd notify_[2];
   UniqueFd inotify_;  // closed in the destructor, after the lock is released
   int watch_descriptor_ = -1;
-  bool watching_ = false;  // watcher thread only, once the thread runs
+  bool watching_ = false;       // watcher thread only, once the thread runs
   bool inotify_armed_ = false;  // set in the constructor, then constant
   std::optional<SignalCatcher> signals_;
 
