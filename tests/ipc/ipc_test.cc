@@ -178,12 +178,26 @@ TEST_CASE("A child the server spawned does not hold the instance lock after the 
   ServerProcess server(
       work, "server", run,
       {"--spawn-child", "/bin/sleep", "--spawn-child-raw", "--control-flock", control.string()});
+  // Whatever fails below, the grandchild is killed: found through the
+  // server's events file, checked by its command line.
+  struct GrandchildReaper {
+    const ServerProcess& server;
+    ~GrandchildReaper() {
+      try {
+        const auto pid = server.event_with_prefix("child ");
+        if (!pid) return;
+        const std::string expected = std::string("/bin/sleep") + '\0' + "300" + '\0';
+        if (read_file("/proc/" + *pid + "/cmdline") != expected) return;
+        if (auto id = spawn::identity_of(std::stoll(*pid))) ProcessGuard kill_it(*id);
+      } catch (...) {
+      }
+    }
+  } reaper{server};
   REQUIRE(server.wait_event("ready"));
   const auto child_pid = server.event_with_prefix("child ");
   REQUIRE(child_pid.has_value());
   const auto child_id = spawn::identity_of(std::stoll(*child_pid));
   REQUIRE(child_id.has_value());
-  ProcessGuard guard(*child_id);
 
   kill_server(server);
   REQUIRE(spawn::identity_of(child_id->pid).has_value());  // the grandchild lives on
