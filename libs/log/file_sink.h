@@ -22,7 +22,9 @@
 // nothing.
 //
 // One process writes a given file: two processes rotating the same file
-// would lose lines. A failed write (disk full, I/O error, the directory
+// would lose lines. Start children with posix_spawn or fork+exec (as
+// coordkit::spawn does); a child that fork()s and keeps running would
+// inherit the unflushed buffer and write those lines a second time. A failed write (disk full, I/O error, the directory
 // gone) drops the lines it carried, is counted in stats(), and is retried
 // with the next lines; the sink never throws after construction.
 //
