@@ -2,7 +2,10 @@
 //
 //   shutdown_event_p50_ms / _p99_ms  shutdown file created (rename into the
 //                                    runtime dir) until the idle test server
-//                                    has exited and been reaped; inotify; 200 runs
+//                                    has exited and been reaped; inotify; 200
+//                                    runs; runtime dir on tmpfs, where
+//                                    $XDG_RUNTIME_DIR lives (_disk: the same
+//                                    on the disk, like ~/.local/state)
 //   shutdown_poll_p50_ms             the same with inotify off, polling at the
 //                                    default interval (kDefaultPollInterval),
 //                                    requests at random poll phases; 30 runs
@@ -16,9 +19,11 @@
 // parent. The last line is one JSON object.
 //
 // Run: tools/bench/lifecycle (bazel run -c opt //tests/ipc:lifecycle_benchmark).
+#include <linux/magic.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,54 +129,118 @@ Run one_run(const fs::path& run_dir, bool poll_only, DirWatch& watch,
   return r;
 }
 
+// Series: the event-driven runs in one runtime dir.
+struct Series {
+  std::vector<double> shutdown_ms;
+  std::vector<double> ready_ms;
+};
+
+// TempDir: a private scratch directory under `base`, removed at the end.
+class TempDir {
+ public:
+  explicit TempDir(const fs::path& base) {
+    std::string tmpl = (base / "coordkit-lifecycle-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp in " + base.string());
+    path_ = tmpl;
+    run_ = path_ / "run";
+    fs::create_directory(run_);
+    fs::permissions(run_, fs::perms::owner_all, fs::perm_options::replace);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& run_dir() const { return run_; }
+
+ private:
+  fs::path path_;
+  fs::path run_;
+};
+
+bool is_tmpfs(const fs::path& p) {
+  struct ::statfs st {};
+  return ::statfs(p.c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
+}
+
+// tmpfs_base: where a login session's runtime dir lives: $XDG_RUNTIME_DIR
+// (/run/user/<uid>, a tmpfs) or, when this machine has none, /dev/shm.
+std::optional<fs::path> tmpfs_base() {
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && is_tmpfs(xdg)) {
+    return fs::path(xdg);
+  }
+  if (is_tmpfs("/dev/shm")) return fs::path("/dev/shm");
+  return std::nullopt;
+}
+
+Series event_series(const fs::path& run_dir, int runs) {
+  DirWatch watch(run_dir);
+  Series s;
+  for (int i = 0; i < 3; ++i) one_run(run_dir, false, watch);  // warm-up
+  for (int i = 0; i < runs; ++i) {
+    const Run r = one_run(run_dir, false, watch);
+    s.shutdown_ms.push_back(r.shutdown_ms);
+    s.ready_ms.push_back(r.start_to_ready_ms);
+  }
+  return s;
+}
+
+std::vector<double> poll_series(const fs::path& run_dir, int runs) {
+  DirWatch watch(run_dir);
+  std::mt19937 rng(42);  // fixed seed: the same request phases every run
+  std::uniform_int_distribution<std::int64_t> phase(
+      0,
+      std::chrono::duration_cast<std::chrono::microseconds>(ipc::kDefaultPollInterval).count() - 1);
+  std::vector<double> out;
+  for (int i = 0; i < runs; ++i) {
+    out.push_back(one_run(run_dir, true, watch, std::chrono::microseconds(phase(rng))).shutdown_ms);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main() {
   try {
-    char tmpl[] = "/tmp/coordkit-lifecycle-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    const fs::path work = tmpl;
-    const fs::path run_dir = work / "run";
-    fs::create_directory(run_dir);
-    fs::permissions(run_dir, fs::perms::owner_all, fs::perm_options::replace);
-    DirWatch watch(run_dir);
-
     constexpr int kEventRuns = 200;
     constexpr int kPollRuns = 30;
-    std::vector<double> event_ms, ready_ms, poll_ms;
-    for (int i = 0; i < 3; ++i) one_run(run_dir, false, watch);  // warm-up
-    for (int i = 0; i < kEventRuns; ++i) {
-      const Run r = one_run(run_dir, false, watch);
-      event_ms.push_back(r.shutdown_ms);
-      ready_ms.push_back(r.start_to_ready_ms);
-    }
-    std::mt19937 rng(42);  // fixed seed: the same request phases every run
-    std::uniform_int_distribution<std::int64_t> phase(
-        0,
-        std::chrono::duration_cast<std::chrono::microseconds>(ipc::kDefaultPollInterval).count() -
-            1);
-    for (int i = 0; i < kPollRuns; ++i) {
-      poll_ms.push_back(
-          one_run(run_dir, true, watch, std::chrono::microseconds(phase(rng))).shutdown_ms);
-    }
+    // The headline figures use a runtime dir on tmpfs, where the default
+    // location ($XDG_RUNTIME_DIR/coordkit/<app>) lives; the same series on
+    // the disk (/tmp here, like the ~/.local/state fallback) shows what
+    // metadata writes on a busy journal add.
+    const std::optional<fs::path> fast_base = tmpfs_base();
+    const fs::path disk_base = "/tmp";
+    TempDir fast_dir(fast_base.value_or(disk_base));
+    TempDir disk_dir(disk_base);
+
+    const Series fast = event_series(fast_dir.run_dir(), kEventRuns);
+    const Series disk = event_series(disk_dir.run_dir(), kEventRuns);
+    const std::vector<double> poll_ms = poll_series(fast_dir.run_dir(), kPollRuns);
 
     namespace bench = coordkit::spawn::bench;
     const bench::SpawnFigures spawn_figures = bench::measure_spawn({.runs = 100});
-    fs::remove_all(work);
 
-    const double event_p50 = percentile(event_ms, 50);
-    const double event_p99 = percentile(event_ms, 99);
+    const double event_p50 = percentile(fast.shutdown_ms, 50);
+    const double event_p99 = percentile(fast.shutdown_ms, 99);
     const double poll_p50 = percentile(poll_ms, 50);
-    const double ready_p50 = percentile(ready_ms, 50);
+    const double ready_p50 = percentile(fast.ready_ms, 50);
+    const double disk_event_p50 = percentile(disk.shutdown_ms, 50);
+    const double disk_event_p99 = percentile(disk.shutdown_ms, 99);
+    const double disk_ready_p50 = percentile(disk.ready_ms, 50);
 
     std::printf("lifecycle benchmark (idle test server; poll interval %lld ms)\n",
                 static_cast<long long>(ipc::kDefaultPollInterval.count()));
+    std::printf("  runtime dir            %s (%s)\n", fast_dir.run_dir().c_str(),
+                fast_base ? "tmpfs" : "no tmpfs found: disk");
     std::printf("  shutdown via inotify   p50 %8.3f ms  p99 %8.3f ms  (%d runs)\n", event_p50,
                 event_p99, kEventRuns);
     std::printf("  shutdown via polling   p50 %8.3f ms  (%d runs)  = %.0fx the inotify p50\n",
                 poll_p50, kPollRuns, poll_p50 / event_p50);
     std::printf("  start to ready         p50 %8.3f ms  p99 %8.3f ms\n", ready_p50,
-                percentile(ready_ms, 99));
+                percentile(fast.ready_ms, 99));
+    std::printf("  on disk (%s): shutdown p50 %.3f ms p99 %.3f ms, start to ready p50 %.3f ms\n",
+                disk_dir.run_dir().c_str(), disk_event_p50, disk_event_p99, disk_ready_p50);
     std::printf(
         "  spawn, 1 GiB parent    posix_spawn %.3f ms  fork+exec %.3f ms  (fork+exec = %.1fx)\n",
         spawn_figures.posix_spawn_ms, spawn_figures.fork_exec_ms,
@@ -190,6 +259,10 @@ int main() {
         {"spawn_ms_posix_spawn", round3(spawn_figures.posix_spawn_ms)},
         {"spawn_ms_fork_exec", round3(spawn_figures.fork_exec_ms)},
         {"start_to_ready_ms", round3(ready_p50)},
+        {"shutdown_event_p50_ms_disk", round3(disk_event_p50)},
+        {"shutdown_event_p99_ms_disk", round3(disk_event_p99)},
+        {"start_to_ready_ms_disk", round3(disk_ready_p50)},
+        {"runtime_dir_tmpfs", fast_base.has_value()},
     };
     std::printf("%s\n", j.dump().c_str());
     return 0;

@@ -167,12 +167,7 @@ class ServerCore {
       ::unlinkat(dir_fd_.get(), status_name_.c_str(), 0);
     }
     lock_.reset();  // released: clients see the server gone from here on
-    // Closing an inotify instance waits for an RCU grace period when a
-    // watch is still being torn down (measured here: 7 ms on average, 16 ms
-    // on a busy machine). The watch was removed when the shutdown was
-    // accepted, so this usually returns at once; either way it comes after
-    // the lock is released.
-    inotify_.reset();
+    if (inotify_) close_in_background(inotify_.release());
   }
 
   const std::filesystem::path& runtime_dir() const noexcept { return location_.path; }
@@ -522,7 +517,24 @@ class ServerCore {
     if (!watching_) return;
     watching_ = false;
     ::inotify_rm_watch(inotify_.get(), watch_descriptor_);  // EINVAL if already gone: fine
+    close_in_background(inotify_.release());
 #endif
+  }
+
+  // close_in_background: closes an inotify descriptor on a detached thread.
+  // Closing an inotify instance whose watch is being torn down waits for
+  // an RCU grace period (measured here: 7 ms on average, 16 ms on a busy
+  // machine, 0.03 ms once the teardown is done). Nothing of ours waits for
+  // it: the lock is released and the server drains meanwhile (a process
+  // that exits still waits for the thread, but in parallel with its drain
+  // rather than after it). If no thread can be started, close inline.
+  static void close_in_background(int fd) noexcept {
+    if (fd < 0) return;
+    try {
+      std::thread([fd] { ::close(fd); }).detach();
+    } catch (...) {
+      ::close(fd);
+    }
   }
 
   void run() {
@@ -584,7 +596,7 @@ class ServerCore {
   std::optional<InstanceLock> lock_;
   UniqueFd wake_[2];
   UniqueFd notify_[2];
-  UniqueFd inotify_;  // closed in the destructor, after the lock is released
+  UniqueFd inotify_;  // handed to close_in_background once not needed
   int watch_descriptor_ = -1;
   bool watching_ = false;       // watcher thread only, once the thread runs
   bool inotify_armed_ = false;  // set in the constructor, then constant
