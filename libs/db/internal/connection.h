@@ -84,6 +84,7 @@ class Connection {
                                           bool key_verified, const Salt* new_salt,
                                           OpenedInfo* info, DerivedHint* hint) {
     std::unique_ptr<Connection> c(new Connection(setup));
+    open_attempts().fetch_add(1, std::memory_order_relaxed);
     const bool create = new_salt != nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     if (create) flags |= SQLITE_OPEN_CREATE;
@@ -161,6 +162,12 @@ class Connection {
       info->id = id;
     }
     return c;
+  }
+
+  // open_attempts: connections this process tried to open (tests).
+  static std::atomic<std::uint64_t>& open_attempts() noexcept {
+    static std::atomic<std::uint64_t> n{0};
+    return n;
   }
 
   sqlite3* db() const noexcept { return db_; }

@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <list>
@@ -96,6 +97,7 @@ class KeyCache {
       }
     }
     if (derived != nullptr) *derived = true;
+    derivations_.fetch_add(1, std::memory_order_relaxed);
     return pbkdf2_sqlcipher4(KeyAccess::material(key), salt);
   }
 
@@ -116,6 +118,9 @@ class KeyCache {
     entries_.remove_if([&](const Entry& e) { return e.salt == salt; });
   }
 
+  // derivations: how many times the KDF ran in this process (tests).
+  std::uint64_t derivations() const noexcept { return derivations_.load(std::memory_order_relaxed); }
+
   // size: cached derived keys (tests).
   std::size_t size() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -133,6 +138,7 @@ class KeyCache {
 
   std::mutex mu_;
   std::list<Entry> entries_;
+  std::atomic<std::uint64_t> derivations_{0};
 };
 
 }  // namespace coordkit::db::internal

@@ -90,8 +90,10 @@ inline Fingerprint fingerprint(std::uint8_t kind, std::span<const std::uint8_t> 
   Fingerprint out{};
   const auto& secret = process_fingerprint_secret();
   SecretBytes message(material.size() + 1);
-  message.data()[0] = kind;
-  if (!material.empty()) std::memcpy(message.data() + 1, material.data(), material.size());
+  std::uint8_t* p = message.data();
+  if (p == nullptr) return out;
+  p[0] = kind;
+  if (!material.empty()) std::memcpy(p + 1, material.data(), material.size());
   unsigned int len = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), message.data(),
            message.size(), out.data(), &len) == nullptr) {

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -32,9 +32,16 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 
 // slurp: the whole file, byte for byte (empty optional if missing).
 inline std::optional<std::string> slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  // fread, not istreambuf_iterator: GCC 12 reports a false null dereference
+  // in <streambuf> under -O1 (asan, ubsan configs).
+  FILE* f = std::fopen(p.c_str(), "rb");
+  if (f == nullptr) return std::nullopt;
+  std::string out;
+  char buf[8192];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
 }
 
 inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
