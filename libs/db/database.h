@@ -60,20 +60,38 @@
 //
 // Fair write turn. SQLite's busy handler polls with sleeps, so a writer that
 // commits and immediately begins again nearly always wins: measured here, a
-// loop writer starved CLI processes to 82 ms p99 and 1 s worst case. Before
-// BEGIN IMMEDIATE, each library writer takes a ticket from a FIFO queue in a
-// small shared-memory file, `<path>.coordkit-gate` (mmap'ed; all-zero is a
-// valid state, so nobody initialises it). The ticket holder proceeds; the
-// others wait on a futex in their own slot, and the holder wakes exactly the
-// next ticket's owner after COMMIT, so a long-lived writer that finishes a
-// transaction queues behind a CLI that is already waiting instead of
-// overtaking it. The turn is advisory: SQLite's locks still guarantee
-// correctness, and processes that do not use the library (the `sqlcipher`
-// shell) simply compete through the busy handler. Robustness: each slot is
-// owned through an OFD byte-range lock on the gate file, which the kernel
-// releases when its process dies (kill -9 included), so a waiter that sees
-// the serving ticket's owner gone, or no owner for the serving ticket for
-// 20 ms, advances the queue itself; waiting is bounded by the deadline.
+// loop writer starved CLI processes to 82 ms p99 and 1 s worst case. So,
+// before BEGIN IMMEDIATE, each library writer takes a ticket in a FIFO queue
+// kept in a small shared-memory file, `<path>.coordkit-gate` (mmap'ed; all
+// zero is a valid state, so nobody initialises it), and proceeds when its
+// ticket is served. Design, and what measuring taught:
+//  - Strict per-transaction FIFO was a lock convoy: every hand-off waits for
+//    the next process to be scheduled (a millisecond and more on a busy
+//    machine), so a loop writer and four CLIs alternated at a tenth of one
+//    writer's rate. Hence leases: the holder keeps ("parks") the turn across
+//    back-to-back transactions for Options::write_turn_lease (5 ms), then
+//    passes it to the queue; the hand-off cost is paid once per lease, and a
+//    waiter waits about one lease plus the transactions queued ahead of it.
+//  - A parked turn whose holder does not come back within 100 us (it went
+//    idle, or was preempted) is claimed by the next waiter: the turn goes to a
+//    process that is running, and an idle holder never makes anyone wait out
+//    its lease.
+//  - Passing the turn on wakes the owners of the next two tickets, so the one
+//    after next is awake by its turn; the next in line polls for 50 us before
+//    sleeping on a futex in its slot. No sched_yield spinning: on a loaded
+//    machine a yield costs milliseconds and a spinner steals the holder's CPU.
+//  - Waiters sleep rather than poll, which also keeps CLI processes off the
+//    CPU the long-lived writer needs.
+//  - The WAL checkpoint (two fsyncs) runs after the turn is given up, and
+//    short-lived connections leave it to longer-lived ones.
+// The turn is advisory: SQLite's locks still guarantee correctness, and
+// processes that do not use the library (the `sqlcipher` shell) compete
+// through the busy handler as before. Robustness: each slot is owned through
+// an OFD byte-range lock on the gate file, which the kernel releases when its
+// process dies (kill -9 included); a waiter that sees the serving ticket's
+// owner gone, or no owner for 20 ms, passes the turn on itself, and waiting
+// is bounded by RetryPolicy::deadline (then the writer proceeds on SQLite's
+// locks alone). Options::fair_write_turn = false turns it off.
 //
 // Threads: a Database is one connection and belongs to one thread at a time
 // (move it between threads freely). counters() alone may be called from any

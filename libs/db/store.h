@@ -61,7 +61,9 @@ struct StoreOptions {
 
 // Store: thread-safe; every method may be called from any thread. Non-copyable,
 // non-movable (owned through the unique_ptr from open()). The destructor waits
-// for nothing: destroy it only after every call has returned.
+// for nothing: destroy it only after every call has returned. Calling write()
+// or read() of the same Store from inside fn throws Error{kMisuse} (it would
+// wait for itself).
 class Store {
  public:
   // open: opens the writer first (creation and migrations happen there, see
@@ -90,6 +92,7 @@ class Store {
   // batch's Error if the batch failed.
   template <class F>
   auto write(F&& fn) {
+    check_not_inside();
     using R = std::remove_cvref_t<std::invoke_result_t<F&, Transaction&>>;
     if constexpr (std::is_void_v<R>) {
       submit([&fn](Transaction& tx) { fn(tx); });
@@ -104,6 +107,8 @@ class Store {
   // (waiting for one if all are busy) and returns fn's result.
   template <class F>
   auto read(F&& fn) {
+    check_not_inside();
+    Inside inside(this);
     if (readers_.empty()) {
       std::lock_guard<std::mutex> lock(writer_mu_);
       return writer_.read(std::forward<F>(fn));
@@ -172,6 +177,25 @@ class Store {
     bool finalized = false;  // failed in a way that took it out of the batch
   };
 
+  // Inside: marks this thread as running a transaction of this Store, so a
+  // nested call (which would wait for itself) throws kMisuse instead.
+  static const Store*& inside_store() noexcept {
+    thread_local const Store* s = nullptr;
+    return s;
+  }
+  struct Inside {
+    explicit Inside(const Store* s) : prev(std::exchange(inside_store(), s)) {}
+    Inside(const Inside&) = delete;
+    Inside& operator=(const Inside&) = delete;
+    ~Inside() { inside_store() = prev; }
+    const Store* prev;
+  };
+  void check_not_inside() const {
+    if (inside_store() == this) {
+      throw Error(ErrorCode::kMisuse, "Store::write()/read() called inside one of its transactions");
+    }
+  }
+
   // BatchRestart: a caller's failure ended the whole transaction (e.g.
   // ON CONFLICT ROLLBACK); the batch runs again without that caller.
   struct BatchRestart {};
@@ -202,6 +226,7 @@ class Store {
   void submit(internal::FunctionRef<void(Transaction&)> fn) {
     Request request{fn, nullptr, false, false};
     if (!options_.group_commit) {
+      Inside inside(this);
       std::lock_guard<std::mutex> lock(writer_mu_);
       writer_.write([&](Transaction& tx) { request.fn(tx); });
       return;
@@ -233,6 +258,7 @@ class Store {
   // run_batch: one transaction for the whole batch (never throws: every
   // outcome lands in its Request).
   void run_batch(const std::vector<Request*>& batch) noexcept {
+    Inside inside(this);
     std::lock_guard<std::mutex> lock(writer_mu_);
     if (batch.size() == 1) {
       Request* r = batch.front();

@@ -243,3 +243,23 @@ TEST_CASE("Store rekey reconnects its readers with the new key", "[db][store]") 
   CHECK(count_rows(*store) == 2);
   CHECK(store->checkpoint(db::CheckpointMode::kTruncate).busy == false);
 }
+
+TEST_CASE("Calling the Store from inside its own transaction is reported as misuse",
+          "[db][store]") {
+  const auto dir = scratch_dir("nested");
+  auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 1});
+  auto code = [](auto&& f) {
+    try {
+      f();
+    } catch (const db::Error& e) {
+      return e.code();
+    }
+    return db::ErrorCode::kInternal;
+  };
+  CHECK(code([&] { store->write([&](db::Transaction&) { store->write([](db::Transaction&) {}); }); }) ==
+        db::ErrorCode::kMisuse);
+  CHECK(code([&] { store->read([&](db::Transaction&) { store->read([](db::Transaction&) { return 1; }); }); }) ==
+        db::ErrorCode::kMisuse);
+  store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('still fine')"); });
+  CHECK(count_rows(*store) == 1);
+}
