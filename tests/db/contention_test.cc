@@ -46,9 +46,10 @@ struct MixRun {
   }
 };
 
-// run_mix: a service writer at full rate, two readers holding short read
-// transactions, and two CLI loops (open, key, read, read-then-write, close),
-// all released together and run for `duration_ms`.
+// run_mix: a service (two writer threads at full rate and a reader thread),
+// two reader processes holding short read transactions, and two CLI loops
+// (open, key, read, read-then-write, close), all released together and run
+// for `duration_ms`.
 MixRun run_mix(Scenario& s, const std::string& client, int duration_ms) {
   const std::string d = std::to_string(duration_ms);
   const std::vector<std::string> extra = {"--client", client};
@@ -66,7 +67,10 @@ MixRun run_mix(Scenario& s, const std::string& client, int duration_ms) {
   }
   Barrier barrier(s, "mix");
   std::vector<Worker> ws;
-  ws.push_back(s.worker("service", args({"insert", "--duration-ms", d}), &barrier));
+  // The service is a multi-threaded server: two writer threads and one
+  // reader thread over one Store (naive: a connection per thread).
+  ws.push_back(s.worker("service", args({"service", "--threads", "2", "--reader-threads", "1", "--duration-ms", d}),
+                        &barrier));
   ws.push_back(s.worker("reader1", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
   ws.push_back(s.worker("reader2", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
   ws.push_back(s.worker("cli1", args({"cli-loop", "--op", "increment", "--duration-ms", d}), &barrier));
@@ -89,7 +93,7 @@ void check_library_mix(const MixRun& lib) {
   check_database(lib.db);
   CHECK(lib.acks.missing == 0);
   CHECK(lib.db.counter == lib.acks.acked_increments);
-  check_rows_match_acks(lib.db, lib.acks, {"service", "cli1", "cli2"});
+  check_rows_match_acks(lib.db, lib.acks, {"service.0", "service.1", "cli1", "cli2"});
 }
 
 // Scenario 2.

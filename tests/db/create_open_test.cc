@@ -105,18 +105,25 @@ TEST_CASE("A CLI that starts before the service created the database reports kNo
   }
 
   SECTION("a CLI loop started first succeeds as soon as the service has created the schema") {
-    // The CLI loop runs 2.5 s, pausing 20 ms between attempts; the service
-    // starts 0.7 s in. Every failure must be kNotInitialised (typed, not a
-    // half-made file with "no such table"), and later attempts must succeed.
-    Worker cli = s.worker("cli", {"cli-loop", "--no-create", "--op", "increment", "--duration-ms", "2500",
+    // The CLI loop (pausing 20 ms between attempts) starts first; the
+    // service starts 0.7 s later. Every failure must be kNotInitialised
+    // (typed; never a half-made file with "no such table"), and once the
+    // service has created the database the CLI succeeds: it runs until it
+    // has three successes after the service is done.
+    const fs::path stop = s.file("stop");
+    Worker cli = s.worker("cli", {"cli-loop", "--no-create", "--op", "increment", "--stop-file", stop.string(),
                                   "--sleep-us", "20000"});
     std::this_thread::sleep_for(milliseconds(700));
-    Worker service = s.worker("service", {"insert", "--duration-ms", "1500", "--sleep-us", "1000"});
-    const WorkerResult& c = cli.finish(s.deadline());
+    Worker service = s.worker("service", {"insert", "--count", "50", "--sleep-us", "1000"});
     check_clean(service.finish(s.deadline()));
+    while (read_acks(s.ack_log("cli")).size() < 3 && cli.running() && !s.deadline().passed()) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    touch(stop);
+    const WorkerResult& c = cli.finish(s.deadline());
     INFO(c.describe());
     CHECK(c.exit_code() <= 1);
-    CHECK(c.ops() > 0);
+    CHECK(c.ops() >= 3);
     const nlohmann::json errors = c.errors();
     for (const auto& [code, n] : errors.items()) {
       INFO("error " << code << " x" << n);

@@ -24,6 +24,9 @@
 //              --reconnect-probe, reconnect and read once more (scenario 7)
 //   zeroize    key from a buffer, open, zero the buffer, then reconnect and
 //              open new connections (scenario 9)
+//   service    a multi-threaded server: --threads writer threads and
+//              --reader-threads reader threads over one Store (library) or
+//              one connection per thread (naive)
 //
 // Start barrier: with --ready F the worker touches F and with --barrier B it
 // then waits until B exists. Roles that keep one connection open it first
@@ -56,14 +59,17 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +122,8 @@ struct Args {
   bool salt_first = false;
   bool barrier_before_open = false;
   int max_reconnects = -1;
+  int threads = 4;
+  int reader_threads = 2;
   ClientConfig config;
 };
 
@@ -135,7 +143,10 @@ class Run {
     return std::make_unique<LibraryClient>(c);
   }
 
+  // keep_going: whether the loop goes on (--count counts attempts of all
+  // threads together). Thread-safe.
   bool keep_going() const {
+    std::lock_guard<std::mutex> lock(mu_);
     if (args_.count > 0 && tried_ >= args_.count) return false;
     if (args_.duration_ms > 0 && ms_since(start_) >= args_.duration_ms) return false;
     if (!args_.stop_file.empty() && file_exists(args_.stop_file)) return false;
@@ -145,11 +156,13 @@ class Run {
   }
 
   void error(const std::string& code) {
+    std::lock_guard<std::mutex> lock(mu_);
     ++tried_;
     ++errors_[code];
   }
   void handled(const std::string& code) { ++handled_[code]; }
   void ok(double latency_ms) {
+    std::lock_guard<std::mutex> lock(mu_);
     ++tried_;
     ++ops_;
     latencies_.push_back(latency_ms);
@@ -196,6 +209,7 @@ class Run {
 
  private:
   const Args& args_;
+  mutable std::mutex mu_;
   AckLog ack_;
   Clock::time_point start_;
   std::int64_t ops_ = 0;    // operations that succeeded
@@ -591,6 +605,113 @@ int role_zeroize(const Args& args, Run& run) {
   return run.finish(nullptr, kExitOk);
 }
 
+// role_service: a multi-threaded server. Library: one Store (a writer
+// connection with group commit and --reader-threads reader connections)
+// shared by --threads writer threads and the reader threads. Naive: every
+// thread opens its own plain SQLCipher connection. Writer thread t writes
+// rows of worker "<id>.<t>" (one row per write) until --duration-ms or
+// --stop-file; reader threads count the rows in read transactions.
+int role_service(const Args& args, Run& run) {
+  std::unique_ptr<cdb::Store> store;
+  std::vector<std::unique_ptr<Client>> naive;
+  const int writers = std::max(args.threads, 1);
+  const int readers = std::max(args.reader_threads, 0);
+  if (args.barrier_before_open && !pass_barrier(args)) return run.finish(nullptr, kExitBarrier);
+  const auto t0 = Clock::now();
+  try {
+    if (args.client == "naive") {
+      for (int i = 0; i < writers + readers; ++i) {
+        naive.push_back(run.make_client());
+        naive.back()->open();
+      }
+    } else {
+      store = cdb::Store::open(library_options(args.config, args.config.passphrase),
+                               cdb::StoreOptions{.readers = readers, .group_commit = true, .max_batch = 64});
+    }
+  } catch (const ClientError& e) {
+    run.report()["open_error"] = e.code();
+    return run.finish(nullptr, kExitOpenFailed);
+  } catch (const cdb::Error& e) {
+    run.report()["open_error"] = error_code_name(e.code());
+    run.report()["open_error_message"] = e.what();
+    return run.finish(nullptr, kExitOpenFailed);
+  }
+  run.report()["open_ms"] = ms_since(t0);
+  if (!args.barrier_before_open && !pass_barrier(args)) return run.finish(nullptr, kExitBarrier);
+  run.start_work();
+
+  auto guarded = [&](auto&& fn) -> bool {
+    try {
+      fn();
+      return true;
+    } catch (const ClientError& e) {
+      run.error(e.code());
+    } catch (const cdb::Error& e) {
+      run.error(error_code_name(e.code()));
+    }
+    return false;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string id = args.id + "." + std::to_string(t);
+      std::int64_t seq = 0;
+      bool ready = guarded([&] {
+        if (store) {
+          seq = store->read([&](cdb::Transaction& tx) {
+            return tx.query_value<std::int64_t>("SELECT coalesce(max(seq), -1) + 1 FROM items WHERE worker = ?", id)
+                .value_or(0);
+          });
+        } else {
+          seq = naive[static_cast<std::size_t>(t)]->max_seq(id) + 1;
+        }
+      });
+      while (ready && run.keep_going()) {
+        const std::string data = payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
+        const auto start = Clock::now();
+        const bool ok = guarded([&] {
+          if (store) {
+            store->write([&](cdb::Transaction& tx) {
+              tx.execute("INSERT INTO items(worker, seq, payload) VALUES(?, ?, ?)", id, seq,
+                         std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size()));
+            });
+          } else {
+            naive[static_cast<std::size_t>(t)]->insert(id, seq, 1, data);
+          }
+        });
+        if (ok) {
+          run.ack().record(id, seq, 1, 'i');
+          run.ok(ms_since(start));
+          ++seq;
+        }
+        run.pause();
+      }
+    });
+  }
+  std::atomic<std::int64_t> reads{0};
+  for (int r = 0; r < readers; ++r) {
+    threads.emplace_back([&, r] {
+      while (run.keep_going()) {
+        const bool ok = guarded([&] {
+          if (store) {
+            store->read([](cdb::Transaction& tx) {
+              return tx.query_value<std::int64_t>("SELECT count(*) FROM items").value_or(0);
+            });
+          } else {
+            naive[static_cast<std::size_t>(writers + r)]->read_snapshot(milliseconds(0));
+          }
+        });
+        if (ok) reads.fetch_add(1);
+        run.pause();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  run.report()["reads"] = reads.load();
+  if (store) run.report()["counters"] = counters_json(store->counters());
+  return run.finish(nullptr, kExitOk);
+}
+
 int run_role(const Args& args) {
   Run run(args);
   std::unique_ptr<Client> client = run.make_client();
@@ -607,6 +728,7 @@ int run_role(const Args& args) {
   if (args.role == "open") return role_open(args, run, *client);
   if (args.role == "probe") return role_probe(args, run, *client);
   if (args.role == "zeroize") return role_zeroize(args, run);
+  if (args.role == "service") return role_service(args, run);
   std::cerr << "db_worker: unknown role '" << args.role << "'\n";
   return kExitUsage;
 }
@@ -618,10 +740,10 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   Args args;
   CLI::App app{"db_worker: one process of a libs/db multi-process scenario"};
-  app.add_option("role", args.role, "insert|cli-loop|increment|reader|big-tx|maint|open|probe|zeroize")
+  app.add_option("role", args.role, "insert|cli-loop|increment|reader|big-tx|maint|open|probe|zeroize|service")
       ->required()
       ->check(CLI::IsMember({"insert", "cli-loop", "increment", "reader", "big-tx", "maint", "open",
-                             "probe", "zeroize"}));
+                             "probe", "zeroize", "service"}));
   app.add_option("--db", args.config.db, "database file")->required();
   app.add_option("--client", args.client, "lib (coordkit::db) or naive (plain SQLCipher)")
       ->check(CLI::IsMember({"lib", "naive"}));
@@ -654,6 +776,8 @@ int main(int argc, char** argv) {
                "probe, naive: read the salt (PRAGMA cipher_salt) right after keying");
   app.add_flag("--barrier-before-open", args.barrier_before_open,
                "wait for the barrier before opening (racing creators); default: open first");
+  app.add_option("--threads", args.threads, "service: writer threads");
+  app.add_option("--reader-threads", args.reader_threads, "service: reader threads (Store readers)");
   app.add_option("--max-reconnects", args.max_reconnects, "lib: RetryPolicy::max_reconnects");
   app.add_option("--key-file", args.config.key_file, "passphrase file (first line), re-read per open");
   app.add_option("--busy-timeout-ms", args.config.busy_timeout_ms);

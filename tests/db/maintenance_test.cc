@@ -53,6 +53,7 @@ std::int64_t starvation_run(Scenario& s, const std::string& client, const std::s
   }
   CHECK(results[0].ops() > 0);
   const DbCheck db = verify_database(s.db());
+  INFO("client " << client);
   check_database(db);
   const AckCheck acks = check_acks(db, s.ack_logs());
   CHECK(acks.missing == 0);

@@ -297,6 +297,9 @@ inline std::int64_t sum_surfaced(const std::vector<WorkerResult>& rs) {
 
 // DbCheck: the database as an independent plain-SQLCipher connection sees it.
 struct DbCheck {
+  fs::path path;
+  std::int64_t file_bytes_at_check = 0;
+  std::int64_t wal_bytes_at_check = 0;
   bool opened = false;
   std::string open_error;
   std::vector<std::string> integrity;         // PRAGMA integrity_check rows ("ok")
@@ -319,7 +322,9 @@ struct DbCheck {
     for (const auto& s : integrity) o << s << ";";
     o << "] cipher_integrity=[";
     for (const auto& s : cipher_integrity) o << s << ";";
-    o << "] rows=" << row_count << " counter=" << counter << " journal_mode=" << journal_mode;
+    o << "] rows=" << row_count << " counter=" << counter << " journal_mode=" << journal_mode
+      << " file=" << path.string() << " (" << file_bytes_at_check << " bytes, wal "
+      << wal_bytes_at_check << " bytes)";
     return o.str();
   }
 };
@@ -331,6 +336,13 @@ struct DbCheck {
 inline DbCheck verify_database(const fs::path& db,
                                std::string_view passphrase = kDefaultPassphrase) {
   DbCheck c;
+  c.path = db;
+  {
+    std::error_code ec;
+    c.file_bytes_at_check = static_cast<std::int64_t>(fs::file_size(db, ec));
+    c.wal_bytes_at_check = static_cast<std::int64_t>(fs::file_size(db.string() + "-wal", ec));
+    if (ec) c.wal_bytes_at_check = 0;
+  }
   try {
     auto conn = RawConnection::open(db, /*create=*/false);
     conn.busy_timeout(10000);
@@ -526,12 +538,29 @@ inline void check_clean(const WorkerResult& r) {
   CHECK(r.clean());
 }
 
+// preserve_for_post_mortem: copies the database and its -wal/-shm to
+// $TEST_UNDECLARED_OUTPUTS_DIR (Bazel keeps them in outputs.zip), so that a
+// failed check can be examined after the run. Only when this process holds
+// no connection to the file.
+inline void preserve_for_post_mortem(const fs::path& db) {
+  const char* out = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (out == nullptr) return;
+  const fs::path dest = fs::path(out) / db.parent_path().filename();
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const fs::path from(db.string() + suffix);
+    if (fs::exists(from, ec)) fs::copy_file(from, dest / from.filename(), fs::copy_options::overwrite_existing, ec);
+  }
+}
+
 // check_database: integrity_check says ok and cipher_integrity_check is empty.
 inline void check_database(const DbCheck& c) {
   INFO(c.describe());
   CHECK(c.opened);
   CHECK(c.integrity_ok());
   CHECK(c.cipher_ok());
+  if (!c.ok() && !c.path.empty()) preserve_for_post_mortem(c.path);
 }
 
 // check_nothing_lost: every acknowledged row is in the database.
