@@ -77,9 +77,9 @@
 //    process that is running, and an idle holder never makes anyone wait out
 //    its lease.
 //  - Passing the turn on wakes the owners of the next two tickets, so the one
-//    after next is awake by its turn; the next in line polls for 50 us before
-//    sleeping on a futex in its slot. No sched_yield spinning: on a loaded
-//    machine a yield costs milliseconds and a spinner steals the holder's CPU.
+//    after next is awake by its turn; the next in line polls for up to 1 ms
+//    before sleeping on a futex in its slot. No sched_yield spinning: on a
+//    loaded machine a yield costs milliseconds.
 //  - Waiters sleep rather than poll, which also keeps CLI processes off the
 //    CPU the long-lived writer needs.
 //  - The WAL checkpoint (two fsyncs) runs after the turn is given up, and
