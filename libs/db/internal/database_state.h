@@ -643,10 +643,27 @@ class DatabaseState {
     return frames >= limit && commits_ >= kCheckpointAfterCommits;
   }
 
+  //
+  // Readers whose snapshots always overlap starve a PASSIVE checkpoint: it
+  // never reaches the end of the WAL, so the WAL is never restarted and
+  // grows without bound (scenario 11). When the WAL has passed twice the
+  // limit and PASSIVE could not copy all of it, a TRUNCATE checkpoint
+  // follows: it waits (through the busy handler, so at most busy_timeout)
+  // for the readers to move on to the newest snapshot and then to the
+  // database file, and empties the WAL. It holds SQLite's write lock while
+  // it waits, which is why it is the escalation and not the rule.
   void maybe_checkpoint() noexcept {
     if (!checkpoint_due()) return;
+    const int frames = conn_->wal_frames();
     conn_->reset_wal_frames();
-    sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int log_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &log_frames, &copied);
+    if (rc == SQLITE_OK && copied < log_frames &&
+        frames >= 2 * options_.wal_autocheckpoint_pages) {
+      sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    }
   }
 
   void backoff(int step, Clock::time_point deadline) {
