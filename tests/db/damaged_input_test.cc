@@ -151,6 +151,7 @@ TEST_CASE("A connection that read the salt before the file was written stays bro
     barrier.release();
     const WorkerResult& r = probe.finish(s.deadline());
     INFO(r.describe());
+    CHECK(r.exit_code() == 0);
     CHECK(r.report["bare_retries"] ==
           nlohmann::json::array({"SQLITE_NOTADB", "SQLITE_NOTADB", "SQLITE_NOTADB"}));
     CHECK(r.report.value("after_reconnect", "") == "ok:5");
@@ -168,6 +169,7 @@ TEST_CASE("A connection that read the salt before the file was written stays bro
     barrier.release();
     const WorkerResult& r = probe.finish(s.deadline());
     INFO(r.describe());
+    CHECK(r.exit_code() == 0);
     CHECK(r.report.value("open", "") == "WrongKeyOrNotADatabase");
     CHECK(r.report.value("after_reconnect", "") == "ok:5");
     CHECK(r.stderr_text.empty());
@@ -219,6 +221,10 @@ TEST_CASE("After a backup is restored underneath open connections, bare retries 
   const WorkerResult& bare = probes[1].finish(s.deadline());
   const WorkerResult& naive = probes[2].finish(s.deadline());
   const std::string rows = "ok:25";  // 20 from the backup, 5 written after the restore
+  for (const WorkerResult* p : {&lib, &bare, &naive}) {
+    INFO(p->describe());
+    CHECK(p->exit_code() == 0);
+  }
   {
     INFO(lib.describe());
     CHECK(lib.report.value("before", "") == "ok:30");
