@@ -11,12 +11,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 namespace coordkit::dbtest {
 
@@ -36,19 +35,19 @@ class ClientError : public std::runtime_error {
 // ClientConfig: how a client opens the database.
 struct ClientConfig {
   std::filesystem::path db;
-  std::string passphrase;            // used when key_file is empty
-  std::string raw_key_hex;           // 64 hex digits: a raw key instead of the passphrase
-  std::filesystem::path key_file;    // re-read on every open when set
+  std::string passphrase;          // used when key_file is empty
+  std::string raw_key_hex;         // 64 hex digits: a raw key instead of the passphrase
+  std::filesystem::path key_file;  // re-read on every open when set
   bool create = true;
   bool full_sync = false;
-  int busy_timeout_ms = 5000;        // naive: sqlite3_busy_timeout; library: RetryPolicy::busy_timeout
-  int deadline_ms = 20000;           // library: RetryPolicy::deadline
+  int busy_timeout_ms = 5000;  // naive: sqlite3_busy_timeout; library: RetryPolicy::busy_timeout
+  int deadline_ms = 20000;     // library: RetryPolicy::deadline
   int autocheckpoint_pages = 1000;
   std::uint64_t seed = 1;
-  bool naive_schema = false;         // naive: CREATE TABLE IF NOT EXISTS at open
-  bool fair_write_turn = true;       // library: Options::fair_write_turn
-  bool salt_first = false;           // naive: PRAGMA cipher_salt right after PRAGMA key
-  int max_reconnects = -1;           // library: RetryPolicy::max_reconnects (-1: default)
+  bool naive_schema = false;    // naive: CREATE TABLE IF NOT EXISTS at open
+  bool fair_write_turn = true;  // library: Options::fair_write_turn
+  bool salt_first = false;      // naive: PRAGMA cipher_salt right after PRAGMA key
+  int max_reconnects = -1;      // library: RetryPolicy::max_reconnects (-1: default)
 };
 
 // Snapshot: two counts read inside one read transaction, `hold` apart.

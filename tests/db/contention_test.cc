@@ -3,10 +3,9 @@
 // run a control with the naive client in the same test case, so the test
 // shows the failures the library removes, not merely their absence.
 
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
-
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -69,12 +68,17 @@ MixRun run_mix(Scenario& s, const std::string& client, int duration_ms) {
   std::vector<Worker> ws;
   // The service is a multi-threaded server: two writer threads and one
   // reader thread over one Store (naive: a connection per thread).
-  ws.push_back(s.worker("service", args({"service", "--threads", "2", "--reader-threads", "1", "--duration-ms", d}),
-                        &barrier));
-  ws.push_back(s.worker("reader1", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
-  ws.push_back(s.worker("reader2", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
-  ws.push_back(s.worker("cli1", args({"cli-loop", "--op", "increment", "--duration-ms", d}), &barrier));
-  ws.push_back(s.worker("cli2", args({"cli-loop", "--op", "increment", "--duration-ms", d}), &barrier));
+  ws.push_back(s.worker(
+      "service", args({"service", "--threads", "2", "--reader-threads", "1", "--duration-ms", d}),
+      &barrier));
+  ws.push_back(
+      s.worker("reader1", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
+  ws.push_back(
+      s.worker("reader2", args({"reader", "--read-hold-ms", "5", "--duration-ms", d}), &barrier));
+  ws.push_back(
+      s.worker("cli1", args({"cli-loop", "--op", "increment", "--duration-ms", d}), &barrier));
+  ws.push_back(
+      s.worker("cli2", args({"cli-loop", "--op", "increment", "--duration-ms", d}), &barrier));
   release_when_ready(barrier, ws, s);
   MixRun run;
   run.results = finish_all(ws, s.deadline());
@@ -97,9 +101,10 @@ void check_library_mix(const MixRun& lib) {
 }
 
 // Scenario 2.
-TEST_CASE("A service writer, readers and a CLI loop share the file without a surfaced error; "
-          "the naive client does not manage it",
-          "[db][scenario2]") {
+TEST_CASE(
+    "A service writer, readers and a CLI loop share the file without a surfaced error; "
+    "the naive client does not manage it",
+    "[db][scenario2]") {
   constexpr int kDurationMs = 3000;
   Scenario lib_s("mix_library", seconds(100));
   const MixRun lib = run_mix(lib_s, "lib", kDurationMs);
@@ -126,18 +131,20 @@ TEST_CASE("A service writer, readers and a CLI loop share the file without a sur
   CHECK(naive.acks.missing == 0);
 }
 
-TEST_CASE("Soak: a service writer, readers and a CLI loop for a full minute", "[db][scenario2][.soak]") {
+TEST_CASE("Soak: a service writer, readers and a CLI loop for a full minute",
+          "[db][scenario2][.soak]") {
   Scenario s("mix_soak", seconds(240));
   const MixRun lib = run_mix(s, "lib", 60000);
   check_library_mix(lib);
 }
 
 // Scenario 3.
-TEST_CASE("Read-then-write transactions never surface BUSY_SNAPSHOT through the library; "
-          "deferred naive ones do",
-          "[db][scenario3]") {
-  constexpr int kWorkers = 4;
-  constexpr int kIncrementsEach = 150;
+TEST_CASE(
+    "Read-then-write transactions never surface BUSY_SNAPSHOT through the library; "
+    "deferred naive ones do",
+    "[db][scenario3]") {
+  constexpr std::int64_t kWorkers = 4;
+  constexpr std::int64_t kIncrementsEach = 150;
   auto run = [&](const std::string& client, Scenario& s) {
     const std::vector<std::string> extra = {"--client", client};
     {
@@ -184,8 +191,9 @@ TEST_CASE("Read-then-write transactions never surface BUSY_SNAPSHOT through the 
   }
   CAPTURE(busy);
   CHECK(busy > 0);
-  WARN("scenario 3: library 0 surfaced, " << retries << " retries/turn waits; naive surfaced " << busy
-                                          << " BUSY/BUSY_SNAPSHOT of " << kWorkers * kIncrementsEach);
+  WARN("scenario 3: library 0 surfaced, " << retries << " retries/turn waits; naive surfaced "
+                                          << busy << " BUSY/BUSY_SNAPSHOT of "
+                                          << kWorkers * kIncrementsEach);
   const DbCheck naive_db = verify_database(naive_s.db());
   check_database(naive_db);
   const AckCheck naive_acks = check_acks(naive_db, naive_s.ack_logs());
@@ -206,7 +214,8 @@ TEST_CASE("Every one of 2 to 8 writers at full rate makes progress", "[db][scena
   std::vector<std::string> names;
   for (int i = 0; i < writers; ++i) {
     names.push_back("writer" + std::to_string(i));
-    ws.push_back(s.worker(names.back(), {"insert", "--duration-ms", "2000", "--seed", std::to_string(i + 1)},
+    ws.push_back(s.worker(names.back(),
+                          {"insert", "--duration-ms", "2000", "--seed", std::to_string(i + 1)},
                           &barrier));
   }
   release_when_ready(barrier, ws, s);

@@ -3,7 +3,6 @@
 // same kill campaign with the naive client as its control.
 
 #include <catch2/catch_test_macros.hpp>
-
 #include <random>
 #include <string>
 #include <vector>
@@ -41,7 +40,8 @@ struct KillCampaign {
   }
 };
 
-KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int rounds, std::uint32_t seed) {
+KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int rounds,
+                               std::uint32_t seed) {
   const std::vector<std::string> c = {"--client", client};
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), c.begin(), c.end());
@@ -56,12 +56,12 @@ KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int round
   const fs::path stop = s.file("stop");
   Barrier start(s, "survivors");
   std::vector<Worker> survivors;
-  survivors.push_back(s.worker("rw1", with({"increment", "--stop-file", stop.string(), "--sleep-us", "200"}),
-                               &start));
-  survivors.push_back(s.worker("rw2", with({"increment", "--stop-file", stop.string(), "--sleep-us", "200"}),
-                               &start));
-  survivors.push_back(s.worker("reader", with({"reader", "--stop-file", stop.string(), "--read-hold-ms", "2"}),
-                               &start));
+  survivors.push_back(s.worker(
+      "rw1", with({"increment", "--stop-file", stop.string(), "--sleep-us", "200"}), &start));
+  survivors.push_back(s.worker(
+      "rw2", with({"increment", "--stop-file", stop.string(), "--sleep-us", "200"}), &start));
+  survivors.push_back(s.worker(
+      "reader", with({"reader", "--stop-file", stop.string(), "--read-hold-ms", "2"}), &start));
   release_when_ready(start, survivors, s);
 
   KillCampaign out;
@@ -69,7 +69,10 @@ KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int round
   for (int round = 0; round < rounds; ++round) {
     Victim v;
     v.kind = round % 3;
-    v.name = std::string(v.kind == 0 ? "big" : v.kind == 1 ? "writer" : "ckpt") + std::to_string(round);
+    v.name = std::string(v.kind == 0   ? "big"
+                         : v.kind == 1 ? "writer"
+                                       : "ckpt") +
+             std::to_string(round);
     std::vector<std::string> args;
     if (v.kind == 0) {
       v.rows = 100000;
@@ -77,9 +80,11 @@ KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int round
                    s.file(v.name + ".marker").string()});
     } else if (v.kind == 1) {
       v.rows = 1 + static_cast<int>(rng() % 10);
-      args = with({"insert", "--stop-file", stop.string(), "--rows-per-tx", std::to_string(v.rows)});
+      args =
+          with({"insert", "--stop-file", stop.string(), "--rows-per-tx", std::to_string(v.rows)});
     } else {
-      args = with({"maint", "--op", "checkpoint-truncate", "--interval-ms", "0", "--stop-file", stop.string()});
+      args = with({"maint", "--op", "checkpoint-truncate", "--interval-ms", "0", "--stop-file",
+                   stop.string()});
     }
     // No --barrier: the victim only announces that it has opened.
     args.push_back("--ready");
@@ -89,7 +94,8 @@ KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int round
     while (!file_exists(wait_for) && w.running() && !s.deadline().passed()) {
       std::this_thread::sleep_for(milliseconds(2));
     }
-    const int delay_ms = v.kind == 0 ? static_cast<int>(rng() % 100) : 20 + static_cast<int>(rng() % 280);
+    const int delay_ms =
+        v.kind == 0 ? static_cast<int>(rng() % 100) : 20 + static_cast<int>(rng() % 280);
     std::this_thread::sleep_for(milliseconds(delay_ms));
     w.kill();
     v.result = w.finish(s.deadline());
@@ -122,7 +128,8 @@ void check_victims(const KillCampaign& k) {
 
 void check_campaign(const KillCampaign& k) {
   check_database(k.db);
-  INFO("acked " << k.acks.acked_rows << ", missing " << k.acks.missing << " (" << k.acks.first_missing << ")");
+  INFO("acked " << k.acks.acked_rows << ", missing " << k.acks.missing << " ("
+                << k.acks.first_missing << ")");
   CHECK(k.acks.missing == 0);
   check_victims(k);
   // The survivors were never killed: their rows match their acks exactly,
@@ -156,9 +163,10 @@ void scenario5(int rounds) {
 }
 
 // Scenario 5.
-TEST_CASE("Writers killed with SIGKILL mid-transaction, around COMMIT and during checkpoints lose "
-          "nothing committed; survivors see no error, unlike the naive control",
-          "[db][scenario5]") {
+TEST_CASE(
+    "Writers killed with SIGKILL mid-transaction, around COMMIT and during checkpoints lose "
+    "nothing committed; survivors see no error, unlike the naive control",
+    "[db][scenario5]") {
   scenario5(6);
 }
 
@@ -171,16 +179,16 @@ TEST_CASE("A large WAL whose holder was killed is recovered by several processes
   init_database(s);
   const fs::path done = s.file("holder.done");
   // 20000 rows of 200 bytes, WAL checkpointing off: several MB of WAL.
-  Worker holder = s.worker("holder", {"insert", "--autocheckpoint", "0", "--rows-per-tx", "200", "--count", "100",
-                                      "--payload-bytes", "200", "--hold-ms", "60000", "--done-marker",
-                                      done.string()});
+  Worker holder = s.worker(
+      "holder", {"insert", "--autocheckpoint", "0", "--rows-per-tx", "200", "--count", "100",
+                 "--payload-bytes", "200", "--hold-ms", "60000", "--done-marker", done.string()});
   while (!file_exists(done) && holder.running() && !s.deadline().passed()) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   REQUIRE(file_exists(done));
   const std::int64_t wal = file_bytes(fs::path(s.db().string() + "-wal"));
   CAPTURE(wal);
-  CHECK(wal > 4 * 1024 * 1024);
+  CHECK(wal > std::int64_t{4} * 1024 * 1024);
   holder.kill();
   const WorkerResult& h = holder.finish(s.deadline());
   CHECK(h.killed_by_signal());
@@ -189,7 +197,8 @@ TEST_CASE("A large WAL whose holder was killed is recovered by several processes
   Barrier barrier(s, "open");
   std::vector<Worker> openers;
   for (int i = 0; i < kOpeners; ++i) {
-    openers.push_back(s.worker("opener" + std::to_string(i), {"open", "--barrier-before-open"}, &barrier));
+    openers.push_back(
+        s.worker("opener" + std::to_string(i), {"open", "--barrier-before-open"}, &barrier));
   }
   release_when_ready(barrier, openers, s);
   const auto acked = read_acks(s.ack_log("holder"));

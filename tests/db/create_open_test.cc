@@ -2,7 +2,6 @@
 // the same database from many processes.
 
 #include <catch2/catch_test_macros.hpp>
-
 #include <string>
 #include <vector>
 
@@ -14,8 +13,8 @@ namespace {
 // Scenario 1.
 TEST_CASE("K processes creating the same missing database at once all succeed and keep every row",
           "[db][scenario1]") {
-  constexpr int kCreators = 8;
-  constexpr int kRowsEach = 25;
+  constexpr std::int64_t kCreators = 8;
+  constexpr std::int64_t kRowsEach = 25;
   Scenario s("k_creators", seconds(90));
   REQUIRE_FALSE(fs::exists(s.db()));
   Barrier barrier(s, "start");
@@ -24,8 +23,8 @@ TEST_CASE("K processes creating the same missing database at once all succeed an
   for (int i = 0; i < kCreators; ++i) {
     names.push_back("creator" + std::to_string(i));
     creators.push_back(s.worker(names.back(),
-                                {"insert", "--count", std::to_string(kRowsEach), "--barrier-before-open",
-                                 "--seed", std::to_string(i + 1)},
+                                {"insert", "--count", std::to_string(kRowsEach),
+                                 "--barrier-before-open", "--seed", std::to_string(i + 1)},
                                 &barrier));
   }
   release_when_ready(barrier, creators, s);
@@ -89,9 +88,10 @@ TEST_CASE("A caller that zeroes its passphrase after opening still gets working 
 }
 
 // Scenario 15.
-TEST_CASE("A CLI that starts before the service created the database reports kNotInitialised, "
-          "never 'no such table', and works once the service is up",
-          "[db][scenario15]") {
+TEST_CASE(
+    "A CLI that starts before the service created the database reports kNotInitialised, "
+    "never 'no such table', and works once the service is up",
+    "[db][scenario15]") {
   Scenario s("cli_before_service", seconds(60));
 
   SECTION("one open of a missing file fails fast and creates nothing") {
@@ -111,8 +111,8 @@ TEST_CASE("A CLI that starts before the service created the database reports kNo
     // service has created the database the CLI succeeds: it runs until it
     // has three successes after the service is done.
     const fs::path stop = s.file("stop");
-    Worker cli = s.worker("cli", {"cli-loop", "--no-create", "--op", "increment", "--stop-file", stop.string(),
-                                  "--sleep-us", "20000"});
+    Worker cli = s.worker("cli", {"cli-loop", "--no-create", "--op", "increment", "--stop-file",
+                                  stop.string(), "--sleep-us", "20000"});
     std::this_thread::sleep_for(milliseconds(700));
     Worker service = s.worker("service", {"insert", "--count", "50", "--sleep-us", "1000"});
     check_clean(service.finish(s.deadline()));

@@ -2,13 +2,12 @@
 // files that a key cannot read, and connections whose salt no longer
 // matches the file.
 
-#include <catch2/catch_test_macros.hpp>
-#include <catch2/generators/catch_generators.hpp>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
 #include <string>
 #include <vector>
 
@@ -18,7 +17,8 @@ namespace coordkit::dbtest {
 namespace {
 
 // kWrongRawKey: 64 hex digits that are nobody's key.
-constexpr const char* kWrongRawKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+constexpr const char* kWrongRawKey =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 // overwrite_in_place: dst gets src's bytes through open(O_TRUNC) + write, so
 // it keeps its inode, as `cp backup.db live.db` does. Returns dst's inode.
@@ -63,9 +63,10 @@ struct Damage {
 };
 
 // Scenario 8 and issue 3's damaged inputs.
-TEST_CASE("Wrong key, plaintext, text, empty and truncated files fail fast with their typed error, "
-          "without a retry storm, and stay byte-for-byte unchanged",
-          "[db][scenario8]") {
+TEST_CASE(
+    "Wrong key, plaintext, text, empty and truncated files fail fast with their typed error, "
+    "without a retry storm, and stay byte-for-byte unchanged",
+    "[db][scenario8]") {
   const Damage d = GENERATE(Damage{"wrong key", "WrongKeyOrNotADatabase"},
                             Damage{"plaintext SQLite database", "PlaintextDatabase"},
                             Damage{"text file", "WrongKeyOrNotADatabase"},
@@ -92,7 +93,7 @@ TEST_CASE("Wrong key, plaintext, text, empty and truncated files fail fast with 
     make_good_database(s);
     fs::copy_file(s.db(), target);
     const auto size = fs::file_size(target);
-    REQUIRE(size >= 16 * 4096);
+    REQUIRE(size >= std::uintmax_t{16} * 4096);
     fs::resize_file(target, name == "database truncated at half" ? size / 2 : 100);
   }
   const std::string before = sha256_file(target);
@@ -100,7 +101,8 @@ TEST_CASE("Wrong key, plaintext, text, empty and truncated files fail fast with 
 
   // The same open with a passphrase (the KDF runs) and with a raw key (no
   // KDF: what remains is the library's own work, retries included).
-  const std::map<std::string, std::optional<std::string>> raw_env = {{"DB_WORKER_RAW_KEY", kWrongRawKey}};
+  const std::map<std::string, std::optional<std::string>> raw_env = {
+      {"DB_WORKER_RAW_KEY", kWrongRawKey}};
   Worker pass = s.worker("pass", {"open"}, nullptr, pass_env, target);
   const WorkerResult& p = pass.finish(s.deadline());
   Worker raw = s.worker("raw", {"open"}, nullptr, raw_env, target);
@@ -120,9 +122,9 @@ TEST_CASE("Wrong key, plaintext, text, empty and truncated files fail fast with 
   // is all it costs (wall time then depends on how loaded the machine is).
   CHECK(r.report.value("open_ms", 1e9) < 1000.0);
   CHECK(p.report.value("open_cpu_ms", 1e9) < 1000.0);
-  WARN(name << ": " << d.expected << " in " << p.report.value("open_ms", -1.0) << " ms with a passphrase ("
-            << p.report.value("open_cpu_ms", -1.0) << " ms CPU), " << r.report.value("open_ms", -1.0)
-            << " ms with a raw key");
+  WARN(name << ": " << d.expected << " in " << p.report.value("open_ms", -1.0)
+            << " ms with a passphrase (" << p.report.value("open_cpu_ms", -1.0) << " ms CPU), "
+            << r.report.value("open_ms", -1.0) << " ms with a raw key");
 
   CHECK(sha256_file(target) == before);
   // Nothing was written for the file either: no WAL content beside it (a
@@ -131,9 +133,10 @@ TEST_CASE("Wrong key, plaintext, text, empty and truncated files fail fast with 
 }
 
 // Scenario 7, first access.
-TEST_CASE("A connection that read the salt before the file was written stays broken on bare retries "
-          "and heals by reconnecting",
-          "[db][scenario7]") {
+TEST_CASE(
+    "A connection that read the salt before the file was written stays broken on bare retries "
+    "and heals by reconnecting",
+    "[db][scenario7]") {
   Scenario s("salt_first_access", seconds(60));
 
   SECTION("the mechanism, with plain SQLCipher in two processes") {
@@ -141,12 +144,14 @@ TEST_CASE("A connection that read the salt before the file was written stays bro
     // (SQLCipher invents a random one for an empty file); then another
     // process creates the database with its own salt.
     Barrier barrier(s, "created");
-    Worker probe = s.worker("probe", {"probe", "--client", "naive", "--salt-first", "--count", "3",
-                                      "--reconnect-probe"},
-                            &barrier);
+    Worker probe = s.worker(
+        "probe",
+        {"probe", "--client", "naive", "--salt-first", "--count", "3", "--reconnect-probe"},
+        &barrier);
     REQUIRE(barrier.wait_ready(1, s.deadline()));
     REQUIRE(file_bytes(s.db()) == 0);
-    Worker creator = s.worker("creator", {"insert", "--client", "naive", "--naive-schema", "--count", "5"});
+    Worker creator =
+        s.worker("creator", {"insert", "--client", "naive", "--naive-schema", "--count", "5"});
     REQUIRE(creator.finish(s.deadline()).exit_code() == 0);
     barrier.release();
     const WorkerResult& r = probe.finish(s.deadline());
@@ -164,7 +169,8 @@ TEST_CASE("A connection that read the salt before the file was written stays bro
     REQUIRE(barrier.wait_ready(1, s.deadline()));
     // A zero-byte file was not made by the library: refused, left alone.
     CHECK(file_bytes(s.db()) == 0);
-    Worker creator = s.worker("creator", {"insert", "--client", "naive", "--naive-schema", "--count", "5"});
+    Worker creator =
+        s.worker("creator", {"insert", "--client", "naive", "--naive-schema", "--count", "5"});
     REQUIRE(creator.finish(s.deadline()).exit_code() == 0);
     barrier.release();
     const WorkerResult& r = probe.finish(s.deadline());
@@ -177,14 +183,16 @@ TEST_CASE("A connection that read the salt before the file was written stays bro
 }
 
 // Scenario 7, restore.
-TEST_CASE("After a backup is restored underneath open connections, bare retries keep failing and "
-          "reconnect-then-retry heals",
-          "[db][scenario7]") {
+TEST_CASE(
+    "After a backup is restored underneath open connections, bare retries keep failing and "
+    "reconnect-then-retry heals",
+    "[db][scenario7]") {
   Scenario s("salt_restore", seconds(90));
   Worker pre = s.worker("pre", {"insert", "--count", "20"});
   REQUIRE(pre.finish(s.deadline()).exit_code() == 0);
   const fs::path backup = s.file("backup.db");
-  Worker b = s.worker("backup", {"maint", "--op", "backup", "--arg", backup.string(), "--count", "1"});
+  Worker b =
+      s.worker("backup", {"maint", "--op", "backup", "--arg", backup.string(), "--count", "1"});
   REQUIRE(b.finish(s.deadline()).exit_code() == 0);
   // A backup is a new file with its own salt: restoring it changes the salt
   // under every connection that cached the old one.
@@ -199,11 +207,11 @@ TEST_CASE("After a backup is restored underneath open connections, bare retries 
   Barrier barrier(s, "restored");
   std::vector<Worker> probes;
   probes.push_back(s.worker("library", {"probe", "--count", "3", "--reconnect-probe"}, &barrier));
-  probes.push_back(
-      s.worker("library_no_reconnect", {"probe", "--count", "3", "--reconnect-probe", "--max-reconnects", "0"},
-               &barrier));
-  probes.push_back(s.worker("naive", {"probe", "--client", "naive", "--count", "3", "--reconnect-probe"},
+  probes.push_back(s.worker("library_no_reconnect",
+                            {"probe", "--count", "3", "--reconnect-probe", "--max-reconnects", "0"},
                             &barrier));
+  probes.push_back(s.worker(
+      "naive", {"probe", "--client", "naive", "--count", "3", "--reconnect-probe"}, &barrier));
   REQUIRE(barrier.wait_ready(probes.size(), s.deadline()));
 
   // The restore, as an operator does it: checkpoint so the WAL is empty,
@@ -245,11 +253,11 @@ TEST_CASE("After a backup is restored underneath open connections, bare retries 
           nlohmann::json::array({"SQLITE_NOTADB", "SQLITE_NOTADB", "SQLITE_NOTADB"}));
     CHECK(naive.report.value("after_reconnect", "") == rows);
   }
-  WARN("scenario 7 (restore): library " << lib.report["bare_retries"].dump() << " with "
-                                        << lib.counter("reconnects") << " reconnects; library without "
-                                        << "reconnects " << bare.report["bare_retries"].dump()
-                                        << "; naive " << naive.report["bare_retries"].dump()
-                                        << "; all three after reconnecting: " << rows);
+  WARN("scenario 7 (restore): library "
+       << lib.report["bare_retries"].dump() << " with " << lib.counter("reconnects")
+       << " reconnects; library without "
+       << "reconnects " << bare.report["bare_retries"].dump() << "; naive "
+       << naive.report["bare_retries"].dump() << "; all three after reconnecting: " << rows);
 
   const DbCheck db = verify_database(s.db());
   check_database(db);

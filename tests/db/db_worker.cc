@@ -59,6 +59,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -66,16 +67,14 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "tests/db/client.h"
 #include "tests/db/library_client.h"
@@ -160,7 +159,10 @@ class Run {
     ++tried_;
     ++errors_[code];
   }
-  void handled(const std::string& code) { ++handled_[code]; }
+  void handled(const std::string& code) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++handled_[code];
+  }
   void ok(double latency_ms) {
     std::lock_guard<std::mutex> lock(mu_);
     ++tried_;
@@ -170,6 +172,7 @@ class Run {
   }
   // ok_unmeasured: a success kept out of latency_ms (but in latency_all_ms).
   void ok_unmeasured(double latency_ms) {
+    std::lock_guard<std::mutex> lock(mu_);
     ++tried_;
     ++ops_;
     all_latencies_.push_back(latency_ms);
@@ -180,10 +183,11 @@ class Run {
   void start_work() { start_ = Clock::now(); }
   AckLog& ack() { return ack_; }
   nlohmann::json& report() { return report_; }
-  std::int64_t ops() const { return ops_; }
-  bool has_errors() const { return !errors_.empty(); }
 
+  // finish: prints the report (the last stdout line) and returns the exit
+  // code: kExitOk becomes kExitErrors when an operation surfaced an error.
   int finish(Client* client, int code) {
+    std::lock_guard<std::mutex> lock(mu_);
     std::int64_t surfaced = 0;
     for (const auto& [k, v] : errors_) surfaced += v;
     report_["ops"] = ops_;
@@ -274,7 +278,9 @@ ProcIo proc_io() {
 double cpu_ms() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
-  auto ms = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; };
+  auto ms = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3;
+  };
   return ms(ru.ru_utime) + ms(ru.ru_stime);
 }
 
@@ -322,7 +328,8 @@ int role_insert(const Args& args, Run& run, Client& client) {
   }
   run.report()["first_seq"] = seq;
   while (run.keep_going()) {
-    const std::string data = payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
+    const std::string data =
+        payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
     const auto t0 = Clock::now();
     if (attempt(args, run, client, [&] { client.insert(args.id, seq, args.rows_per_tx, data); })) {
       run.ack().record(args.id, seq, args.rows_per_tx, 'i');
@@ -353,7 +360,8 @@ int role_increment(const Args& args, Run& run, Client& client) {
     return run.finish(&client, kExitOk);
   }
   while (run.keep_going()) {
-    const std::string data = payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
+    const std::string data =
+        payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
     const auto t0 = Clock::now();
     if (attempt(args, run, client, [&] { client.increment(args.id, seq, data); })) {
       run.ack().record(args.id, seq, 1, 'c');
@@ -377,7 +385,8 @@ int role_cli_loop(const Args& args, Run& run, std::unique_ptr<Client>& client) {
       client->open();
       if (seq < 0) seq = client->max_seq(args.id) + 1;
       (void)client->read_snapshot(milliseconds(0));
-      const std::string data = payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
+      const std::string data =
+          payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
       if (increment) {
         client->increment(args.id, seq, data);
       } else {
@@ -421,7 +430,8 @@ int role_reader(const Args& args, Run& run, Client& client) {
   while (run.keep_going()) {
     const auto t0 = Clock::now();
     Snapshot s;
-    if (attempt(args, run, client, [&] { s = client.read_snapshot(milliseconds(args.read_hold_ms)); })) {
+    if (attempt(args, run, client,
+                [&] { s = client.read_snapshot(milliseconds(args.read_hold_ms)); })) {
       run.ok(ms_since(t0));
       if (s.first != s.second) ++moved;
       last = s.second;
@@ -439,7 +449,8 @@ int role_big_tx(const Args& args, Run& run, Client& client) {
   if (!attempt(args, run, client, [&] { first = client.max_seq(args.id) + 1; })) {
     return run.finish(&client, kExitOk);
   }
-  const std::string data = payload(args.config.seed, first, static_cast<std::size_t>(args.payload_bytes));
+  const std::string data =
+      payload(args.config.seed, first, static_cast<std::size_t>(args.payload_bytes));
   const auto t0 = Clock::now();
   if (attempt(args, run, client, [&] {
         client.big_transaction(args.id, first, args.rows, data, args.marker,
@@ -587,8 +598,10 @@ int role_zeroize(const Args& args, Run& run) {
   step("first_connection", [&] {
     db.emplace(cdb::Database::open(options));
     seq = db->read([&](cdb::Transaction& tx) {
-      return tx.query_value<std::int64_t>("SELECT coalesce(max(seq), -1) + 1 FROM items WHERE worker = ?",
-                                          args.id).value_or(0);
+      return tx
+          .query_value<std::int64_t>(
+              "SELECT coalesce(max(seq), -1) + 1 FROM items WHERE worker = ?", args.id)
+          .value_or(0);
     });
   });
   secure_zero(secret);
@@ -625,8 +638,9 @@ int role_service(const Args& args, Run& run) {
         naive.back()->open();
       }
     } else {
-      store = cdb::Store::open(library_options(args.config, args.config.passphrase),
-                               cdb::StoreOptions{.readers = readers, .group_commit = true, .max_batch = 64});
+      store = cdb::Store::open(
+          library_options(args.config, args.config.passphrase),
+          cdb::StoreOptions{.readers = readers, .group_commit = true, .max_batch = 64});
     }
   } catch (const ClientError& e) {
     run.report()["open_error"] = e.code();
@@ -659,7 +673,9 @@ int role_service(const Args& args, Run& run) {
       bool ready = guarded([&] {
         if (store) {
           seq = store->read([&](cdb::Transaction& tx) {
-            return tx.query_value<std::int64_t>("SELECT coalesce(max(seq), -1) + 1 FROM items WHERE worker = ?", id)
+            return tx
+                .query_value<std::int64_t>(
+                    "SELECT coalesce(max(seq), -1) + 1 FROM items WHERE worker = ?", id)
                 .value_or(0);
           });
         } else {
@@ -667,13 +683,15 @@ int role_service(const Args& args, Run& run) {
         }
       });
       while (ready && run.keep_going()) {
-        const std::string data = payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
+        const std::string data =
+            payload(args.config.seed, seq, static_cast<std::size_t>(args.payload_bytes));
         const auto start = Clock::now();
         const bool ok = guarded([&] {
           if (store) {
             store->write([&](cdb::Transaction& tx) {
               tx.execute("INSERT INTO items(worker, seq, payload) VALUES(?, ?, ?)", id, seq,
-                         std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()), data.size()));
+                         std::span<const std::byte>(reinterpret_cast<const std::byte*>(data.data()),
+                                                    data.size()));
             });
           } else {
             naive[static_cast<std::size_t>(t)]->insert(id, seq, 1, data);
@@ -698,7 +716,8 @@ int role_service(const Args& args, Run& run) {
               return tx.query_value<std::int64_t>("SELECT count(*) FROM items").value_or(0);
             });
           } else {
-            naive[static_cast<std::size_t>(writers + r)]->read_snapshot(milliseconds(0));
+            naive[static_cast<std::size_t>(writers) + static_cast<std::size_t>(r)]->read_snapshot(
+                milliseconds(0));
           }
         });
         if (ok) reads.fetch_add(1);
@@ -735,12 +754,13 @@ int run_role(const Args& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  // A test that closes its end of our stdout must not kill us mid-report.
-  ::signal(SIGPIPE, SIG_IGN);
+namespace {
+
+int worker_main(int argc, char** argv) {
   Args args;
   CLI::App app{"db_worker: one process of a libs/db multi-process scenario"};
-  app.add_option("role", args.role, "insert|cli-loop|increment|reader|big-tx|maint|open|probe|zeroize|service")
+  app.add_option("role", args.role,
+                 "insert|cli-loop|increment|reader|big-tx|maint|open|probe|zeroize|service")
       ->required()
       ->check(CLI::IsMember({"insert", "cli-loop", "increment", "reader", "big-tx", "maint", "open",
                              "probe", "zeroize", "service"}));
@@ -765,7 +785,8 @@ int main(int argc, char** argv) {
   app.add_option("--rows", args.rows, "big-tx: rows in the transaction");
   app.add_option("--row-sleep-us", args.row_sleep_us, "big-tx: pause after each row");
   app.add_option("--op", args.op, "maint: the operation; cli-loop: insert|increment");
-  app.add_option("--arg", args.arg, "maint: backup destination (rekey reads $DB_WORKER_NEW_PASSPHRASE)");
+  app.add_option("--arg", args.arg,
+                 "maint: backup destination (rekey reads $DB_WORKER_NEW_PASSPHRASE)");
   app.add_option("--interval-ms", args.interval_ms, "maint: pause between operations");
   app.add_flag("--stop-on-error", args.stop_on_error);
   app.add_flag("--reopen-on-key-error", args.reopen_on_key_error,
@@ -777,9 +798,11 @@ int main(int argc, char** argv) {
   app.add_flag("--barrier-before-open", args.barrier_before_open,
                "wait for the barrier before opening (racing creators); default: open first");
   app.add_option("--threads", args.threads, "service: writer threads");
-  app.add_option("--reader-threads", args.reader_threads, "service: reader threads (Store readers)");
+  app.add_option("--reader-threads", args.reader_threads,
+                 "service: reader threads (Store readers)");
   app.add_option("--max-reconnects", args.max_reconnects, "lib: RetryPolicy::max_reconnects");
-  app.add_option("--key-file", args.config.key_file, "passphrase file (first line), re-read per open");
+  app.add_option("--key-file", args.config.key_file,
+                 "passphrase file (first line), re-read per open");
   app.add_option("--busy-timeout-ms", args.config.busy_timeout_ms);
   app.add_option("--deadline-ms", args.config.deadline_ms);
   app.add_option("--autocheckpoint", args.config.autocheckpoint_pages);
@@ -787,7 +810,8 @@ int main(int argc, char** argv) {
   app.add_flag("--full-sync", args.config.full_sync);
   app.add_flag("!--no-create", args.config.create, "do not create a missing database");
   app.add_flag("--naive-schema", args.config.naive_schema, "naive: create the schema at open");
-  app.add_flag("!--no-fair-turn", args.config.fair_write_turn, "lib: Options::fair_write_turn = false");
+  app.add_flag("!--no-fair-turn", args.config.fair_write_turn,
+               "lib: Options::fair_write_turn = false");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -795,14 +819,30 @@ int main(int argc, char** argv) {
   }
   const char* pass = std::getenv(kPassphraseEnv);
   args.config.passphrase = pass != nullptr ? pass : std::string(kDefaultPassphrase);
-  if (const char* raw = std::getenv("DB_WORKER_RAW_KEY"); raw != nullptr) args.config.raw_key_hex = raw;
+  if (const char* raw = std::getenv("DB_WORKER_RAW_KEY"); raw != nullptr)
+    args.config.raw_key_hex = raw;
   args.config.salt_first = args.salt_first;
   args.config.max_reconnects = args.max_reconnects;
   try {
     return run_role(args);
   } catch (const std::exception& e) {
-    std::cout << nlohmann::json{{"role", args.role}, {"exception", e.what()}, {"exit_code", kExitException}}.dump()
+    std::cout << nlohmann::json{{"role", args.role},
+                                {"exception", e.what()},
+                                {"exit_code", kExitException}}
+                     .dump()
               << std::endl;
+    return kExitException;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A test that closes its end of our stdout must not kill us mid-report.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    return worker_main(argc, argv);
+  } catch (...) {
     return kExitException;
   }
 }

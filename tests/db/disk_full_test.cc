@@ -5,12 +5,11 @@
 // Mounting needs root and no sandbox, so the target is tagged local and
 // no-sandbox; where it cannot mount, the test SKIPs and says why.
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -31,7 +30,8 @@ class TmpfsMount {
       return;
     }
     const std::string data = "size=" + std::to_string(bytes) + ",mode=0700";
-    if (::mount("coordkit-disk-full", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    if (::mount("coordkit-disk-full", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, data.c_str()) !=
+        0) {
       why_not_ = std::string("mount -t tmpfs failed: ") + std::strerror(errno) +
                  " (a sandbox or a container without CAP_SYS_ADMIN)";
       return;
@@ -63,7 +63,7 @@ class TmpfsMount {
 TEST_CASE("A full disk surfaces as kFull, corrupts nothing, and work resumes once space is freed",
           "[db][scenario14]") {
   Scenario s("disk_full", seconds(90));
-  TmpfsMount tmpfs(s.dir() / "tmpfs", 8 * 1024 * 1024);
+  TmpfsMount tmpfs(s.dir() / "tmpfs", std::size_t{8} * 1024 * 1024);
   if (!tmpfs.mounted()) SKIP("scenario 14 needs its own small tmpfs: " << tmpfs.why_not());
   const fs::path db = s.dir() / "tmpfs" / "full.db";
 
@@ -73,19 +73,21 @@ TEST_CASE("A full disk surfaces as kFull, corrupts nothing, and work resumes onc
   // Leave about 600 KiB: a few hundred transactions, then ENOSPC.
   const fs::path filler = s.dir() / "tmpfs" / "filler";
   {
-    const std::int64_t fill = tmpfs.free_bytes() - 600 * 1024;
+    const std::int64_t fill = tmpfs.free_bytes() - std::int64_t{600} * 1024;
     REQUIRE(fill > 0);
     std::ofstream out(filler, std::ios::binary);
-    const std::string block(64 * 1024, 'f');
+    const std::string block(std::size_t{64} * 1024, 'f');
     for (std::int64_t left = fill; left > 0; left -= static_cast<std::int64_t>(block.size())) {
-      out.write(block.data(), static_cast<std::streamsize>(std::min<std::int64_t>(left, block.size())));
+      out.write(block.data(), static_cast<std::streamsize>(std::min<std::int64_t>(
+                                  left, static_cast<std::int64_t>(block.size()))));
     }
   }
   CAPTURE(tmpfs.free_bytes());
 
   // The writer stops at its first surfaced error; it must be kFull.
-  Worker writer = s.worker("writer", {"insert", "--rows-per-tx", "10", "--payload-bytes", "1000", "--count",
-                                      "100000", "--stop-on-error"},
+  Worker writer = s.worker("writer",
+                           {"insert", "--rows-per-tx", "10", "--payload-bytes", "1000", "--count",
+                            "100000", "--stop-on-error"},
                            nullptr, {}, db);
   const WorkerResult& w = writer.finish(s.deadline());
   {
@@ -109,9 +111,9 @@ TEST_CASE("A full disk surfaces as kFull, corrupts nothing, and work resumes onc
 
   // Free the space: the same kind of writer goes on as if nothing happened.
   fs::remove(filler);
-  Worker again = s.worker("writer_after", {"insert", "--rows-per-tx", "10", "--payload-bytes", "1000", "--count",
-                                           "50"},
-                          nullptr, {}, db);
+  Worker again = s.worker(
+      "writer_after", {"insert", "--rows-per-tx", "10", "--payload-bytes", "1000", "--count", "50"},
+      nullptr, {}, db);
   check_clean(again.finish(s.deadline()));
   const DbCheck after = verify_database(db);
   check_database(after);

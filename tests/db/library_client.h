@@ -11,8 +11,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <thread>
+#include <type_traits>
 
 #include "coordkit/db/db.h"
 #include "tests/db/client.h"
@@ -25,7 +25,9 @@ namespace cdb = coordkit::db;
 
 // error_code_name: "Busy", "Corrupt", ... (cdb::to_string), the names the
 // worker's JSON report and the tests use.
-inline std::string error_code_name(cdb::ErrorCode code) { return std::string(cdb::to_string(code)); }
+inline std::string error_code_name(cdb::ErrorCode code) {
+  return std::string(cdb::to_string(code));
+}
 
 // counters_json: every field of cdb::Counters, the per-class and per-code
 // arrays as objects keyed by name (zero entries left out).
@@ -48,7 +50,8 @@ inline nlohmann::json counters_json(const cdb::Counters& c) {
   nlohmann::json by_class = nlohmann::json::object();
   for (std::size_t i = 0; i < cdb::kRetryClassCount; ++i) {
     if (c.failures_by_class[i] != 0) {
-      by_class[std::string(cdb::to_string(static_cast<cdb::RetryClass>(i)))] = c.failures_by_class[i];
+      by_class[std::string(cdb::to_string(static_cast<cdb::RetryClass>(i)))] =
+          c.failures_by_class[i];
     }
   }
   nlohmann::json by_code = nlohmann::json::object();
@@ -100,8 +103,9 @@ class LibraryClient final : public Client {
   std::int64_t max_seq(std::string_view worker) override {
     return guarded([&] {
       return db().read([&](cdb::Transaction& tx) {
-        return tx.query_value<std::int64_t>(
-                     "SELECT coalesce(max(seq), -1) FROM items WHERE worker = ?", worker)
+        return tx
+            .query_value<std::int64_t>("SELECT coalesce(max(seq), -1) FROM items WHERE worker = ?",
+                                       worker)
             .value_or(-1);
       });
     });
@@ -122,7 +126,9 @@ class LibraryClient final : public Client {
     return guarded([&] {
       return db().write([&](cdb::Transaction& tx) {
         const std::int64_t value =
-            tx.query_value<std::int64_t>("SELECT value FROM counters WHERE name = 'c'").value_or(0) + 1;
+            tx.query_value<std::int64_t>("SELECT value FROM counters WHERE name = 'c'")
+                .value_or(0) +
+            1;
         tx.execute("UPDATE counters SET value = ? WHERE name = 'c'", value);
         insert_row(tx, worker, seq, payload);
         return value;

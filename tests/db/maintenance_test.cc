@@ -3,7 +3,6 @@
 // and backup while other processes keep working.
 
 #include <catch2/catch_test_macros.hpp>
-
 #include <string>
 #include <vector>
 
@@ -35,14 +34,17 @@ std::int64_t starvation_run(Scenario& s, const std::string& client, const std::s
   }
   Barrier barrier(s, "go");
   std::vector<Worker> ws;
-  ws.push_back(s.worker("writer", with({"insert", "--duration-ms", "3000", "--payload-bytes", "200"}), &barrier));
+  ws.push_back(s.worker(
+      "writer", with({"insert", "--duration-ms", "3000", "--payload-bytes", "200"}), &barrier));
   for (int i = 0; i < 3; ++i) {
     ws.push_back(s.worker("reader" + std::to_string(i),
-                          with({"reader", "--duration-ms", "3000", "--read-hold-ms", "30"}), &barrier));
+                          with({"reader", "--duration-ms", "3000", "--read-hold-ms", "30"}),
+                          &barrier));
   }
   if (!maint_op.empty()) {
-    ws.push_back(s.worker("maint", with({"maint", "--op", maint_op, "--interval-ms", "100", "--duration-ms", "3000"}),
-                          &barrier));
+    ws.push_back(s.worker(
+        "maint", with({"maint", "--op", maint_op, "--interval-ms", "100", "--duration-ms", "3000"}),
+        &barrier));
   }
   WalSampler sampler(s.db(), milliseconds(5));
   release_when_ready(barrier, ws, s);
@@ -61,8 +63,9 @@ std::int64_t starvation_run(Scenario& s, const std::string& client, const std::s
 }
 
 // Scenario 11.
-TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded under the library's own policy",
-          "[db][scenario11]") {
+TEST_CASE(
+    "Overlapping readers and a fast writer: the WAL stays bounded under the library's own policy",
+    "[db][scenario11]") {
   Scenario lib_s("starvation_library", seconds(90));
   const std::int64_t lib_max = starvation_run(lib_s, "lib", "");
   // Control: with the naive client's autocheckpoint (PASSIVE, inside
@@ -76,9 +79,10 @@ TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded under th
   CHECK(lib_max <= kWalBound);
 }
 
-TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded when a maintenance process runs "
-          "checkpoint(kTruncate)",
-          "[db][scenario11]") {
+TEST_CASE(
+    "Overlapping readers and a fast writer: the WAL stays bounded when a maintenance process runs "
+    "checkpoint(kTruncate)",
+    "[db][scenario11]") {
   Scenario s("starvation_truncate", seconds(90));
   const std::int64_t max = starvation_run(s, "lib", "checkpoint-truncate");
   CAPTURE(max, kWalBound);
@@ -87,14 +91,15 @@ TEST_CASE("Overlapping readers and a fast writer: the WAL stays bounded when a m
 }
 
 // Scenario 12.
-TEST_CASE("A CLI holding a read transaction for seconds keeps a consistent snapshot, and the WAL stops "
-          "growing once it lets go",
-          "[db][scenario12]") {
+TEST_CASE(
+    "A CLI holding a read transaction for seconds keeps a consistent snapshot, and the WAL stops "
+    "growing once it lets go",
+    "[db][scenario12]") {
   Scenario s("long_reader", seconds(90));
   init_database(s);
   const fs::path stop = s.file("stop");
-  Worker writer = s.worker("writer", {"insert", "--stop-file", stop.string(), "--payload-bytes", "200",
-                                      "--sleep-us", "200"});
+  Worker writer = s.worker("writer", {"insert", "--stop-file", stop.string(), "--payload-bytes",
+                                      "200", "--sleep-us", "200"});
   WalSampler sampler(s.db(), milliseconds(5));
   while (read_acks(s.ack_log("writer")).size() < 20 && writer.running() && !s.deadline().passed()) {
     std::this_thread::sleep_for(milliseconds(5));
@@ -126,8 +131,9 @@ TEST_CASE("A CLI holding a read transaction for seconds keeps a consistent snaps
   CAPTURE(wal_at_release, wal_later, sampler.max(), acked_at_release, acked_end);
   WARN("scenario 12: WAL " << wal_at_release << " bytes when the 2.5 s reader let go, " << wal_later
                            << " bytes 1.5 s and " << (acked_end - acked_at_release)
-                           << " commits later");
-  CHECK(wal_later <= wal_at_release + 4 * 1024 * 1024);
+                           << " commits later; writer p99 " << w.p99_ms() << " ms, max "
+                           << w.max_ms() << " ms");
+  CHECK(wal_later <= wal_at_release + std::int64_t{4} * 1024 * 1024);
 
   Worker truncate = s.worker("truncate", {"maint", "--op", "checkpoint-truncate", "--count", "1"});
   check_clean(truncate.finish(s.deadline()));
@@ -140,7 +146,8 @@ TEST_CASE("A CLI holding a read transaction for seconds keeps a consistent snaps
 }
 
 // Scenario 13.
-TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep working", "[db][scenario13]") {
+TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep working",
+          "[db][scenario13]") {
   Scenario s("maintenance_under_load", seconds(120));
   init_database(s);
   const fs::path key_file = s.file("key");
@@ -158,7 +165,8 @@ TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep work
   std::vector<Worker> load;
   load.push_back(s.worker("writer", with({"insert", "--sleep-us", "500"}), &barrier));
   load.push_back(s.worker("reader", with({"reader", "--read-hold-ms", "2"}), &barrier));
-  load.push_back(s.worker("cli", with({"cli-loop", "--op", "increment", "--sleep-us", "5000"}), &barrier));
+  load.push_back(
+      s.worker("cli", with({"cli-loop", "--op", "increment", "--sleep-us", "5000"}), &barrier));
   release_when_ready(barrier, load, s);
   std::this_thread::sleep_for(milliseconds(500));
 
@@ -166,7 +174,8 @@ TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep work
   // before it started.
   const fs::path backup = s.file("backup.db");
   const std::vector<Ack> acked_before = read_all_acks(s.ack_logs());
-  Worker b = s.worker("backup", {"maint", "--op", "backup", "--arg", backup.string(), "--count", "1"});
+  Worker b =
+      s.worker("backup", {"maint", "--op", "backup", "--arg", backup.string(), "--count", "1"});
   check_clean(b.finish(s.deadline()));
 
   Worker v = s.worker("vacuum", {"maint", "--op", "vacuum", "--count", "1"});

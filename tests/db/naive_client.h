@@ -11,8 +11,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
-#include <type_traits>
 #include <thread>
+#include <type_traits>
 
 #include "tests/db/client.h"
 #include "tests/db/raw_sqlcipher.h"
@@ -29,7 +29,7 @@ class NaiveClient final : public Client {
     try {
       auto c = RawConnection::open(config_.db, config_.create);
       c.exec("PRAGMA key=" + (config_.raw_key_hex.empty() ? sql_quote(passphrase())
-                                                           : "\"x'" + config_.raw_key_hex + "'\""));
+                                                          : "\"x'" + config_.raw_key_hex + "'\""));
       c.busy_timeout(config_.busy_timeout_ms);
       if (config_.salt_first) {
         // Scenario 7's first-access control: a wrapper that reads the salt

@@ -44,25 +44,44 @@ class RawError : public std::runtime_error {
 // scenarios meet; "SQLITE_<n>" for the rest. Stable names for JSON reports.
 inline std::string result_code_name(int extended_code) {
   switch (extended_code) {
-    case SQLITE_OK: return "SQLITE_OK";
-    case SQLITE_ERROR: return "SQLITE_ERROR";
-    case SQLITE_BUSY: return "SQLITE_BUSY";
-    case SQLITE_BUSY_SNAPSHOT: return "SQLITE_BUSY_SNAPSHOT";
-    case SQLITE_BUSY_RECOVERY: return "SQLITE_BUSY_RECOVERY";
-    case SQLITE_BUSY_TIMEOUT: return "SQLITE_BUSY_TIMEOUT";
-    case SQLITE_LOCKED: return "SQLITE_LOCKED";
-    case SQLITE_NOTADB: return "SQLITE_NOTADB";
-    case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
-    case SQLITE_FULL: return "SQLITE_FULL";
-    case SQLITE_IOERR: return "SQLITE_IOERR";
-    case SQLITE_IOERR_SHORT_READ: return "SQLITE_IOERR_SHORT_READ";
-    case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
-    case SQLITE_READONLY: return "SQLITE_READONLY";
-    case SQLITE_PROTOCOL: return "SQLITE_PROTOCOL";
-    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
-    case SQLITE_CONSTRAINT_UNIQUE: return "SQLITE_CONSTRAINT_UNIQUE";
-    case SQLITE_CONSTRAINT_PRIMARYKEY: return "SQLITE_CONSTRAINT_PRIMARYKEY";
-    default: return "SQLITE_" + std::to_string(extended_code);
+    case SQLITE_OK:
+      return "SQLITE_OK";
+    case SQLITE_ERROR:
+      return "SQLITE_ERROR";
+    case SQLITE_BUSY:
+      return "SQLITE_BUSY";
+    case SQLITE_BUSY_SNAPSHOT:
+      return "SQLITE_BUSY_SNAPSHOT";
+    case SQLITE_BUSY_RECOVERY:
+      return "SQLITE_BUSY_RECOVERY";
+    case SQLITE_BUSY_TIMEOUT:
+      return "SQLITE_BUSY_TIMEOUT";
+    case SQLITE_LOCKED:
+      return "SQLITE_LOCKED";
+    case SQLITE_NOTADB:
+      return "SQLITE_NOTADB";
+    case SQLITE_CORRUPT:
+      return "SQLITE_CORRUPT";
+    case SQLITE_FULL:
+      return "SQLITE_FULL";
+    case SQLITE_IOERR:
+      return "SQLITE_IOERR";
+    case SQLITE_IOERR_SHORT_READ:
+      return "SQLITE_IOERR_SHORT_READ";
+    case SQLITE_CANTOPEN:
+      return "SQLITE_CANTOPEN";
+    case SQLITE_READONLY:
+      return "SQLITE_READONLY";
+    case SQLITE_PROTOCOL:
+      return "SQLITE_PROTOCOL";
+    case SQLITE_CONSTRAINT:
+      return "SQLITE_CONSTRAINT";
+    case SQLITE_CONSTRAINT_UNIQUE:
+      return "SQLITE_CONSTRAINT_UNIQUE";
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return "SQLITE_CONSTRAINT_PRIMARYKEY";
+    default:
+      return "SQLITE_" + std::to_string(extended_code);
   }
 }
 
@@ -71,7 +90,8 @@ class RawStatement {
  public:
   RawStatement() = default;
   RawStatement(sqlite3* db, std::string_view sql) : db_(db) {
-    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    const int rc =
+        sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
     if (rc != SQLITE_OK) {
       const int ext = sqlite3_extended_errcode(db);
       throw RawError(ext, "prepare '" + std::string(sql) + "': " + sqlite3_errmsg(db));
@@ -207,7 +227,8 @@ class RawConnection {
   // query_int: the first column of the first row as an integer.
   std::int64_t query_int(std::string_view sql) {
     auto rows = query(sql);
-    if (rows.empty() || rows[0].empty()) throw RawError(SQLITE_ERROR, std::string(sql) + ": no row");
+    if (rows.empty() || rows[0].empty())
+      throw RawError(SQLITE_ERROR, std::string(sql) + ": no row");
     return std::stoll(rows[0][0]);
   }
 

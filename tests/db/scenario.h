@@ -24,21 +24,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <catch2/catch_test_macros.hpp>
-#include <nlohmann/json.hpp>
 
 #include "coordkit/spawn/spawn.h"
 #include "tests/db/raw_sqlcipher.h"
@@ -140,7 +139,10 @@ inline nlohmann::json last_json_line(const std::string& text) {
 class Worker {
  public:
   Worker(std::string name, sp::Child child, fs::path out, fs::path err)
-      : name_(std::move(name)), child_(std::move(child)), out_(std::move(out)), err_(std::move(err)) {}
+      : name_(std::move(name)),
+        child_(std::move(child)),
+        out_(std::move(out)),
+        err_(std::move(err)) {}
 
   const std::string& name() const { return name_; }
   std::int64_t pid() const { return child_.pid(); }
@@ -184,7 +186,8 @@ class Scenario {
   explicit Scenario(const std::string& name, milliseconds budget = seconds(120))
       : deadline_(budget) {
     static std::atomic<int> counter{0};
-    dir_ = test_tmpdir() / (name + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
+    dir_ =
+        test_tmpdir() / (name + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -254,8 +257,8 @@ inline Worker Scenario::worker(const std::string& name, std::vector<std::string>
                                std::map<std::string, std::optional<std::string>> env,
                                std::optional<fs::path> db) {
   std::vector<std::string> full = std::move(args);
-  const std::vector<std::string> common = {"--db", (db ? *db : this->db()).string(), "--id", name,
-                                           "--ack-log", ack_log(name).string()};
+  const std::vector<std::string> common = {
+      "--db", (db ? *db : this->db()).string(), "--id", name, "--ack-log", ack_log(name).string()};
   full.insert(full.begin() + 1, common.begin(), common.end());
   if (barrier != nullptr) {
     const auto b = barrier->args(name);
@@ -275,7 +278,8 @@ inline Worker Scenario::worker(const std::string& name, std::vector<std::string>
 }
 
 // finish_all: finishes every worker (each bounded by the deadline).
-inline std::vector<WorkerResult> finish_all(std::vector<Worker>& workers, const Deadline& deadline) {
+inline std::vector<WorkerResult> finish_all(std::vector<Worker>& workers,
+                                            const Deadline& deadline) {
   std::vector<WorkerResult> out;
   for (auto& w : workers) out.push_back(w.finish(deadline));
   return out;
@@ -306,7 +310,7 @@ struct DbCheck {
   std::vector<std::string> cipher_integrity;  // PRAGMA cipher_integrity_check rows (none = ok)
   std::map<std::string, std::set<std::int64_t>> rows;  // worker -> seqs in items
   std::int64_t row_count = 0;
-  std::int64_t counter = 0;                   // counters.value for 'c'
+  std::int64_t counter = 0;  // counters.value for 'c'
   std::string journal_mode;
 
   bool integrity_ok() const { return integrity.size() == 1 && integrity[0] == "ok"; }
@@ -371,9 +375,9 @@ inline DbCheck verify_database(const fs::path& db,
 
 // AckCheck: the acknowledged writes against the database.
 struct AckCheck {
-  std::int64_t acked_rows = 0;       // rows acknowledged by all logs
-  std::int64_t acked_increments = 0; // read-then-write increments acknowledged
-  std::int64_t missing = 0;          // acknowledged rows not in the database
+  std::int64_t acked_rows = 0;        // rows acknowledged by all logs
+  std::int64_t acked_increments = 0;  // read-then-write increments acknowledged
+  std::int64_t missing = 0;           // acknowledged rows not in the database
   std::string first_missing;
   std::map<std::string, std::int64_t> acked_by_worker;
 };
@@ -468,7 +472,8 @@ class ShellProcess {
 };
 
 // run_shell: one shell run with `script` after `PRAGMA key=...`.
-inline ShellResult run_shell(const fs::path& db, const std::string& script, const Deadline& deadline,
+inline ShellResult run_shell(const fs::path& db, const std::string& script,
+                             const Deadline& deadline,
                              std::string_view passphrase = kDefaultPassphrase) {
   ShellProcess shell(db);
   return shell.run("PRAGMA key=" + sql_quote(passphrase) + ";\n" + script, deadline);
@@ -550,7 +555,8 @@ inline void preserve_for_post_mortem(const fs::path& db) {
   fs::create_directories(dest, ec);
   for (const char* suffix : {"", "-wal", "-shm"}) {
     const fs::path from(db.string() + suffix);
-    if (fs::exists(from, ec)) fs::copy_file(from, dest / from.filename(), fs::copy_options::overwrite_existing, ec);
+    if (fs::exists(from, ec))
+      fs::copy_file(from, dest / from.filename(), fs::copy_options::overwrite_existing, ec);
   }
 }
 
@@ -566,7 +572,8 @@ inline void check_database(const DbCheck& c) {
 // check_nothing_lost: every acknowledged row is in the database.
 inline AckCheck check_nothing_lost(const DbCheck& c, const std::vector<fs::path>& logs) {
   const AckCheck a = check_acks(c, logs);
-  INFO("acked rows " << a.acked_rows << ", missing " << a.missing << " (first " << a.first_missing << ")");
+  INFO("acked rows " << a.acked_rows << ", missing " << a.missing << " (first " << a.first_missing
+                     << ")");
   CHECK(a.acked_rows > 0);
   CHECK(a.missing == 0);
   return a;

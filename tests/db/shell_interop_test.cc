@@ -2,9 +2,8 @@
 // scenario 10 of sqlcipher-facts.md. The shell always gets its key on stdin
 // (PRAGMA key='passphrase'), never in argv.
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <algorithm>
+#include <catch2/catch_test_macros.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,14 +17,16 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-TEST_CASE("The stock sqlcipher shell reads a database the library created, while the library has it open",
-          "[db][interop]") {
+TEST_CASE(
+    "The stock sqlcipher shell reads a database the library created, while the library has it open",
+    "[db][interop]") {
   REQUIRE(fs::exists(kSqlcipherShell));
   Scenario s("shell_reads_library", seconds(60));
   Worker rows = s.worker("lib", {"insert", "--count", "30"});
   check_clean(rows.finish(s.deadline()));
   const fs::path stop = s.file("stop");
-  Worker service = s.worker("service", {"insert", "--stop-file", stop.string(), "--sleep-us", "5000"});
+  Worker service =
+      s.worker("service", {"insert", "--stop-file", stop.string(), "--sleep-us", "5000"});
 
   const ShellResult r = run_shell(s.db(),
                                   "PRAGMA cipher_version;\n"
@@ -45,12 +46,15 @@ TEST_CASE("The stock sqlcipher shell reads a database the library created, while
   CHECK(r.err.empty());
 }
 
-TEST_CASE("The library opens a database the stock sqlcipher shell created and keeps it usable for the shell",
-          "[db][interop]") {
+TEST_CASE(
+    "The library opens a database the stock sqlcipher shell created and keeps it usable for the "
+    "shell",
+    "[db][interop]") {
   Scenario s("library_reads_shell", seconds(60));
   std::string script = std::string(kSchemaV1) + "\nPRAGMA user_version = 1;\n";
   for (int i = 0; i < 10; ++i) {
-    script += "INSERT INTO items(worker, seq, payload) VALUES('shell', " + std::to_string(i) + ", randomblob(60));\n";
+    script += "INSERT INTO items(worker, seq, payload) VALUES('shell', " + std::to_string(i) +
+              ", randomblob(60));\n";
   }
   const ShellResult created = run_shell(s.db(), script, s.deadline());
   INFO("stdout: " << created.out << "\nstderr: " << created.err);
@@ -64,7 +68,8 @@ TEST_CASE("The library opens a database the stock sqlcipher shell created and ke
   Worker more = s.worker("lib", {"insert", "--count", "5"});
   check_clean(more.finish(s.deadline()));
 
-  const ShellResult read = run_shell(s.db(), "SELECT 'rows=' || count(*) FROM items;\n", s.deadline());
+  const ShellResult read =
+      run_shell(s.db(), "SELECT 'rows=' || count(*) FROM items;\n", s.deadline());
   INFO("stdout: " << read.out << "\nstderr: " << read.err);
   CHECK(read.ok());
   CHECK(contains(lines(read.out), "rows=15"));
@@ -82,13 +87,15 @@ TEST_CASE("The stock sqlcipher shell writes while library processes write too, a
   const fs::path stop = s.file("stop");
   Barrier barrier(s, "writers");
   std::vector<Worker> lib;
-  lib.push_back(s.worker("service", {"insert", "--stop-file", stop.string(), "--sleep-us", "1000"}, &barrier));
-  lib.push_back(s.worker("writer", {"insert", "--stop-file", stop.string(), "--sleep-us", "1000",
-                                    "--rows-per-tx", "5"},
+  lib.push_back(s.worker("service", {"insert", "--stop-file", stop.string(), "--sleep-us", "1000"},
                          &barrier));
-  lib.push_back(s.worker("cli", {"cli-loop", "--op", "increment", "--stop-file", stop.string(), "--sleep-us",
-                                 "5000"},
-                         &barrier));
+  lib.push_back(
+      s.worker("writer",
+               {"insert", "--stop-file", stop.string(), "--sleep-us", "1000", "--rows-per-tx", "5"},
+               &barrier));
+  lib.push_back(s.worker(
+      "cli", {"cli-loop", "--op", "increment", "--stop-file", stop.string(), "--sleep-us", "5000"},
+      &barrier));
   release_when_ready(barrier, lib, s);
 
   // One autocommit INSERT per row, each followed by a SELECT that prints an
@@ -126,9 +133,10 @@ TEST_CASE("The stock sqlcipher shell writes while library processes write too, a
 }
 
 // Scenario 10.
-TEST_CASE("The stock sqlcipher shell switches the journal mode while the service is down; the service "
-          "restores WAL and everyone keeps working",
-          "[db][scenario10]") {
+TEST_CASE(
+    "The stock sqlcipher shell switches the journal mode while the service is down; the service "
+    "restores WAL and everyone keeps working",
+    "[db][scenario10]") {
   Scenario s("shell_journal_mode", seconds(90));
   Worker first = s.worker("service_run1", {"insert", "--count", "10"});
   check_clean(first.finish(s.deadline()));
@@ -142,9 +150,12 @@ TEST_CASE("The stock sqlcipher shell switches the journal mode while the service
   // The service comes back together with CLI processes.
   Barrier barrier(s, "restart");
   std::vector<Worker> ws;
-  ws.push_back(s.worker("service_run2", {"insert", "--duration-ms", "1500", "--sleep-us", "500"}, &barrier));
-  ws.push_back(s.worker("cli1", {"cli-loop", "--op", "increment", "--duration-ms", "1500"}, &barrier));
-  ws.push_back(s.worker("cli2", {"cli-loop", "--op", "increment", "--duration-ms", "1500"}, &barrier));
+  ws.push_back(
+      s.worker("service_run2", {"insert", "--duration-ms", "1500", "--sleep-us", "500"}, &barrier));
+  ws.push_back(
+      s.worker("cli1", {"cli-loop", "--op", "increment", "--duration-ms", "1500"}, &barrier));
+  ws.push_back(
+      s.worker("cli2", {"cli-loop", "--op", "increment", "--duration-ms", "1500"}, &barrier));
   release_when_ready(barrier, ws, s);
   for (const auto& res : finish_all(ws, s.deadline())) check_clean(res);
 

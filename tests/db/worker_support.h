@@ -30,8 +30,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -197,7 +197,8 @@ inline LatencySummary summarize(std::vector<double> samples) {
 // verifier could recompute them; cheap (a 64-bit LCG).
 inline std::string payload(std::uint64_t seed, std::int64_t seq, std::size_t size) {
   std::string out(size, '\0');
-  std::uint64_t x = seed * 6364136223846793005ULL + static_cast<std::uint64_t>(seq) + 1442695040888963407ULL;
+  std::uint64_t x =
+      seed * 6364136223846793005ULL + static_cast<std::uint64_t>(seq) + 1442695040888963407ULL;
   for (std::size_t i = 0; i < size; ++i) {
     x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     out[i] = static_cast<char>(x >> 56);
