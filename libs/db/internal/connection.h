@@ -174,6 +174,11 @@ class Connection {
   StatementCache& cache() noexcept { return cache_; }
   const Salt& salt() const noexcept { return salt_; }
 
+  // busy_timeout / set_busy_timeout: how long the busy handler waits inside
+  // one statement (a checkpoint counts as one).
+  std::chrono::milliseconds busy_timeout() const noexcept { return busy_timeout_; }
+  void set_busy_timeout(std::chrono::milliseconds t) noexcept { busy_timeout_ = t; }
+
   // wal_frames: frames in the WAL after this connection's last commit.
   int wal_frames() const noexcept { return wal_frames_; }
   void reset_wal_frames() noexcept { wal_frames_ = 0; }

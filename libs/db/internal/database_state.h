@@ -173,6 +173,7 @@ class DatabaseState {
       throw e;
     }
     conn_->reset_wal_frames();
+    checkpointed_frames_ = std::max(out.log_frames, 0);
     return out;
   }
 
@@ -608,15 +609,12 @@ class DatabaseState {
       throw;
     }
     if (write) ++commits_;
-    if (write && checkpoint_due()) {
-      // The checkpoint copies and syncs, which takes milliseconds: pass the
-      // turn on first, since it does not need it.
-      hold.let_go();
-      turn_.let_go();
-      maybe_checkpoint();
-    } else {
-      hold.release();
-    }
+    hold.release();
+    // After the turn is released (kept only while the lease runs), so other
+    // library writers are not held up by the copy and its fsyncs any longer
+    // than the lease allows. Passing the turn on here instead would send this
+    // writer to the back of the queue after every checkpoint.
+    if (write) maybe_checkpoint();
   }
 
   void rollback() noexcept {
@@ -626,43 +624,55 @@ class DatabaseState {
     }
   }
 
-  // maybe_checkpoint: a PASSIVE checkpoint once the WAL passes the
-  // autocheckpoint size, after the write turn was passed on, so the copy
-  // does not hold up other writers (SQLite's own autocheckpoint would run
-  // inside COMMIT, with the write lock and the turn still held).
-  // checkpoint_due: the WAL passed the autocheckpoint size. A connection
-  // that has committed only a few transactions (a command-line process that
-  // opens, writes and closes) leaves the checkpoint, which costs two fsyncs,
-  // to longer-lived connections, unless the WAL has grown to four times the
-  // limit (then nobody else is doing it).
-  bool checkpoint_due() const noexcept {
+  // maybe_checkpoint: a PASSIVE checkpoint once the WAL has grown by the
+  // autocheckpoint size since this connection's last checkpoint, run after
+  // the write turn was released (SQLite's own autocheckpoint would run inside
+  // COMMIT, with the write lock and the turn still held).
+  // checkpoint_due counts frames appended since the last checkpoint, not
+  // frames in the WAL: while readers keep the WAL from restarting, the WAL
+  // stays above the limit, and counting all of it ran a checkpoint after
+  // every commit. A connection that has committed only a few transactions
+  // (a command-line process that opens, writes and closes) leaves the
+  // checkpoint, which costs two fsyncs, to longer-lived connections, unless
+  // the WAL has grown by four times the limit (then nobody else is doing it).
+  bool checkpoint_due() noexcept {
     const int limit = options_.wal_autocheckpoint_pages;
     if (limit <= 0 || !conn_) return false;
     const int frames = conn_->wal_frames();
-    if (frames >= 4 * limit) return true;
-    return frames >= limit && commits_ >= kCheckpointAfterCommits;
+    if (frames < checkpointed_frames_) checkpointed_frames_ = 0;  // the WAL restarted
+    const int grown = frames - checkpointed_frames_;
+    if (grown >= 4 * limit) return true;
+    return grown >= limit && commits_ >= kCheckpointAfterCommits;
   }
 
-  //
   // Readers whose snapshots always overlap starve a PASSIVE checkpoint: it
   // never reaches the end of the WAL, so the WAL is never restarted and
   // grows without bound (scenario 11). When the WAL has passed twice the
   // limit and PASSIVE could not copy all of it, a TRUNCATE checkpoint
-  // follows: it waits (through the busy handler, so at most busy_timeout)
+  // follows: it waits (through the busy handler, at most kTruncateBudget)
   // for the readers to move on to the newest snapshot and then to the
   // database file, and empties the WAL. It holds SQLite's write lock while
   // it waits, which is why it is the escalation and not the rule.
   void maybe_checkpoint() noexcept {
     if (!checkpoint_due()) return;
     const int frames = conn_->wal_frames();
-    conn_->reset_wal_frames();
+    checkpointed_frames_ = frames;
     int log_frames = 0;
     int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                              &log_frames, &copied);
     if (rc == SQLITE_OK && copied < log_frames &&
         frames >= 2 * options_.wal_autocheckpoint_pages) {
-      sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+      // Within kTruncateBudget, not busy_timeout: it holds SQLite's write
+      // lock while it waits, so every writer waits with it. If the readers
+      // do not leave a gap in time, the next checkpoint tries again.
+      const auto saved = conn_->busy_timeout();
+      conn_->set_busy_timeout(std::min(saved, kTruncateBudget));
+      if (sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                    nullptr) == SQLITE_OK) {
+        checkpointed_frames_ = 0;
+      }
+      conn_->set_busy_timeout(saved);
     }
   }
 
@@ -732,7 +742,9 @@ class DatabaseState {
   WriteTurn turn_;
   bool turn_opened_ = false;
   std::uint64_t commits_ = 0;
+  int checkpointed_frames_ = 0;  // WAL frames at this connection's last automatic checkpoint
   static constexpr std::uint64_t kCheckpointAfterCommits = 16;
+  static constexpr std::chrono::milliseconds kTruncateBudget{100};
   std::mt19937_64 rng_;
 };
 

@@ -24,14 +24,18 @@
 //     publish t in the slot, wait until serving >= t, start a lease.
 //   release (after COMMIT): while the lease is younger than `lease`, or no
 //     one queued, park the turn (keep it); otherwise CAS serving t -> t+1 and
-//     wake the owners of t+1 and t+2 (the one after next starts spinning, so
-//     it is on a CPU when its turn comes).
+//     wake the owner of t+1. Waiters never spin: with more processes than
+//     cores, a polling waiter takes the CPU from the holder (measured: four
+//     CLI processes polling for 1 ms each left the long-lived writer under
+//     half a core, 0.34-0.41 of one writer's rate with 5-15 ms leases).
 //   A waiter that finds the turn parked claims it (CAS parked -> 0, then
 //     serving -> serving+1) once the lease has expired, or once the owner has
 //     been away for kReturnWindow (a writer that commits back to back comes
 //     back within microseconds; one that went idle should not make others
 //     wait out its lease), or when the owner died. Exactly one of the owner's
-//     take-back and a waiter's claim wins the CAS.
+//     take-back and a waiter's claim wins the CAS. The next in line sleeps
+//     until the return window ends, looks once, and if the owner came back,
+//     sleeps until the lease ends.
 // Why leases: handing the turn over costs a wake-up, and on a busy machine a
 // wake-up can take milliseconds while the turn sits idle (a lock convoy).
 // Strict per-transaction FIFO made a loop writer and four CLI processes
@@ -48,7 +52,6 @@
 #define COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -182,8 +185,12 @@ class WriteTurn {
     std::uint64_t watched = s;
     auto watched_since = start;
     auto orphan_since = Clock::time_point::max();
+    // The lease for which this waiter already took its early look (at the
+    // end of the return window) behind a parked turn: after that one look it
+    // sleeps to the end of the lease, so a holder that writes back to back is
+    // not polled every return window.
+    std::uint64_t looked_early = 0;
     for (;;) {
-      if (spin_while_next(t)) break;
       const std::uint32_t w = me.wake.load();
       me.sleeping.store(1);
       s = g.serving.load();
@@ -197,13 +204,25 @@ class WriteTurn {
       auto wait = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
       if (wait > kCheckInterval) wait = kCheckInterval;
       if (t - s == 1 && g.parked.load() == s + 1) {
-        // Next in line behind a parked turn: wake when it becomes claimable.
+        // Next in line behind a parked turn: claim it once its lease is over
+        // or its holder has stayed away for the return window; else sleep
+        // until then (passing the turn on wakes us sooner).
         const std::uint64_t now_ns = monotonic_ns();
-        const std::uint64_t lease_end = g.lease_start_ns.load() + lease_ns_;
+        const std::uint64_t lease_start = g.lease_start_ns.load();
+        const std::uint64_t lease_end = lease_start + lease_ns_;
         const std::uint64_t window_end =
             g.parked_at_ns.load() + static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
-        const std::uint64_t until = std::min(lease_end, window_end);
-        const auto left = std::chrono::microseconds(until > now_ns ? (until - now_ns) / 1000 + 1 : 1);
+        if (now_ns >= lease_end || now_ns >= window_end) {
+          me.sleeping.store(0);
+          claim_parked(s);
+          continue;
+        }
+        std::uint64_t until = lease_end;
+        if (looked_early != lease_start) {
+          looked_early = lease_start;
+          until = std::min(lease_end, window_end);
+        }
+        const auto left = std::chrono::microseconds((until - now_ns) / 1000 + 1);
         if (left < wait) wait = left;
       }
       futex_wait(&me.wake, w, wait);
@@ -287,22 +306,6 @@ class WriteTurn {
   }
 
  private:
-  // kNextSpin: how long the next-in-line waiter polls on the CPU before it
-  // sleeps: a short transaction plus the hand-off (CLI transactions took 0.2
-  // to 0.35 ms here), so the writer that queued behind a CLI is running when
-  // the CLI is done; measured better than 50 us (aggregate 0.38-0.44 vs
-  // 0.25-0.33 of one writer at moderate load). Only one waiter (the next)
-  // spins, and never with sched_yield: on a loaded machine a yield costs
-  // milliseconds (measured: a writer lost half its time in sched_yield).
-    static constexpr std::chrono::microseconds kNextSpin{1000};
-  static void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
-
   static std::chrono::microseconds elapsed(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   }
@@ -332,38 +335,6 @@ class WriteTurn {
   void claim_parked(std::uint64_t s) noexcept {
     std::uint64_t expected = s + 1;
     if (shared_->parked.compare_exchange_strong(expected, 0)) advance_from(s);
-  }
-
-  // spin_while_next: while this handle is next in line, polls on the CPU for
-  // up to kNextSpin, and claims a parked turn whose lease is over or whose
-  // owner stayed away. Returns true when the turn is ours.
-  bool spin_while_next(std::uint64_t t) noexcept {
-    GateShared& g = *shared_;
-    std::uint64_t s = g.serving.load();
-    if (s >= t) return true;
-    if (t - s != 1) return false;
-    const auto until = Clock::now() + kNextSpin;
-    bool ours = false;
-    for (int i = 1;; ++i) {
-      s = g.serving.load();
-      if (s >= t) {
-        ours = true;
-        break;
-      }
-      if (t - s != 1) break;
-      if (g.parked.load() == s + 1) {
-        const std::uint64_t now_ns = monotonic_ns();
-        const std::uint64_t window = static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
-        if (now_ns - g.lease_start_ns.load() >= lease_ns_ ||
-            now_ns - g.parked_at_ns.load() >= window) {
-          claim_parked(s);
-          continue;
-        }
-      }
-      cpu_relax();
-      if ((i & 63) == 0 && Clock::now() >= until) break;
-    }
-    return ours;
   }
 
   bool fail() noexcept {
@@ -405,13 +376,12 @@ class WriteTurn {
     return -1;
   }
 
-  // advance_from: if `ticket` owns the turn, pass it to the next ticket, wake
-  // that one's owner, and wake the owner of the one after (next in line).
+  // advance_from: if `ticket` owns the turn, pass it to the next ticket and
+  // wake that one's owner.
   void advance_from(std::uint64_t ticket) noexcept {
     std::uint64_t expected = ticket;
     if (!shared_->serving.compare_exchange_strong(expected, ticket + 1)) return;
     wake_owner(ticket + 1);
-    wake_owner(ticket + 2);
   }
 
   void wake_owner(std::uint64_t ticket) noexcept {
