@@ -149,6 +149,11 @@ TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the que
   bool got = false;
   holder.acquire(in(milliseconds(1000)), &got);
   REQUIRE(got);
+  // One quick release and take-back with nobody waiting: from now on the
+  // holder writes back to back.
+  holder.release();
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
   const auto lease_start = Clock::now();
   std::atomic<bool> waiter_got{false};
   std::thread t([&] {
@@ -179,6 +184,35 @@ TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the que
   }
   t.join();
   CHECK(waiter_got.load());
+  holder.let_go();
+}
+
+TEST_CASE("A holder that writes once passes the turn on at its release when someone waits",
+          "[db][turn]") {
+  const auto db = (scratch_dir("turn-once") / "a.db").string();
+  WriteTurn holder, waiter;
+  REQUIRE(holder.open(db, std::chrono::microseconds(10000000)));  // a 10 s lease
+  REQUIRE(waiter.open(db, std::chrono::microseconds(10000000)));
+  bool got = false;
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  std::atomic<bool> waiter_got{false};
+  std::thread t([&] {
+    bool ok = false;
+    waiter.acquire(in(milliseconds(5000)), &ok);
+    waiter_got.store(ok);
+    std::this_thread::sleep_for(milliseconds(20));
+    waiter.let_go();
+  });
+  while (holder.waiters() < 1) std::this_thread::yield();
+  holder.release();  // not back to back: passed on, not parked
+  // Had it been parked, this would take it back at once (the lease runs);
+  // passed on, it queues behind the waiter's 20 ms transaction.
+  const auto waited = holder.acquire(in(milliseconds(5000)), &got);
+  CHECK(got);
+  CHECK(waiter_got.load());
+  CHECK(waited >= milliseconds(10));
+  t.join();
   holder.let_go();
 }
 

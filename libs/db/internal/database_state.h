@@ -645,35 +645,37 @@ class DatabaseState {
     return grown >= limit && commits_ >= kCheckpointAfterCommits;
   }
 
-  // Readers whose snapshots always overlap starve a PASSIVE checkpoint: it
-  // never reaches the end of the WAL, so the WAL is never restarted and
-  // grows without bound (scenario 11). When the WAL has passed twice the
-  // limit and PASSIVE could not copy all of it, a TRUNCATE checkpoint
-  // follows: it waits (through the busy handler, at most kTruncateBudget)
-  // for the readers to move on to the newest snapshot and then to the
-  // database file, and empties the WAL. It holds SQLite's write lock while
-  // it waits, which is why it is the escalation and not the rule.
+  // A WAL restarts only when a writer finds every frame copied and no
+  // reader using it. Readers that come and go all the time (command-line
+  // processes opening the file, a reader pool) keep it from restarting, and
+  // readers whose snapshots always overlap also starve the PASSIVE copy
+  // (scenario 11): either way the WAL grows without bound. So once it has
+  // passed twice the limit, a RESTART checkpoint follows the PASSIVE one: it
+  // waits (through the busy handler, at most kRestartBudget) for the readers
+  // to move on to the newest snapshot and then to the database file, and
+  // makes the next writer start the WAL from its beginning. It holds SQLite's
+  // write lock while it waits, which is why it is the escalation and not the
+  // rule. RESTART, not TRUNCATE: a truncated WAL has to grow again, and
+  // extending a file on every append costs more than overwriting it; the
+  // file stays at the size it reached, about twice the limit.
   void maybe_checkpoint() noexcept {
     if (!checkpoint_due()) return;
     const int frames = conn_->wal_frames();
     checkpointed_frames_ = frames;
-    int log_frames = 0;
-    int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &log_frames, &copied);
-    if (rc == SQLITE_OK && copied < log_frames &&
-        frames >= 2 * options_.wal_autocheckpoint_pages) {
-      // Within kTruncateBudget, not busy_timeout: it holds SQLite's write
+    const int rc =
+        sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK && frames >= 2 * options_.wal_autocheckpoint_pages) {
+      // Within kRestartBudget, not busy_timeout: it holds SQLite's write
       // lock while it waits, so every writer waits with it. If the readers
       // do not leave a gap in time, the next checkpoint tries again.
       const auto saved = conn_->busy_timeout();
-      conn_->set_busy_timeout(std::min(saved, kTruncateBudget));
-      if (sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+      conn_->set_busy_timeout(std::min(saved, kRestartBudget));
+      if (sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
                                     nullptr) == SQLITE_OK) {
         checkpointed_frames_ = 0;
       }
       conn_->set_busy_timeout(saved);
-    }
+      }
   }
 
   void backoff(int step, Clock::time_point deadline) {
@@ -744,7 +746,7 @@ class DatabaseState {
   std::uint64_t commits_ = 0;
   int checkpointed_frames_ = 0;  // WAL frames at this connection's last automatic checkpoint
   static constexpr std::uint64_t kCheckpointAfterCommits = 16;
-  static constexpr std::chrono::milliseconds kTruncateBudget{100};
+  static constexpr std::chrono::milliseconds kRestartBudget{100};
   std::mt19937_64 rng_;
 };
 

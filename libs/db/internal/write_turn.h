@@ -22,8 +22,10 @@
 //   acquire: if this handle parked the turn, take it back (CAS parked ->0)
 //     unless its lease is over and someone queued; else t = next_ticket++,
 //     publish t in the slot, wait until serving >= t, start a lease.
-//   release (after COMMIT): while the lease is younger than `lease`, or no
-//     one queued, park the turn (keep it); otherwise CAS serving t -> t+1 and
+//   release (after COMMIT): while the lease is younger than `lease` and
+//     this handle writes back to back (its previous release was within
+//     kReturnWindow of this acquire), or while no one queued, park the turn
+//     (keep it); otherwise CAS serving t -> t+1 and
 //     wake the owner of t+1. Waiters never spin: with more processes than
 //     cores, a polling waiter takes the CPU from the holder (measured: four
 //     CLI processes polling for 1 ms each left the long-lived writer under
@@ -163,6 +165,12 @@ class WriteTurn {
     if (!usable()) return std::chrono::microseconds(0);
     GateShared& g = *shared_;
     GateSlot& me = my();
+    // Writing back to back: this handle comes back within the return window
+    // of its last release (a loop writer, a group-commit thread), so parking
+    // the turn for it pays off. A handle that writes once and goes (a
+    // command-line process) passes the turn on at once instead.
+    back_to_back_ = released_at_ns_ != 0 && monotonic_ns() - released_at_ns_ <
+                                                 static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
     if (parked_) {
       parked_ = false;
       std::uint64_t expected = ticket_ + 1;
@@ -263,7 +271,8 @@ class WriteTurn {
   void release() noexcept {
     if (!held_) return;
     held_ = false;
-    if (someone_queued(ticket_) && lease_over()) {
+    released_at_ns_ = monotonic_ns();
+    if (someone_queued(ticket_) && (lease_over() || (!back_to_back_))) {
       pass_on();
       return;
     }
@@ -405,6 +414,8 @@ class WriteTurn {
   std::uint64_t lease_ns_ = 0;
   bool held_ = false;
   bool parked_ = false;
+  bool back_to_back_ = false;
+  std::uint64_t released_at_ns_ = 0;
 };
 
 }  // namespace coordkit::db::internal
