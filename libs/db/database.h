@@ -72,6 +72,10 @@
 //    back-to-back transactions for Options::write_turn_lease (10 ms), then
 //    passes it to the queue; the hand-off cost is paid once per lease, and a
 //    waiter waits about one lease plus the transactions queued ahead of it.
+//  - Only a holder that writes back to back (it came back within 100 us of
+//    its previous release) parks the turn while others queue; a connection
+//    that writes once (a command-line process) passes it on at its commit,
+//    not when it closes.
 //  - A parked turn whose holder does not come back within 100 us (it went
 //    idle, or was preempted) is claimed by the next waiter: the turn goes to a
 //    process that is running, and an idle holder never makes anyone wait out
