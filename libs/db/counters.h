@@ -20,18 +20,18 @@ namespace coordkit::db {
 // Counters: monotonic totals since the Database (or Store) was opened. A
 // snapshot: reading it never blocks the writer.
 struct Counters {
-  std::uint64_t transactions = 0;    // write()/read() calls that committed
-  std::uint64_t attempts = 0;        // runs of a transaction (fn runs, including retries)
-  std::uint64_t retries_same = 0;    // whole-transaction retries on the same connection
-  std::uint64_t reconnects = 0;      // reconnections by the retry ladder (and forced ones)
-  std::uint64_t waits = 0;           // backoff sleeps between attempts
-  std::uint64_t wait_us = 0;         // total backoff sleep time
+  std::uint64_t transactions = 0;        // write()/read() calls that committed
+  std::uint64_t attempts = 0;            // runs of a transaction (fn runs, including retries)
+  std::uint64_t retries_same = 0;        // whole-transaction retries on the same connection
+  std::uint64_t reconnects = 0;          // reconnections by the retry ladder (and forced ones)
+  std::uint64_t waits = 0;               // backoff sleeps between attempts
+  std::uint64_t wait_us = 0;             // total backoff sleep time
   std::uint64_t busy_handler_waits = 0;  // sleeps inside SQLite's busy handler
   std::uint64_t busy_handler_wait_us = 0;
-  std::uint64_t turn_waits = 0;      // write-turn acquisitions that had to wait for another writer
-  std::uint64_t turn_wait_us = 0;    // total time waited for the write turn
+  std::uint64_t turn_waits = 0;       // write-turn acquisitions that had to wait for another writer
+  std::uint64_t turn_wait_us = 0;     // total time waited for the write turn
   std::uint64_t surfaced_errors = 0;  // errors thrown to callers (database errors only)
-  std::uint64_t group_commits = 0;   // Store: batch transactions committed
+  std::uint64_t group_commits = 0;    // Store: batch transactions committed
   std::uint64_t group_commit_writes = 0;  // Store: caller writes inside those batches
   // failures_by_class: failed attempts by the retry class of their error.
   std::array<std::uint64_t, kRetryClassCount> failures_by_class{};

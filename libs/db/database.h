@@ -120,12 +120,12 @@
 
 #include "coordkit/db/counters.h"
 #include "coordkit/db/error.h"
+#include "coordkit/db/internal/database_state.h"
+#include "coordkit/db/internal/function_ref.h"
 #include "coordkit/db/key.h"
 #include "coordkit/db/maintenance.h"
 #include "coordkit/db/options.h"
 #include "coordkit/db/transaction.h"
-#include "coordkit/db/internal/database_state.h"
-#include "coordkit/db/internal/function_ref.h"
 
 namespace coordkit::db {
 
@@ -142,7 +142,9 @@ class Database {
   // kNotInitialised (missing file, create_if_missing false), kSchemaTooNew,
   // kBusy (lock not obtained within the deadline), kCantOpen, kPermission,
   // kReadOnly, kIo, kFull, or a migration's own error.
-  static Database open(Options options) { return Database(internal::DatabaseState::open(std::move(options))); }
+  static Database open(Options options) {
+    return Database(internal::DatabaseState::open(std::move(options)));
+  }
 
   Database(Database&&) noexcept = default;
   Database& operator=(Database&&) noexcept = default;

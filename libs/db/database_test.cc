@@ -4,10 +4,9 @@
 
 #include <sqlcipher/sqlite3.h>
 
+#include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -159,7 +158,8 @@ TEST_CASE("Open fails fast and leaves the file unchanged when it cannot be read 
   {
     auto d = db::Database::open(options_for(good, kPass));
     d.write([](db::Transaction& tx) {
-      for (int i = 0; i < 200; ++i) tx.execute("INSERT INTO t(v) VALUES (?)", std::string(100, 'x'));
+      for (int i = 0; i < 200; ++i)
+        tx.execute("INSERT INTO t(v) VALUES (?)", std::string(100, 'x'));
     });
   }
   const std::string db_bytes = slurp(good).value();
@@ -178,7 +178,8 @@ TEST_CASE("Open fails fast and leaves the file unchanged when it cannot be read 
   }
   plaintext = slurp(dir / "plain.db").value();
   const Case c = GENERATE_REF(
-      Case{"wrong passphrase", db_bytes, "not the passphrase", db::ErrorCode::kWrongKeyOrNotADatabase},
+      Case{"wrong passphrase", db_bytes, "not the passphrase",
+           db::ErrorCode::kWrongKeyOrNotADatabase},
       Case{"text file", std::string(5000, 'z'), kPass, db::ErrorCode::kWrongKeyOrNotADatabase},
       Case{"zero-byte file", std::string(), kPass, db::ErrorCode::kWrongKeyOrNotADatabase},
       Case{"shorter than a header", std::string("abc"), kPass,
@@ -286,7 +287,7 @@ TEST_CASE("A busy-class failure inside fn reruns fn from the start and commits o
     return runs;
   });
   CHECK(result == 2);
-  CHECK(count_rows(d) == 1);  // the first run's insert was rolled back
+  CHECK(count_rows(d) == 1);              // the first run's insert was rolled back
   CHECK(d.counters().attempts == 2 + 1);  // two writes' attempts + count_rows' read
 }
 
@@ -389,9 +390,10 @@ TEST_CASE("Reconnect-class failures reconnect and rerun fn, and surface when the
   }
 }
 
-TEST_CASE("A connection whose key no longer fits after someone else rekeyed reconnects, then "
-          "reports it",
-          "[db][reconnect]") {
+TEST_CASE(
+    "A connection whose key no longer fits after someone else rekeyed reconnects, then "
+    "reports it",
+    "[db][reconnect]") {
   const auto dir = scratch_dir("rekeyed");
   db::Options o = options_for(dir / "a.db");
   o.retry.max_reconnects = 2;
@@ -399,7 +401,8 @@ TEST_CASE("A connection whose key no longer fits after someone else rekeyed reco
   d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
   {
     auto other = db::Database::open(options_for(dir / "a.db"));
-    other.rekey(db::Key::raw_hex("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"));
+    other.rekey(
+        db::Key::raw_hex("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"));
   }
   CHECK(code_of([&] { count_rows(d); }) == db::ErrorCode::kWrongKeyOrNotADatabase);
   const db::Counters c = d.counters();

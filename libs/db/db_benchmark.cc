@@ -3,9 +3,9 @@
 // itself for the worker processes of the multi-process phases.
 //
 // Prints one line per figure, then one JSON object with all of them.
-#include <sqlcipher/sqlite3.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlcipher/sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,8 +84,10 @@ struct NaiveDb {
     sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     sqlite3_key_v2(db, "main", raw_key.data(), static_cast<int>(raw_key.size()));
     sqlite3_busy_timeout(db, 10000);
-    sqlite3_exec(db, sync == db::Synchronous::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                 nullptr, nullptr, nullptr);
+    sqlite3_exec(
+        db,
+        sync == db::Synchronous::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+        nullptr, nullptr, nullptr);
     sqlite3_prepare_v2(db, "INSERT INTO rows(who, body) VALUES (?, ?)", -1, &insert, nullptr);
     sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
     sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
@@ -169,7 +171,8 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   char go[8] = {};
   if (std::fgets(go, sizeof go, stdin) == nullptr) return 2;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   while (Clock::now() < end) {
     const auto t0 = Clock::now();
     bool ok = true;
@@ -220,7 +223,8 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   lib.reset();
   nv.reset();
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && cli && !naive) {
-    std::fprintf(stderr, "[%s %d] commits=%llu turn_waits=%llu turn_wait_ms=%.1f busy_ms=%.1f "
+    std::fprintf(stderr,
+                 "[%s %d] commits=%llu turn_waits=%llu turn_wait_ms=%.1f busy_ms=%.1f "
                  "open p50/p99 %.2f/%.2f write p50/p99 %.2f/%.2f total p99 %.2f\n",
                  kind.c_str(), who, static_cast<unsigned long long>(commits),
                  static_cast<unsigned long long>(cli_turn_waits), cli_turn_wait_us / 1000.0,
@@ -242,8 +246,8 @@ struct Child {
   int in = -1;          // its stdin
 };
 
-Child spawn_worker(const std::string& self, const std::string& kind, const fs::path& path,
-                   int who, double seconds, const std::string& raw_key) {
+Child spawn_worker(const std::string& self, const std::string& kind, const fs::path& path, int who,
+                   double seconds, const std::string& raw_key) {
   int to_child[2];
   int from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) std::abort();
@@ -281,7 +285,8 @@ struct MultiResult {
 MultiResult run_multi(const std::string& self, bool naive, const fs::path& path, int clis,
                       double seconds, const std::string& raw_key) {
   std::vector<Child> children;
-  children.push_back(spawn_worker(self, naive ? "naive-writer" : "writer", path, 0, seconds, raw_key));
+  children.push_back(
+      spawn_worker(self, naive ? "naive-writer" : "writer", path, 0, seconds, raw_key));
   for (int i = 1; i <= clis; ++i) {
     children.push_back(spawn_worker(self, naive ? "naive-cli" : "cli", path, i, seconds, raw_key));
   }
@@ -334,8 +339,8 @@ double single_writer_tps_lib(const fs::path& path, db::Synchronous sync, double 
   return tps;
 }
 
-double single_writer_tps_naive(const fs::path& path, const std::string& raw_key, db::Synchronous sync,
-                               double seconds) {
+double single_writer_tps_naive(const fs::path& path, const std::string& raw_key,
+                               db::Synchronous sync, double seconds) {
   NaiveDb d(path, raw_key, sync);
   std::uint64_t n = 0;
   const auto start = Clock::now();
@@ -343,7 +348,8 @@ double single_writer_tps_naive(const fs::path& path, const std::string& raw_key,
   return static_cast<double>(n) / seconds_since(start);
 }
 
-double group_commit_tps(const fs::path& path, int threads, double seconds, std::uint64_t* surfaced) {
+double group_commit_tps(const fs::path& path, int threads, double seconds,
+                        std::uint64_t* surfaced) {
   auto store = db::Store::open(lib_options(path, db::Synchronous::kFull),
                                {.readers = 2, .group_commit = true, .max_batch = 64});
   std::atomic<bool> go{false};
@@ -419,7 +425,8 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
   return median(ratios);
 }
 
-int bench_main(const std::string& self, const fs::path& dir, double seconds, const std::string& only) {
+int bench_main(const std::string& self, const fs::path& dir, double seconds,
+               const std::string& only) {
   auto want = [&](const char* phase) { return only.empty() || only == phase; };
   std::uint64_t surfaced = 0;
   auto say = [](const char* name, double v, const char* unit) {
@@ -431,98 +438,94 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds, con
   double open_passphrase_ms = 0;
   double reopen_derived_ms = 0;
   if (want("open")) {
-  const fs::path open_db = dir / "open.db";
-  { auto d = db::Database::open(lib_options(open_db)); }
-  std::vector<double> pass_ms;
-  std::vector<double> derived_ms;
-  {
-    // A long-lived connection, as a running service would hold.
-    auto service = db::Database::open(lib_options(open_db));
-    coordkit::db::internal::Salt salt{};
+    const fs::path open_db = dir / "open.db";
+    { auto d = db::Database::open(lib_options(open_db)); }
+    std::vector<double> pass_ms;
+    std::vector<double> derived_ms;
     {
-      std::ifstream in(open_db, std::ios::binary);
-      in.read(reinterpret_cast<char*>(salt.data()), 16);
+      // A long-lived connection, as a running service would hold.
+      auto service = db::Database::open(lib_options(open_db));
+      coordkit::db::internal::Salt salt{};
+      {
+        std::ifstream in(open_db, std::ios::binary);
+        in.read(reinterpret_cast<char*>(salt.data()), 16);
+      }
+      for (int i = 0; i < 7; ++i) {
+        coordkit::db::internal::KeyCache::instance().forget_salt(salt);
+        const auto t0 = Clock::now();
+        auto d = db::Database::open(lib_options(open_db));
+        d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
+        pass_ms.push_back(seconds_since(t0) * 1000);
+      }
+      for (int i = 0; i < 300; ++i) {
+        const auto t0 = Clock::now();
+        auto d = db::Database::open(lib_options(open_db));
+        d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
+        derived_ms.push_back(seconds_since(t0) * 1000);
+      }
     }
-    for (int i = 0; i < 7; ++i) {
-      coordkit::db::internal::KeyCache::instance().forget_salt(salt);
-      const auto t0 = Clock::now();
-      auto d = db::Database::open(lib_options(open_db));
-      d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
-      pass_ms.push_back(seconds_since(t0) * 1000);
-    }
-    for (int i = 0; i < 300; ++i) {
-      const auto t0 = Clock::now();
-      auto d = db::Database::open(lib_options(open_db));
-      d.read([](db::Transaction& tx) { tx.query_value<int>("SELECT count(*) FROM rows"); });
-      derived_ms.push_back(seconds_since(t0) * 1000);
-    }
-  }
-  open_passphrase_ms = median(pass_ms);
-  reopen_derived_ms = median(derived_ms);
-  say("open_passphrase_ms", open_passphrase_ms, "ms (median, KDF each time)");
-  say("reopen_derived_ms", reopen_derived_ms, "ms (median, derived key cached)");
-  say("reopen_speedup", open_passphrase_ms / reopen_derived_ms, "x");
+    open_passphrase_ms = median(pass_ms);
+    reopen_derived_ms = median(derived_ms);
+    say("open_passphrase_ms", open_passphrase_ms, "ms (median, KDF each time)");
+    say("reopen_derived_ms", reopen_derived_ms, "ms (median, derived key cached)");
+    say("reopen_speedup", open_passphrase_ms / reopen_derived_ms, "x");
   }
 
   double single = 0;
   MultiResult multi;
   if (want("multi")) {
-  // Single writer and the multi-process mix, library.
-  const fs::path lib_db = dir / "multi-lib.db";
-  { auto d = db::Database::open(lib_options(lib_db)); }
-  single = single_writer_tps_lib(lib_db, db::Synchronous::kNormal, seconds, &surfaced);
-  say("single_writer_tps", single, "tx/s (library, NORMAL)");
-  const std::string lib_raw_key = naive_raw_key(lib_db);
-  multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key);
-  surfaced += multi.surfaced;
-  say("multi_process_tps", multi.tps, "tx/s (1 writer + 4 CLI processes)");
-  say("  writer_commits", static_cast<double>(multi.writer_commits), "");
-  say("  cli_commits", static_cast<double>(multi.cli_commits), "");
-  say("multi_process_ratio", multi.tps / single, "");
-  say("cli_p99_ms", multi.cli_p99_ms, "ms (open, write, close)");
-  say("cli_max_ms", multi.cli_max_ms, "ms");
+    // Single writer and the multi-process mix, library.
+    const fs::path lib_db = dir / "multi-lib.db";
+    { auto d = db::Database::open(lib_options(lib_db)); }
+    single = single_writer_tps_lib(lib_db, db::Synchronous::kNormal, seconds, &surfaced);
+    say("single_writer_tps", single, "tx/s (library, NORMAL)");
+    const std::string lib_raw_key = naive_raw_key(lib_db);
+    multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key);
+    surfaced += multi.surfaced;
+    say("multi_process_tps", multi.tps, "tx/s (1 writer + 4 CLI processes)");
+    say("  writer_commits", static_cast<double>(multi.writer_commits), "");
+    say("  cli_commits", static_cast<double>(multi.cli_commits), "");
+    say("multi_process_ratio", multi.tps / single, "");
+    say("cli_p99_ms", multi.cli_p99_ms, "ms (open, write, close)");
+    say("cli_max_ms", multi.cli_max_ms, "ms");
   }
   double naive_single = 0;
   MultiResult naive;
   if (want("naive")) {
-
-  // The same through plain SQLCipher.
-  const fs::path naive_db = dir / "multi-naive.db";
-  { auto d = db::Database::open(lib_options(naive_db)); }
-  const std::string naive_key = naive_raw_key(naive_db);
-  naive_single =
-      single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, seconds);
-  say("naive_single_writer_tps", naive_single, "tx/s");
-  naive = run_multi(self, true, naive_db, 4, seconds, naive_key);
-  say("naive_multi_process_tps", naive.tps, "tx/s");
-  say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");
-  say("  naive_cli_commits", static_cast<double>(naive.cli_commits), "");
-  say("naive_multi_process_ratio", naive.tps / naive_single, "");
-  say("naive_cli_p99_ms", naive.cli_p99_ms, "ms");
-  say("naive_cli_max_ms", naive.cli_max_ms, "ms");
-  say("naive_errors", static_cast<double>(naive.surfaced), "");
+    // The same through plain SQLCipher.
+    const fs::path naive_db = dir / "multi-naive.db";
+    { auto d = db::Database::open(lib_options(naive_db)); }
+    const std::string naive_key = naive_raw_key(naive_db);
+    naive_single = single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, seconds);
+    say("naive_single_writer_tps", naive_single, "tx/s");
+    naive = run_multi(self, true, naive_db, 4, seconds, naive_key);
+    say("naive_multi_process_tps", naive.tps, "tx/s");
+    say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");
+    say("  naive_cli_commits", static_cast<double>(naive.cli_commits), "");
+    say("naive_multi_process_ratio", naive.tps / naive_single, "");
+    say("naive_cli_p99_ms", naive.cli_p99_ms, "ms");
+    say("naive_cli_max_ms", naive.cli_max_ms, "ms");
+    say("naive_errors", static_cast<double>(naive.surfaced), "");
   }
   double single_full = 0;
   double gc = 0;
   if (want("group")) {
-
-  // Group commit with FULL against one writer with FULL.
-  const fs::path full_db = dir / "full.db";
-  single_full = single_writer_tps_lib(full_db, db::Synchronous::kFull, seconds, &surfaced);
-  say("single_writer_full_tps", single_full, "tx/s (library, FULL)");
-  const fs::path gc_db = dir / "group.db";
-  gc = group_commit_tps(gc_db, 64, seconds, &surfaced);
-  say("group_commit_tps", gc, "tx/s (Store, 64 threads, FULL)");
-  say("group_commit_speedup", gc / single_full, "x");
+    // Group commit with FULL against one writer with FULL.
+    const fs::path full_db = dir / "full.db";
+    single_full = single_writer_tps_lib(full_db, db::Synchronous::kFull, seconds, &surfaced);
+    say("single_writer_full_tps", single_full, "tx/s (library, FULL)");
+    const fs::path gc_db = dir / "group.db";
+    gc = group_commit_tps(gc_db, 64, seconds, &surfaced);
+    say("group_commit_tps", gc, "tx/s (Store, 64 threads, FULL)");
+    say("group_commit_speedup", gc / single_full, "x");
   }
   double overhead = 0;
   if (want("overhead")) {
-
-  // Wrapper overhead.
-  const fs::path bulk_db = dir / "bulk.db";
-  { auto d = db::Database::open(lib_options(bulk_db)); }
-  overhead = wrapper_overhead(bulk_db, naive_raw_key(bulk_db), &surfaced);
-  say("wrapper_overhead", overhead, "(library / raw, 100k inserts in batches of 1000)");
+    // Wrapper overhead.
+    const fs::path bulk_db = dir / "bulk.db";
+    { auto d = db::Database::open(lib_options(bulk_db)); }
+    overhead = wrapper_overhead(bulk_db, naive_raw_key(bulk_db), &surfaced);
+    say("wrapper_overhead", overhead, "(library / raw, 100k inserts in batches of 1000)");
   }
   say("surfaced_errors", static_cast<double>(surfaced), "");
 
@@ -537,8 +540,8 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds, con
       open_passphrase_ms, reopen_derived_ms, ratio(open_passphrase_ms, reopen_derived_ms), single,
       multi.tps, ratio(multi.tps, single), multi.cli_p99_ms, multi.cli_max_ms, naive_single,
       naive.tps, ratio(naive.tps, naive_single), naive.cli_p99_ms, naive.cli_max_ms,
-      static_cast<unsigned long long>(naive.surfaced), single_full, gc, ratio(gc, single_full), overhead,
-      static_cast<unsigned long long>(surfaced));
+      static_cast<unsigned long long>(naive.surfaced), single_full, gc, ratio(gc, single_full),
+      overhead, static_cast<unsigned long long>(surfaced));
   return 0;
 }
 
@@ -562,10 +565,11 @@ int main(int argc, char** argv) {
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
-      std::fprintf(stderr,
-                   "usage: db_benchmark [--seconds S] [--dir DIR] [--only open|multi|naive|group|overhead]\n"
-                   "  runs every phase for S seconds (default 5) in DIR (default: a new\n"
-                   "  directory under $TMPDIR or /tmp), prints figures and a JSON line\n");
+      std::fprintf(
+          stderr,
+          "usage: db_benchmark [--seconds S] [--dir DIR] [--only open|multi|naive|group|overhead]\n"
+          "  runs every phase for S seconds (default 5) in DIR (default: a new\n"
+          "  directory under $TMPDIR or /tmp), prints figures and a JSON line\n");
       return 2;
     }
   }

@@ -56,24 +56,42 @@ inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCod
 // to_string(ErrorCode): the enumerator's name without the `k` ("WrongKeyOrNotADatabase").
 constexpr std::string_view to_string(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::kWrongKeyOrNotADatabase: return "WrongKeyOrNotADatabase";
-    case ErrorCode::kPlaintextDatabase: return "PlaintextDatabase";
-    case ErrorCode::kNoCodec: return "NoCodec";
-    case ErrorCode::kBusy: return "Busy";
-    case ErrorCode::kCorrupt: return "Corrupt";
-    case ErrorCode::kIo: return "Io";
-    case ErrorCode::kFull: return "Full";
-    case ErrorCode::kReadOnly: return "ReadOnly";
-    case ErrorCode::kPermission: return "Permission";
-    case ErrorCode::kCantOpen: return "CantOpen";
-    case ErrorCode::kConstraint: return "Constraint";
-    case ErrorCode::kMismatch: return "Mismatch";
-    case ErrorCode::kSql: return "Sql";
-    case ErrorCode::kNotInitialised: return "NotInitialised";
-    case ErrorCode::kSchemaTooNew: return "SchemaTooNew";
-    case ErrorCode::kInvalidArgument: return "InvalidArgument";
-    case ErrorCode::kMisuse: return "Misuse";
-    case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kWrongKeyOrNotADatabase:
+      return "WrongKeyOrNotADatabase";
+    case ErrorCode::kPlaintextDatabase:
+      return "PlaintextDatabase";
+    case ErrorCode::kNoCodec:
+      return "NoCodec";
+    case ErrorCode::kBusy:
+      return "Busy";
+    case ErrorCode::kCorrupt:
+      return "Corrupt";
+    case ErrorCode::kIo:
+      return "Io";
+    case ErrorCode::kFull:
+      return "Full";
+    case ErrorCode::kReadOnly:
+      return "ReadOnly";
+    case ErrorCode::kPermission:
+      return "Permission";
+    case ErrorCode::kCantOpen:
+      return "CantOpen";
+    case ErrorCode::kConstraint:
+      return "Constraint";
+    case ErrorCode::kMismatch:
+      return "Mismatch";
+    case ErrorCode::kSql:
+      return "Sql";
+    case ErrorCode::kNotInitialised:
+      return "NotInitialised";
+    case ErrorCode::kSchemaTooNew:
+      return "SchemaTooNew";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kMisuse:
+      return "Misuse";
+    case ErrorCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -92,9 +110,12 @@ inline constexpr std::size_t kRetryClassCount = 3;
 // to_string(RetryClass): "RetrySameConnection", "Reconnect" or "Permanent".
 constexpr std::string_view to_string(RetryClass retry_class) noexcept {
   switch (retry_class) {
-    case RetryClass::kRetrySameConnection: return "RetrySameConnection";
-    case RetryClass::kReconnect: return "Reconnect";
-    case RetryClass::kPermanent: return "Permanent";
+    case RetryClass::kRetrySameConnection:
+      return "RetrySameConnection";
+    case RetryClass::kReconnect:
+      return "Reconnect";
+    case RetryClass::kPermanent:
+      return "Permanent";
   }
   return "Unknown";
 }
@@ -113,25 +134,25 @@ struct Classification {
 // with this key (which turns NOTADB/CORRUPT from "wrong key" into "transient,
 // reconnect"). Pure function; thread-safe.
 //
-// | result                                            | class               | code                    |
+// | result                                            | class               | code |
 // |---------------------------------------------------|---------------------|-------------------------|
-// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy                   |
-// | LOCKED, LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   |
-// | SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql                    |
-// | NOTADB, CORRUPT* with key_verified                | kReconnect          | kCorrupt                |
-// | IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo                     |
-// | READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly               |
-// | NOTADB, CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase |
-// | FULL                                              | kPermanent          | kFull                   |
-// | READONLY* (other)                                 | kPermanent          | kReadOnly               |
-// | PERM, AUTH                                        | kPermanent          | kPermission             |
-// | CANTOPEN*                                         | kPermanent          | kCantOpen               |
-// | CONSTRAINT*                                       | kPermanent          | kConstraint             |
-// | MISMATCH                                          | kPermanent          | kMismatch               |
-// | ERROR*, TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       |
-// | RANGE                                             | kPermanent          | kInvalidArgument        |
-// | MISUSE                                            | kPermanent          | kMisuse                 |
-// | NOMEM, IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
+// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy | | LOCKED,
+// LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   | |
+// SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql | | NOTADB,
+// CORRUPT* with key_verified                | kReconnect          | kCorrupt                | |
+// IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo | |
+// READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly | | NOTADB,
+// CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase | |
+// FULL                                              | kPermanent          | kFull | | READONLY*
+// (other)                                 | kPermanent          | kReadOnly               | | PERM,
+// AUTH                                        | kPermanent          | kPermission             | |
+// CANTOPEN*                                         | kPermanent          | kCantOpen | |
+// CONSTRAINT*                                       | kPermanent          | kConstraint | |
+// MISMATCH                                          | kPermanent          | kMismatch | | ERROR*,
+// TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       | |
+// RANGE                                             | kPermanent          | kInvalidArgument | |
+// MISUSE                                            | kPermanent          | kMisuse | | NOMEM,
+// IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
 constexpr Classification classify(int extended_result_code, bool key_verified) noexcept {
   const int primary = extended_result_code & 0xff;
   switch (primary) {
@@ -143,9 +164,9 @@ constexpr Classification classify(int extended_result_code, bool key_verified) n
       return {RetryClass::kRetrySameConnection, ErrorCode::kSql};
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-      return key_verified ? Classification{RetryClass::kReconnect, ErrorCode::kCorrupt}
-                          : Classification{RetryClass::kPermanent,
-                                           ErrorCode::kWrongKeyOrNotADatabase};
+      return key_verified
+                 ? Classification{RetryClass::kReconnect, ErrorCode::kCorrupt}
+                 : Classification{RetryClass::kPermanent, ErrorCode::kWrongKeyOrNotADatabase};
     case SQLITE_IOERR:
       if (extended_result_code == SQLITE_IOERR_NOMEM) {
         return {RetryClass::kPermanent, ErrorCode::kInternal};
@@ -156,19 +177,29 @@ constexpr Classification classify(int extended_result_code, bool key_verified) n
         return {RetryClass::kReconnect, ErrorCode::kReadOnly};
       }
       return {RetryClass::kPermanent, ErrorCode::kReadOnly};
-    case SQLITE_FULL: return {RetryClass::kPermanent, ErrorCode::kFull};
+    case SQLITE_FULL:
+      return {RetryClass::kPermanent, ErrorCode::kFull};
     case SQLITE_PERM:
-    case SQLITE_AUTH: return {RetryClass::kPermanent, ErrorCode::kPermission};
-    case SQLITE_CANTOPEN: return {RetryClass::kPermanent, ErrorCode::kCantOpen};
-    case SQLITE_CONSTRAINT: return {RetryClass::kPermanent, ErrorCode::kConstraint};
-    case SQLITE_MISMATCH: return {RetryClass::kPermanent, ErrorCode::kMismatch};
+    case SQLITE_AUTH:
+      return {RetryClass::kPermanent, ErrorCode::kPermission};
+    case SQLITE_CANTOPEN:
+      return {RetryClass::kPermanent, ErrorCode::kCantOpen};
+    case SQLITE_CONSTRAINT:
+      return {RetryClass::kPermanent, ErrorCode::kConstraint};
+    case SQLITE_MISMATCH:
+      return {RetryClass::kPermanent, ErrorCode::kMismatch};
     case SQLITE_ERROR:
     case SQLITE_TOOBIG:
-    case SQLITE_FORMAT: return {RetryClass::kPermanent, ErrorCode::kSql};
-    case SQLITE_NOLFS: return {RetryClass::kPermanent, ErrorCode::kIo};
-    case SQLITE_RANGE: return {RetryClass::kPermanent, ErrorCode::kInvalidArgument};
-    case SQLITE_MISUSE: return {RetryClass::kPermanent, ErrorCode::kMisuse};
-    default: return {RetryClass::kPermanent, ErrorCode::kInternal};
+    case SQLITE_FORMAT:
+      return {RetryClass::kPermanent, ErrorCode::kSql};
+    case SQLITE_NOLFS:
+      return {RetryClass::kPermanent, ErrorCode::kIo};
+    case SQLITE_RANGE:
+      return {RetryClass::kPermanent, ErrorCode::kInvalidArgument};
+    case SQLITE_MISUSE:
+      return {RetryClass::kPermanent, ErrorCode::kMisuse};
+    default:
+      return {RetryClass::kPermanent, ErrorCode::kInternal};
   }
 }
 

@@ -6,11 +6,10 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
-
 #include <string>
 
-using coordkit::db::classify;
 using coordkit::db::Classification;
+using coordkit::db::classify;
 using coordkit::db::Error;
 using coordkit::db::ErrorCode;
 using coordkit::db::RetryClass;
@@ -25,9 +24,9 @@ struct Row {
 }  // namespace
 
 TEST_CASE("Busy, locked and protocol results retry on the same connection", "[db][classify]") {
-  const int code = GENERATE(SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY,
-                            SQLITE_BUSY_TIMEOUT, SQLITE_LOCKED, SQLITE_LOCKED_SHAREDCACHE,
-                            SQLITE_LOCKED_VTAB, SQLITE_PROTOCOL);
+  const int code =
+      GENERATE(SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY, SQLITE_BUSY_TIMEOUT,
+               SQLITE_LOCKED, SQLITE_LOCKED_SHAREDCACHE, SQLITE_LOCKED_VTAB, SQLITE_PROTOCOL);
   const bool verified = GENERATE(false, true);
   CAPTURE(code, verified);
   CHECK(classify(code, verified) ==
@@ -46,8 +45,7 @@ TEST_CASE("NOTADB and CORRUPT after the key was verified reconnect", "[db][class
   CHECK(classify(code, true) == Classification{RetryClass::kReconnect, ErrorCode::kCorrupt});
 }
 
-TEST_CASE("NOTADB and CORRUPT at first open mean wrong key or not a database",
-          "[db][classify]") {
+TEST_CASE("NOTADB and CORRUPT at first open mean wrong key or not a database", "[db][classify]") {
   const int code = GENERATE(SQLITE_NOTADB, SQLITE_CORRUPT, SQLITE_CORRUPT_VTAB,
                             SQLITE_CORRUPT_SEQUENCE, SQLITE_CORRUPT_INDEX);
   CAPTURE(code);
@@ -56,11 +54,11 @@ TEST_CASE("NOTADB and CORRUPT at first open mean wrong key or not a database",
 }
 
 TEST_CASE("I/O errors reconnect, except running out of memory", "[db][classify]") {
-  const int code = GENERATE(SQLITE_IOERR, SQLITE_IOERR_READ, SQLITE_IOERR_SHORT_READ,
-                            SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC, SQLITE_IOERR_LOCK,
-                            SQLITE_IOERR_SHMOPEN, SQLITE_IOERR_SHMLOCK, SQLITE_IOERR_SHMMAP,
-                            SQLITE_IOERR_SEEK, SQLITE_IOERR_MMAP, SQLITE_IOERR_CORRUPTFS,
-                            SQLITE_IOERR_DATA, SQLITE_IOERR_TRUNCATE, SQLITE_IOERR_FSTAT);
+  const int code =
+      GENERATE(SQLITE_IOERR, SQLITE_IOERR_READ, SQLITE_IOERR_SHORT_READ, SQLITE_IOERR_WRITE,
+               SQLITE_IOERR_FSYNC, SQLITE_IOERR_LOCK, SQLITE_IOERR_SHMOPEN, SQLITE_IOERR_SHMLOCK,
+               SQLITE_IOERR_SHMMAP, SQLITE_IOERR_SEEK, SQLITE_IOERR_MMAP, SQLITE_IOERR_CORRUPTFS,
+               SQLITE_IOERR_DATA, SQLITE_IOERR_TRUNCATE, SQLITE_IOERR_FSTAT);
   const bool verified = GENERATE(false, true);
   CAPTURE(code, verified);
   CHECK(classify(code, verified) == Classification{RetryClass::kReconnect, ErrorCode::kIo});
@@ -109,8 +107,8 @@ TEST_CASE("Full, read-only, permission, open, constraint, mismatch and SQL error
 }
 
 TEST_CASE("An Error carries its code, SQLite's codes, the class and the SQL", "[db][error]") {
-  const Error e(ErrorCode::kBusy, RetryClass::kRetrySameConnection, SQLITE_BUSY_SNAPSHOT,
-                "begin", "INSERT INTO t VALUES (1)");
+  const Error e(ErrorCode::kBusy, RetryClass::kRetrySameConnection, SQLITE_BUSY_SNAPSHOT, "begin",
+                "INSERT INTO t VALUES (1)");
   CHECK(e.code() == ErrorCode::kBusy);
   CHECK(e.primary_code() == SQLITE_BUSY);
   CHECK(e.extended_code() == SQLITE_BUSY_SNAPSHOT);

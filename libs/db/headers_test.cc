@@ -1,4 +1,6 @@
 // Every public header compiles on its own and the umbrella exposes the API.
+#include <catch2/catch_test_macros.hpp>
+
 #include "coordkit/db/counters.h"
 #include "coordkit/db/database.h"
 #include "coordkit/db/db.h"
@@ -8,8 +10,6 @@
 #include "coordkit/db/options.h"
 #include "coordkit/db/store.h"
 #include "coordkit/db/transaction.h"
-
-#include <catch2/catch_test_macros.hpp>
 
 TEST_CASE("The public headers compile together", "[db]") {
   coordkit::db::Options options;

@@ -61,7 +61,8 @@ class Key {
   // Error{kInvalidArgument} on a wrong length or a non-hex character (the
   // message does not repeat the input).
   static Key raw_hex(std::string_view hex64) {
-    if (hex64.size() != 64) throw Error(ErrorCode::kInvalidArgument, "raw key must be 64 hex digits");
+    if (hex64.size() != 64)
+      throw Error(ErrorCode::kInvalidArgument, "raw key must be 64 hex digits");
     internal::SecretBytes bytes(32);
     for (std::size_t i = 0; i < 32; ++i) {
       const int hi = internal::hex_value(hex64[2 * i]);

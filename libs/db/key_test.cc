@@ -5,9 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <array>
+#include <catch2/catch_test_macros.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -81,8 +80,9 @@ TEST_CASE("The stock sqlcipher shell opens a library-made database with the pass
     auto d = db::Database::open(o);
     d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t VALUES ('hello from lib')"); });
   }
-  write_file(dir / "read.sql",
-             "PRAGMA key = 'shell pass';\nSELECT v FROM t;\nINSERT INTO t VALUES ('hello from shell');\n");
+  write_file(
+      dir / "read.sql",
+      "PRAGMA key = 'shell pass';\nSELECT v FROM t;\nINSERT INTO t VALUES ('hello from shell');\n");
   const auto out = run_shell(o.path, dir / "read.sql");
   if (!out) SKIP("/usr/bin/sqlcipher is not installed (tools/setup installs it)");
   CHECK(out->find("hello from lib") != std::string::npos);

@@ -192,7 +192,8 @@ class Store {
   };
   void check_not_inside() const {
     if (inside_store() == this) {
-      throw Error(ErrorCode::kMisuse, "Store::write()/read() called inside one of its transactions");
+      throw Error(ErrorCode::kMisuse,
+                  "Store::write()/read() called inside one of its transactions");
     }
   }
 

@@ -2,9 +2,8 @@
 // outcome, readers run beside the writer; thread-safe (run under tsan too).
 #include "coordkit/db/store.h"
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <atomic>
+#include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -142,9 +141,8 @@ TEST_CASE("In a batch, a failing caller gets its own error and only its work is 
     try {
       // ON CONFLICT ROLLBACK ends the whole transaction: the batch reruns
       // without this caller.
-      store->write([](db::Transaction& tx) {
-        tx.execute("INSERT OR ROLLBACK INTO t(v) VALUES ('taken')");
-      });
+      store->write(
+          [](db::Transaction& tx) { tx.execute("INSERT OR ROLLBACK INTO t(v) VALUES ('taken')"); });
     } catch (const db::Error& e) {
       if (e.code() == db::ErrorCode::kConstraint) whole_rollback.fetch_add(1);
     }
@@ -237,7 +235,8 @@ TEST_CASE("Store rekey reconnects its readers with the new key", "[db][store]") 
   const auto dir = scratch_dir("storerekey");
   auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 2});
   store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('a')"); });
-  store->rekey(db::Key::raw_hex("0f112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"));
+  store->rekey(
+      db::Key::raw_hex("0f112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"));
   store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('b')"); });
   CHECK(count_rows(*store) == 2);
   CHECK(count_rows(*store) == 2);
@@ -256,10 +255,12 @@ TEST_CASE("Calling the Store from inside its own transaction is reported as misu
     }
     return db::ErrorCode::kInternal;
   };
-  CHECK(code([&] { store->write([&](db::Transaction&) { store->write([](db::Transaction&) {}); }); }) ==
-        db::ErrorCode::kMisuse);
-  CHECK(code([&] { store->read([&](db::Transaction&) { store->read([](db::Transaction&) { return 1; }); }); }) ==
-        db::ErrorCode::kMisuse);
+  CHECK(code([&] {
+          store->write([&](db::Transaction&) { store->write([](db::Transaction&) {}); });
+        }) == db::ErrorCode::kMisuse);
+  CHECK(code([&] {
+          store->read([&](db::Transaction&) { store->read([](db::Transaction&) { return 1; }); });
+        }) == db::ErrorCode::kMisuse);
   store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('still fine')"); });
   CHECK(count_rows(*store) == 1);
 }

@@ -65,7 +65,8 @@ class Transaction {
       int rc = sqlite3_prepare_v2(db_, rest.data(), static_cast<int>(rest.size()), &raw, &tail);
       internal::Stmt stmt(raw);
       if (rc != SQLITE_OK) internal::throw_error(db_, rc, "prepare", sql, key_verified_);
-      const std::size_t used = tail != nullptr ? static_cast<std::size_t>(tail - rest.data()) : rest.size();
+      const std::size_t used =
+          tail != nullptr ? static_cast<std::size_t>(tail - rest.data()) : rest.size();
       const std::string_view one = rest.substr(0, used);
       rest.remove_prefix(used);
       if (raw == nullptr) continue;  // whitespace or a comment

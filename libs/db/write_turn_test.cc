@@ -6,9 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch_test_macros.hpp>
-
 #include <atomic>
+#include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -82,7 +81,8 @@ TEST_CASE("A write turn held by a killed process is passed on", "[db][turn]") {
   if (pid == 0) {
     WriteTurn turn;
     bool got = false;
-    if (turn.open(db, std::chrono::microseconds(0))) turn.acquire(Clock::now() + milliseconds(1000), &got);
+    if (turn.open(db, std::chrono::microseconds(0)))
+      turn.acquire(Clock::now() + milliseconds(1000), &got);
     const char c = got ? 'y' : 'n';
     (void)!::write(pipefd[1], &c, 1);
     ::pause();  // holds the turn until killed
@@ -139,8 +139,7 @@ TEST_CASE("A waiter that gives up does not stall the queue", "[db][turn]") {
   c.let_go();
 }
 
-TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the queue",
-          "[db][turn]") {
+TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the queue", "[db][turn]") {
   const auto db = (scratch_dir("turn-lease") / "a.db").string();
   constexpr auto kLease = std::chrono::microseconds(100000);
   WriteTurn holder, waiter;

@@ -81,8 +81,8 @@ class Connection {
   // whether this Database already verified its key on this file (it decides
   // how NOTADB/CORRUPT are classified). Throws Error.
   static std::unique_ptr<Connection> open(const ConnectionSetup& setup, const Key& key,
-                                          bool key_verified, const Salt* new_salt,
-                                          OpenedInfo* info, DerivedHint* hint) {
+                                          bool key_verified, const Salt* new_salt, OpenedInfo* info,
+                                          DerivedHint* hint) {
     std::unique_ptr<Connection> c(new Connection(setup));
     open_attempts().fetch_add(1, std::memory_order_relaxed);
     const bool create = new_salt != nullptr;
@@ -203,7 +203,9 @@ class Connection {
 
  private:
   explicit Connection(const ConnectionSetup& setup)
-      : counters_(setup.counters), busy_timeout_(setup.busy_timeout), synchronous_(setup.synchronous) {}
+      : counters_(setup.counters),
+        busy_timeout_(setup.busy_timeout),
+        synchronous_(setup.synchronous) {}
 
   Salt read_salt(const std::string& path) {
     sqlite3_file* file = nullptr;
@@ -217,7 +219,8 @@ class Connection {
     if (size == 0) {
       throw Error(ErrorCode::kWrongKeyOrNotADatabase, RetryClass::kPermanent, SQLITE_NOTADB,
                   "zero-byte file, not a database (this library never leaves one; delete it "
-                  "to let the library create the database): " + path,
+                  "to let the library create the database): " +
+                      path,
                   std::string());
     }
     unsigned char header[16] = {};

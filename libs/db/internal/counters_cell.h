@@ -44,8 +44,10 @@ class CountersCell {
     c.turn_waits = ld(turn_waits);
     c.turn_wait_us = ld(turn_wait_us);
     c.surfaced_errors = ld(surfaced_errors);
-    for (std::size_t i = 0; i < kRetryClassCount; ++i) c.failures_by_class[i] = ld(failures_by_class[i]);
-    for (std::size_t i = 0; i < kErrorCodeCount; ++i) c.surfaced_by_code[i] = ld(surfaced_by_code[i]);
+    for (std::size_t i = 0; i < kRetryClassCount; ++i)
+      c.failures_by_class[i] = ld(failures_by_class[i]);
+    for (std::size_t i = 0; i < kErrorCodeCount; ++i)
+      c.surfaced_by_code[i] = ld(surfaced_by_code[i]);
     return c;
   }
 };

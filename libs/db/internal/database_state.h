@@ -160,8 +160,7 @@ class DatabaseState {
                   : mode == CheckpointMode::kFull    ? SQLITE_CHECKPOINT_FULL
                   : mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART
                                                      : SQLITE_CHECKPOINT_TRUNCATE;
-    TurnHold hold(*this, mode != CheckpointMode::kPassive,
-                  Clock::now() + options_.retry.deadline);
+    TurnHold hold(*this, mode != CheckpointMode::kPassive, Clock::now() + options_.retry.deadline);
     const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, m, &out.log_frames,
                                              &out.checkpointed_frames);
     hold.let_go();
@@ -230,8 +229,8 @@ class DatabaseState {
     {
       // Verify that the copy opens with its key and has the same schema version.
       OpenedInfo info;
-      auto check = Connection::open(setup_for(tmp.string()), dest_key, false, nullptr, &info,
-                                    nullptr);
+      auto check =
+          Connection::open(setup_for(tmp.string()), dest_key, false, nullptr, &info, nullptr);
       if (info.user_version != source_version) {
         throw Error(ErrorCode::kInternal, "backup verification: user_version differs");
       }
@@ -242,8 +241,8 @@ class DatabaseState {
     }
     remove_sidecars_only(tmp);
     if (!link_noreplace(tmp, dest)) {
-      throw Error(ErrorCode::kInvalidArgument, "backup destination appeared meanwhile: " +
-                                                   dest.string());
+      throw Error(ErrorCode::kInvalidArgument,
+                  "backup destination appeared meanwhile: " + dest.string());
     }
     cleanup.armed = false;
     ::unlink(tmp.c_str());
@@ -575,8 +574,9 @@ class DatabaseState {
   // holds the init lock, which we hold now).
   void remove_stale_temps() noexcept {
     std::error_code ec;
-    const std::filesystem::path dir =
-        options_.path.parent_path().empty() ? std::filesystem::path(".") : options_.path.parent_path();
+    const std::filesystem::path dir = options_.path.parent_path().empty()
+                                          ? std::filesystem::path(".")
+                                          : options_.path.parent_path();
     const std::string prefix = options_.path.filename().string() + ".coordkit-new-";
     std::vector<std::filesystem::path> stale;
     for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -662,8 +662,8 @@ class DatabaseState {
     if (!checkpoint_due()) return;
     const int frames = conn_->wal_frames();
     checkpointed_frames_ = frames;
-    const int rc =
-        sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             nullptr, nullptr);
     if (rc == SQLITE_OK && frames >= 2 * options_.wal_autocheckpoint_pages) {
       // Within kRestartBudget, not busy_timeout: it holds SQLite's write
       // lock while it waits, so every writer waits with it. If the readers
@@ -675,7 +675,7 @@ class DatabaseState {
         checkpointed_frames_ = 0;
       }
       conn_->set_busy_timeout(saved);
-      }
+    }
   }
 
   void backoff(int step, Clock::time_point deadline) {
@@ -703,10 +703,12 @@ class DatabaseState {
   // heal. If the key no longer reads the file, say so; otherwise run a
   // quick_check for the message and surface kCorrupt / kIo.
   [[noreturn]] void surface_persistent(const Error& e, bool failed_in_open) {
-    if (failed_in_open && (e.primary_code() == SQLITE_NOTADB || e.primary_code() == SQLITE_CORRUPT)) {
+    if (failed_in_open &&
+        (e.primary_code() == SQLITE_NOTADB || e.primary_code() == SQLITE_CORRUPT)) {
       surface(Error(ErrorCode::kWrongKeyOrNotADatabase, RetryClass::kPermanent, e.extended_code(),
                     "the key no longer reads this database (rekeyed, replaced or damaged "
-                    "after it was opened): " + std::string(e.what()),
+                    "after it was opened): " +
+                        std::string(e.what()),
                     e.sql()));
     }
     std::string detail;

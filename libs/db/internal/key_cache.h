@@ -119,7 +119,9 @@ class KeyCache {
   }
 
   // derivations: how many times the KDF ran in this process (tests).
-  std::uint64_t derivations() const noexcept { return derivations_.load(std::memory_order_relaxed); }
+  std::uint64_t derivations() const noexcept {
+    return derivations_.load(std::memory_order_relaxed);
+  }
 
   // size: cached derived keys (tests).
   std::size_t size() {

@@ -24,7 +24,8 @@ namespace coordkit::db::internal {
 class SecretBytes {
  public:
   SecretBytes() = default;
-  explicit SecretBytes(std::size_t size) : data_(size ? new std::uint8_t[size]() : nullptr), size_(size) {}
+  explicit SecretBytes(std::size_t size)
+      : data_(size ? new std::uint8_t[size]() : nullptr), size_(size) {}
   explicit SecretBytes(std::span<const std::uint8_t> bytes) : SecretBytes(bytes.size()) {
     if (size_ != 0) std::memcpy(data_.get(), bytes.data(), size_);
   }

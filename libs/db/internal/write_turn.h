@@ -169,8 +169,9 @@ class WriteTurn {
     // of its last release (a loop writer, a group-commit thread), so parking
     // the turn for it pays off. A handle that writes once and goes (a
     // command-line process) passes the turn on at once instead.
-    back_to_back_ = released_at_ns_ != 0 && monotonic_ns() - released_at_ns_ <
-                                                 static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
+    back_to_back_ =
+        released_at_ns_ != 0 && monotonic_ns() - released_at_ns_ <
+                                    static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
     if (parked_) {
       parked_ = false;
       std::uint64_t expected = ticket_ + 1;
