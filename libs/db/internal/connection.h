@@ -46,6 +46,8 @@ struct ConnectionSetup {
   std::string path;
   Synchronous synchronous = Synchronous::kNormal;
   std::chrono::milliseconds busy_timeout{2000};
+  // journal_size_limit: PRAGMA journal_size_limit (bytes; negative: none).
+  std::int64_t journal_size_limit = -1;
   CountersCell* counters = nullptr;
 };
 
@@ -205,7 +207,8 @@ class Connection {
   explicit Connection(const ConnectionSetup& setup)
       : counters_(setup.counters),
         busy_timeout_(setup.busy_timeout),
-        synchronous_(setup.synchronous) {}
+        synchronous_(setup.synchronous),
+        journal_size_limit_(setup.journal_size_limit) {}
 
   Salt read_salt(const std::string& path) {
     sqlite3_file* file = nullptr;
@@ -271,6 +274,10 @@ class Connection {
     exec(synchronous_ == Synchronous::kFull ? "PRAGMA synchronous=FULL"
                                             : "PRAGMA synchronous=NORMAL",
          true);
+    if (journal_size_limit_ >= 0) {
+      const std::string sql = "PRAGMA journal_size_limit=" + std::to_string(journal_size_limit_);
+      exec(sql.c_str(), true);
+    }
   }
 
   // busy_handler: polls with short sleeps growing from 50 us to 2 ms until
@@ -306,6 +313,7 @@ class Connection {
   CountersCell* counters_;
   std::chrono::milliseconds busy_timeout_;
   Synchronous synchronous_;
+  std::int64_t journal_size_limit_;
   Clock::time_point busy_start_{};
   int wal_frames_ = 0;
   Salt salt_{};

@@ -385,6 +385,12 @@ class DatabaseState {
     s.path = path;
     s.synchronous = options_.synchronous;
     s.busy_timeout = options_.retry.busy_timeout;
+    // A WAL that a long reader made grow is cut back to twice the size the
+    // checkpoints keep it at when it next starts over; in normal operation
+    // it stays below that, so it is overwritten, never regrown.
+    if (options_.wal_autocheckpoint_pages > 0) {
+      s.journal_size_limit = 4LL * options_.wal_autocheckpoint_pages * kWalPageBytesEstimate;
+    }
     s.counters = &counters_;
     return s;
   }
@@ -749,6 +755,9 @@ class DatabaseState {
   int checkpointed_frames_ = 0;  // WAL frames at this connection's last automatic checkpoint
   static constexpr std::uint64_t kCheckpointAfterCommits = 16;
   static constexpr std::chrono::milliseconds kRestartBudget{100};
+  // SQLCipher 4's default page size plus the WAL frame header; a database with
+  // larger pages just gets a proportionally earlier cut.
+  static constexpr std::int64_t kWalPageBytesEstimate = 4096 + 24;
   std::mt19937_64 rng_;
 };
 
