@@ -82,6 +82,11 @@ class StatementCache {
   // get: the cached statement for `sql`, preparing it on first use.
   // Throws Error (classified with `key_verified`).
   sqlite3_stmt* get(sqlite3* db, std::string_view sql, bool key_verified) {
+    // The most recent statement first: a loop of the same statement (bulk
+    // inserts) skips hashing its text.
+    if (!lru_.empty() && std::string_view(lru_.front().sql) == sql) {
+      return lru_.front().stmt.get();
+    }
     auto it = map_.find(sql);
     if (it != map_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
