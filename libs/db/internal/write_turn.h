@@ -25,8 +25,8 @@
 //   release (after COMMIT): while the lease is younger than `lease` and
 //     this handle writes back to back (its previous release was within
 //     kReturnWindow of this acquire), or while no one queued, park the turn
-//     (keep it); otherwise CAS serving t -> t+1 and
-//     wake the owner of t+1. Waiters never spin: with more processes than
+//     (keep it); otherwise CAS serving t -> t+1 and wake the owner of t+1.
+//     Waiters never spin: with more processes than
 //     cores, a polling waiter takes the CPU from the holder (measured: four
 //     CLI processes polling for 1 ms each left the long-lived writer under
 //     half a core, 0.34-0.41 of one writer's rate with 5-15 ms leases).
@@ -273,7 +273,7 @@ class WriteTurn {
     if (!held_) return;
     held_ = false;
     released_at_ns_ = monotonic_ns();
-    if (someone_queued(ticket_) && (lease_over() || (!back_to_back_))) {
+    if (someone_queued(ticket_) && (lease_over() || !back_to_back_)) {
       pass_on();
       return;
     }
