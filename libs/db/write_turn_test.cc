@@ -37,6 +37,17 @@ struct Reaper {
 
 }  // namespace
 
+// open_with_turn: opens `holder` and `waiter` on `db` with `lease` and gives
+// `holder` the turn.
+void open_with_turn(const std::string& db, std::chrono::microseconds lease, WriteTurn& holder,
+                    WriteTurn& waiter) {
+  REQUIRE(holder.open(db, lease));
+  REQUIRE(waiter.open(db, lease));
+  bool got = false;
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+}
+
 TEST_CASE("The write turn is handed on in ticket order", "[db][turn]") {
   const auto db = (scratch_dir("turn-fifo") / "a.db").string();
   WriteTurn first;
@@ -143,11 +154,8 @@ TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the que
   const auto db = (scratch_dir("turn-lease") / "a.db").string();
   constexpr auto kLease = std::chrono::microseconds(100000);
   WriteTurn holder, waiter;
-  REQUIRE(holder.open(db, kLease));
-  REQUIRE(waiter.open(db, kLease));
+  open_with_turn(db, kLease, holder, waiter);
   bool got = false;
-  holder.acquire(in(milliseconds(1000)), &got);
-  REQUIRE(got);
   // One quick release and take-back with nobody waiting: from now on the
   // holder writes back to back.
   holder.release();
@@ -190,11 +198,7 @@ TEST_CASE("A holder that writes once passes the turn on at its release when some
           "[db][turn]") {
   const auto db = (scratch_dir("turn-once") / "a.db").string();
   WriteTurn holder, waiter;
-  REQUIRE(holder.open(db, std::chrono::microseconds(10000000)));  // a 10 s lease
-  REQUIRE(waiter.open(db, std::chrono::microseconds(10000000)));
-  bool got = false;
-  holder.acquire(in(milliseconds(1000)), &got);
-  REQUIRE(got);
+  open_with_turn(db, std::chrono::microseconds(10000000), holder, waiter);  // a 10 s lease
   std::atomic<bool> waiter_got{false};
   std::thread t([&] {
     bool ok = false;
@@ -207,6 +211,7 @@ TEST_CASE("A holder that writes once passes the turn on at its release when some
   holder.release();  // not back to back: passed on, not parked
   // Had it been parked, this would take it back at once (the lease runs);
   // passed on, it queues behind the waiter's 20 ms transaction.
+  bool got = false;
   const auto waited = holder.acquire(in(milliseconds(5000)), &got);
   CHECK(got);
   CHECK(waiter_got.load());
@@ -219,11 +224,7 @@ TEST_CASE("A parked turn whose holder went idle is claimed without waiting out t
           "[db][turn]") {
   const auto db = (scratch_dir("turn-idle") / "a.db").string();
   WriteTurn holder, waiter;
-  REQUIRE(holder.open(db, std::chrono::microseconds(10000000)));  // a 10 s lease
-  REQUIRE(waiter.open(db, std::chrono::microseconds(10000000)));
-  bool got = false;
-  holder.acquire(in(milliseconds(1000)), &got);
-  REQUIRE(got);
+  open_with_turn(db, std::chrono::microseconds(10000000), holder, waiter);  // a 10 s lease
   holder.release();  // parked; the holder now does other work
   const auto t0 = Clock::now();
   bool waiter_got = false;
