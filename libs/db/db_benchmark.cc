@@ -442,6 +442,17 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
   return median(ratios);
 }
 
+// bracketed_baseline: runs baseline(seconds / 2), then mix(), then
+// baseline(seconds / 2) again, and returns the mean of the two baselines.
+// This machine's speed drifts over seconds; a baseline measured only before
+// the mix would carry that drift into the ratio.
+template <class Baseline, class Mix>
+double bracketed_baseline(double seconds, Baseline baseline, Mix mix) {
+  const double before = baseline(seconds / 2);
+  mix();
+  return (before + baseline(seconds / 2)) / 2;
+}
+
 int bench_main(const std::string& self, const fs::path& dir, double seconds,
                const std::string& only) {
   auto want = [&](const char* phase) { return only.empty() || only == phase; };
@@ -494,16 +505,13 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
     // Single writer and the multi-process mix, library.
     const fs::path lib_db = dir / "multi-lib.db";
     { auto d = db::Database::open(lib_options(lib_db)); }
-    // The single-writer baseline brackets the mix (half before, half after):
-    // this machine's speed drifts over seconds, and a baseline measured only
-    // before would carry that drift into the ratio.
     const std::string lib_raw_key = naive_raw_key(lib_db);
-    const double single_before =
-        single_writer_tps_lib(lib_db, db::Synchronous::kNormal, seconds / 2, &surfaced);
-    multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key);
-    single = (single_before +
-              single_writer_tps_lib(lib_db, db::Synchronous::kNormal, seconds / 2, &surfaced)) /
-             2;
+    single = bracketed_baseline(
+        seconds,
+        [&](double s) {
+          return single_writer_tps_lib(lib_db, db::Synchronous::kNormal, s, &surfaced);
+        },
+        [&] { multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key); });
     say("single_writer_tps", single, "tx/s (library, NORMAL; before and after the mix)");
     surfaced += multi.surfaced;
     say("multi_process_tps", multi.tps, "tx/s (1 writer + 4 CLI processes)");
@@ -520,12 +528,12 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
     const fs::path naive_db = dir / "multi-naive.db";
     { auto d = db::Database::open(lib_options(naive_db)); }
     const std::string naive_key = naive_raw_key(naive_db);
-    const double naive_before =
-        single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, seconds / 2);
-    naive = run_multi(self, true, naive_db, 4, seconds, naive_key);
-    naive_single = (naive_before + single_writer_tps_naive(naive_db, naive_key,
-                                                           db::Synchronous::kNormal, seconds / 2)) /
-                   2;
+    naive_single = bracketed_baseline(
+        seconds,
+        [&](double s) {
+          return single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, s);
+        },
+        [&] { naive = run_multi(self, true, naive_db, 4, seconds, naive_key); });
     say("naive_single_writer_tps", naive_single, "tx/s (before and after the mix)");
     say("naive_multi_process_tps", naive.tps, "tx/s");
     say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");

@@ -183,7 +183,6 @@ class Connection {
 
   // wal_frames: frames in the WAL after this connection's last commit.
   int wal_frames() const noexcept { return wal_frames_; }
-  void reset_wal_frames() noexcept { wal_frames_ = 0; }
 
   // step_cached: runs a cached statement without parameters to completion.
   int step_cached(std::string_view sql, bool key_verified) {

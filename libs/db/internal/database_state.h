@@ -171,7 +171,6 @@ class DatabaseState {
       counters_.surfaced(e.code());
       throw e;
     }
-    conn_->reset_wal_frames();
     checkpointed_frames_ = std::max(out.log_frames, 0);
     return out;
   }
