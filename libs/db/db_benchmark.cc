@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlcipher/sqlite3.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -36,6 +38,9 @@ namespace {
 constexpr const char* kPassphrase = "benchmark passphrase";
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, who INTEGER, body TEXT)";
+// The multi-process phases alternate this many stretches of the mix with
+// baseline stretches (alternating_mix).
+constexpr int kMixRounds = 5;
 // 60-byte rows, as in the notes' measurements.
 const std::string kBody(60 - 8, 'r');
 
@@ -219,6 +224,13 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
                  static_cast<unsigned long long>(c.turn_waits), c.turn_wait_us / 1000.0,
                  static_cast<unsigned long long>(c.busy_handler_waits),
                  c.busy_handler_wait_us / 1000.0, static_cast<unsigned long long>(c.retries_same));
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    std::fprintf(stderr, "[%s %d] cpu_s=%.3f voluntary_switches=%ld involuntary_switches=%ld\n",
+                 kind.c_str(), who,
+                 static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                     static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+                 ru.ru_nvcsw, ru.ru_nivcsw);
   }
   lib.reset();
   nv.reset();
@@ -272,13 +284,26 @@ Child spawn_worker(const std::string& self, const std::string& kind, const fs::p
   return c;
 }
 
+// MultiResult: one or more stretches of the multi-process mix, summed.
 struct MultiResult {
-  double tps = 0;
-  double cli_p99_ms = 0;
-  double cli_max_ms = 0;
+  double seconds = 0;
   std::uint64_t writer_commits = 0;
   std::uint64_t cli_commits = 0;
   std::uint64_t surfaced = 0;
+  std::vector<double> cli_lat_ms;  // every CLI-like open-write-close
+
+  double tps() const { return ratio(static_cast<double>(writer_commits + cli_commits), seconds); }
+  double cli_p99_ms() const { return percentile(cli_lat_ms, 0.99); }
+  double cli_max_ms() const {
+    return cli_lat_ms.empty() ? 0 : *std::max_element(cli_lat_ms.begin(), cli_lat_ms.end());
+  }
+  void add(const MultiResult& o) {
+    seconds += o.seconds;
+    writer_commits += o.writer_commits;
+    cli_commits += o.cli_commits;
+    surfaced += o.surfaced;
+    cli_lat_ms.insert(cli_lat_ms.end(), o.cli_lat_ms.begin(), o.cli_lat_ms.end());
+  }
 };
 
 // run_multi: 1 long-lived writer process + `clis` CLI-like processes.
@@ -298,7 +323,8 @@ MultiResult run_multi(const std::string& self, bool naive, const fs::path& path,
     if (::write(c.in, "GO\n", 3) != 3) std::abort();
   }
   MultiResult r;
-  std::vector<double> lat;
+  r.seconds = seconds;
+  std::vector<double>& lat = r.cli_lat_ms;
   for (std::size_t i = 0; i < children.size(); ++i) {
     Child& c = children[i];
     unsigned long long commits = 0;
@@ -317,9 +343,6 @@ MultiResult run_multi(const std::string& self, bool naive, const fs::path& path,
       while (in >> v) lat.push_back(v);
     }
   }
-  r.tps = static_cast<double>(r.writer_commits + r.cli_commits) / seconds;
-  r.cli_p99_ms = percentile(lat, 0.99);
-  r.cli_max_ms = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
   return r;
 }
 
@@ -442,15 +465,32 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
   return median(ratios);
 }
 
-// bracketed_baseline: runs baseline(seconds / 2), then mix(), then
-// baseline(seconds / 2) again, and returns the mean of the two baselines.
-// This machine's speed drifts over seconds; a baseline measured only before
-// the mix would carry that drift into the ratio.
-template <class Baseline, class Mix>
-double bracketed_baseline(double seconds, Baseline baseline, Mix mix) {
-  const double before = baseline(seconds / 2);
-  mix();
-  return (before + baseline(seconds / 2)) / 2;
+// alternating_mix: `rounds` stretches of the mix (seconds / rounds each),
+// each bracketed by baseline stretches (rounds + 1 of them, seconds /
+// (rounds + 1) each, so the baseline and the mix run equally long), summed
+// into `*mix`. Returns the baseline's mean rate. This machine's speed drifts
+// over seconds: with one baseline stretch before and one after the mix, two
+// runs whose mixes committed nearly the same (67k and 70k) gave ratios of
+// 0.69 and 0.81; alternating averages more of the drift out. With
+// COORDKIT_BENCH_DEBUG, prints each round's ratio.
+template <class Baseline>
+double alternating_mix(double seconds, int rounds, Baseline baseline,
+                       const std::function<MultiResult(double)>& run_mix, MultiResult* mix) {
+  const double base_stretch = seconds / (rounds + 1);
+  double before = baseline(base_stretch);
+  double sum = before;
+  for (int r = 0; r < rounds; ++r) {
+    const MultiResult m = run_mix(seconds / rounds);
+    const double after = baseline(base_stretch);
+    sum += after;
+    if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
+      std::fprintf(stderr, "round %d: ratio %.3f (mix %.0f tx/s, baseline %.0f -> %.0f)\n", r,
+                   m.tps() / ((before + after) / 2), m.tps(), before, after);
+    }
+    mix->add(m);
+    before = after;
+  }
+  return sum / (rounds + 1);
 }
 
 int bench_main(const std::string& self, const fs::path& dir, double seconds,
@@ -506,20 +546,26 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
     const fs::path lib_db = dir / "multi-lib.db";
     { auto d = db::Database::open(lib_options(lib_db)); }
     const std::string lib_raw_key = naive_raw_key(lib_db);
-    single = bracketed_baseline(
-        seconds,
+    single = alternating_mix(
+        seconds, kMixRounds,
         [&](double s) {
           return single_writer_tps_lib(lib_db, db::Synchronous::kNormal, s, &surfaced);
         },
-        [&] { multi = run_multi(self, false, lib_db, 4, seconds, lib_raw_key); });
-    say("single_writer_tps", single, "tx/s (library, NORMAL; before and after the mix)");
+        [&](double s) { return run_multi(self, false, lib_db, 4, s, lib_raw_key); }, &multi);
+    say("single_writer_tps", single, "tx/s (library, NORMAL; alternating with the mix)");
     surfaced += multi.surfaced;
-    say("multi_process_tps", multi.tps, "tx/s (1 writer + 4 CLI processes)");
+    say("multi_process_tps", multi.tps(), "tx/s (1 writer + 4 CLI processes)");
     say("  writer_commits", static_cast<double>(multi.writer_commits), "");
     say("  cli_commits", static_cast<double>(multi.cli_commits), "");
-    say("multi_process_ratio", multi.tps / single, "");
-    say("cli_p99_ms", multi.cli_p99_ms, "ms (open, write, close)");
-    say("cli_max_ms", multi.cli_max_ms, "ms");
+    say("multi_process_ratio", ratio(multi.tps(), single), "");
+    say("cli_p99_ms", multi.cli_p99_ms(), "ms (open, write, close)");
+    say("cli_max_ms", multi.cli_max_ms(), "ms");
+    if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
+      const auto& lat = multi.cli_lat_ms;
+      std::fprintf(stderr, "cli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
+                   percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.95),
+                   percentile(lat, 0.99), percentile(lat, 0.999));
+    }
   }
   double naive_single = 0;
   MultiResult naive;
@@ -528,19 +574,19 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
     const fs::path naive_db = dir / "multi-naive.db";
     { auto d = db::Database::open(lib_options(naive_db)); }
     const std::string naive_key = naive_raw_key(naive_db);
-    naive_single = bracketed_baseline(
-        seconds,
+    naive_single = alternating_mix(
+        seconds, kMixRounds,
         [&](double s) {
           return single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, s);
         },
-        [&] { naive = run_multi(self, true, naive_db, 4, seconds, naive_key); });
-    say("naive_single_writer_tps", naive_single, "tx/s (before and after the mix)");
-    say("naive_multi_process_tps", naive.tps, "tx/s");
+        [&](double s) { return run_multi(self, true, naive_db, 4, s, naive_key); }, &naive);
+    say("naive_single_writer_tps", naive_single, "tx/s (alternating with the mix)");
+    say("naive_multi_process_tps", naive.tps(), "tx/s");
     say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");
     say("  naive_cli_commits", static_cast<double>(naive.cli_commits), "");
-    say("naive_multi_process_ratio", naive.tps / naive_single, "");
-    say("naive_cli_p99_ms", naive.cli_p99_ms, "ms");
-    say("naive_cli_max_ms", naive.cli_max_ms, "ms");
+    say("naive_multi_process_ratio", ratio(naive.tps(), naive_single), "");
+    say("naive_cli_p99_ms", naive.cli_p99_ms(), "ms");
+    say("naive_cli_max_ms", naive.cli_max_ms(), "ms");
     say("naive_errors", static_cast<double>(naive.surfaced), "");
   }
   double single_full = 0;
@@ -574,8 +620,8 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
       "\"single_writer_full_tps\": %.0f, \"group_commit_tps\": %.0f, "
       "\"group_commit_speedup\": %.2f, \"wrapper_overhead\": %.3f, \"surfaced_errors\": %llu}\n",
       open_passphrase_ms, reopen_derived_ms, ratio(open_passphrase_ms, reopen_derived_ms), single,
-      multi.tps, ratio(multi.tps, single), multi.cli_p99_ms, multi.cli_max_ms, naive_single,
-      naive.tps, ratio(naive.tps, naive_single), naive.cli_p99_ms, naive.cli_max_ms,
+      multi.tps(), ratio(multi.tps(), single), multi.cli_p99_ms(), multi.cli_max_ms(), naive_single,
+      naive.tps(), ratio(naive.tps(), naive_single), naive.cli_p99_ms(), naive.cli_max_ms(),
       static_cast<unsigned long long>(naive.surfaced), single_full, gc, ratio(gc, single_full),
       overhead, static_cast<unsigned long long>(surfaced));
   return 0;
