@@ -69,7 +69,7 @@
 //    the next process to be scheduled (a millisecond and more on a busy
 //    machine), so a loop writer and four CLIs alternated at a tenth of one
 //    writer's rate. Hence leases: the holder keeps ("parks") the turn across
-//    back-to-back transactions for Options::write_turn_lease (10 ms), then
+//    back-to-back transactions for Options::write_turn_lease (13 ms), then
 //    passes it to the queue; the hand-off cost is paid once per lease, and a
 //    waiter waits about one lease plus the transactions queued ahead of it.
 //  - Only a holder that writes back to back (it came back within 100 us of
