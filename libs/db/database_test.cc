@@ -350,6 +350,27 @@ TEST_CASE("An exception of fn's own rolls back and propagates without retry", "[
   CHECK(d.counters().surfaced_errors == 0);
   CHECK(code_of([&] { d.write([&](db::Transaction&) { d.write([](db::Transaction&) {}); }); }) ==
         db::ErrorCode::kMisuse);
+  // Maintenance from inside fn would take the write turn behind the
+  // transaction's own (or drop its connection): refused, and nothing is
+  // committed.
+  const auto inside = [&](auto call) {
+    return code_of([&] {
+      d.write([&](db::Transaction& tx) {
+        tx.execute("INSERT INTO t(v) VALUES ('inside')");
+        call();
+      });
+    });
+  };
+  CHECK(inside([&] { d.checkpoint(db::CheckpointMode::kTruncate); }) == db::ErrorCode::kMisuse);
+  CHECK(inside([&] { d.rekey(db::Key::passphrase("other")); }) == db::ErrorCode::kMisuse);
+  CHECK(inside([&] { d.backup_to(dir / "copy.db", db::Key::passphrase("copy")); }) ==
+        db::ErrorCode::kMisuse);
+  CHECK(inside([&] { d.reconnect(); }) == db::ErrorCode::kMisuse);
+  CHECK(inside([&] { d.quick_check(); }) == db::ErrorCode::kMisuse);
+  CHECK(count_rows(d) == 0);
+  CHECK_FALSE(std::filesystem::exists(dir / "copy.db"));
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('after')"); });
+  CHECK(count_rows(d) == 1);
 }
 
 TEST_CASE("Reconnect-class failures reconnect and rerun fn, and surface when they persist",

@@ -239,6 +239,44 @@ TEST_CASE("A parked turn whose holder went idle is claimed without waiting out t
   holder.let_go();
 }
 
+TEST_CASE("A parked turn is claimed by a later waiter when the next in line gave up",
+          "[db][turn]") {
+  const auto db = (scratch_dir("turn-next-gone") / "a.db").string();
+  WriteTurn holder, gone, later;
+  open_with_turn(db, std::chrono::microseconds(10000000), holder, gone);  // a 10 s lease
+  REQUIRE(later.open(db, std::chrono::microseconds(10000000)));
+  bool got = false;
+  // A quick release and take-back: the holder now writes back to back.
+  holder.release();
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  // The next in line gives up while the turn is held (not parked), so it
+  // never gets to claim the parked turn; its ticket stays in the queue.
+  bool gone_got = true;
+  gone.acquire(in(milliseconds(20)), &gone_got);
+  CHECK_FALSE(gone_got);
+  std::atomic<bool> later_got{false};
+  std::atomic<std::int64_t> later_ms{-1};
+  std::thread t([&] {
+    const auto t0 = Clock::now();
+    bool ok = false;
+    later.acquire(in(milliseconds(5000)), &ok);
+    later_ms.store(std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
+    later_got.store(ok);
+    later.let_go();
+  });
+  while (holder.waiters() < 2) std::this_thread::yield();
+  holder.release();  // parked: back to back, lease running, someone queued; then idle
+  t.join();
+  CAPTURE(later_ms.load());
+  CHECK(later_got.load());
+  CHECK(later_ms.load() < 1000);  // not its 5 s deadline
+  // The holder's take-back fails (claimed); it queues and gets the turn.
+  holder.acquire(in(milliseconds(1000)), &got);
+  CHECK(got);
+  holder.let_go();
+}
+
 TEST_CASE("Slots are reused after their owners close", "[db][turn]") {
   const auto db = (scratch_dir("turn-slots") / "a.db").string();
   for (int i = 0; i < 200; ++i) {

@@ -100,7 +100,7 @@ class DatabaseState {
 
   // run_transaction: the retry ladder (see database.h).
   void run_transaction(FunctionRef<void(Transaction&)> fn, bool write) {
-    if (in_call_) throw Error(ErrorCode::kMisuse, "write()/read() called inside a transaction");
+    refuse_in_call("write()/read()");
     in_call_ = true;
     struct Reset {
       bool* flag;
@@ -154,6 +154,7 @@ class DatabaseState {
   Counters counters() const { return counters_.snapshot(); }
 
   CheckpointResult checkpoint(CheckpointMode mode) {
+    refuse_in_call("checkpoint()");
     ensure_connection();
     CheckpointResult out;
     const int m = mode == CheckpointMode::kPassive   ? SQLITE_CHECKPOINT_PASSIVE
@@ -183,6 +184,7 @@ class DatabaseState {
       throw Error(ErrorCode::kInvalidArgument,
                   "backup destination exists (or has a -wal file): " + dest.string());
     }
+    refuse_in_call("backup_to()");
     ensure_connection();
     const auto deadline = Clock::now() + options_.retry.deadline;
     const std::filesystem::path tmp = temp_sibling(dest);
@@ -250,6 +252,7 @@ class DatabaseState {
 
   void rekey(const Key& new_key) {
     if (new_key.empty()) throw Error(ErrorCode::kInvalidArgument, "no new key");
+    refuse_in_call("rekey()");
     ensure_connection();
     TurnHold hold(*this, true, Clock::now() + options_.retry.deadline);
     const Salt salt = conn_->salt();
@@ -313,13 +316,14 @@ class DatabaseState {
   }
 
   void reconnect(bool forced) {
-    if (in_call_) throw Error(ErrorCode::kMisuse, "reconnect() inside a transaction");
+    refuse_in_call("reconnect()");
     if (forced) CountersCell::add(counters_.reconnects);
     conn_.reset();
     reopen();
   }
 
   void adopt_key(const Key& key) {
+    refuse_in_call("adopt_key()");
     options_.key = key;
     conn_.reset();
     reopen();
@@ -622,6 +626,14 @@ class DatabaseState {
     if (write) maybe_checkpoint();
   }
 
+  // refuse_in_call: kMisuse for a call made from inside write()/read()'s
+  // fn. Such a call would take the write turn a second time, behind this
+  // transaction's own, and every writer would wait for the deadline.
+  void refuse_in_call(const char* what) const {
+    if (in_call_)
+      throw Error(ErrorCode::kMisuse, std::string(what) + " called inside a transaction");
+  }
+
   void rollback() noexcept {
     if (!conn_ || sqlite3_get_autocommit(conn_->db()) != 0) return;
     if (conn_->step_cached("ROLLBACK", key_verified_) != SQLITE_OK) {
@@ -665,6 +677,11 @@ class DatabaseState {
   // file stays at the size it reached, about twice the limit.
   void maybe_checkpoint() noexcept {
     if (!checkpoint_due()) return;
+    // The turn is parked for this writer's next transaction; whoever waits
+    // next may have gone to sleep while it was held. Wake it, so that it
+    // takes the turn after the return window instead of at its next
+    // timeout, and writes while the checkpoint copies and syncs.
+    turn_.nudge();
     const int frames = conn_->wal_frames();
     checkpointed_frames_ = frames;
     const int rc = sqlite3_wal_checkpoint_v2(conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,

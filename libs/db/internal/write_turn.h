@@ -107,6 +107,8 @@ class WriteTurn {
   static constexpr std::chrono::microseconds kCheckInterval{5000};
   static constexpr std::chrono::microseconds kReturnWindow{100};
   static constexpr std::chrono::microseconds kOrphanGrace{20000};
+  static constexpr std::uint64_t kReturnWindowNs =
+      static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
 
   WriteTurn() = default;
   WriteTurn(const WriteTurn&) = delete;
@@ -169,9 +171,7 @@ class WriteTurn {
     // of its last release (a loop writer, a group-commit thread), so parking
     // the turn for it pays off. A handle that writes once and goes (a
     // command-line process) passes the turn on at once instead.
-    back_to_back_ =
-        released_at_ns_ != 0 && monotonic_ns() - released_at_ns_ <
-                                    static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
+    back_to_back_ = released_at_ns_ != 0 && monotonic_ns() - released_at_ns_ < kReturnWindowNs;
     if (parked_) {
       parked_ = false;
       std::uint64_t expected = ticket_ + 1;
@@ -185,85 +185,24 @@ class WriteTurn {
       if (g.parked.compare_exchange_strong(expected, 0)) advance_from(ticket_);
       me.ticket.store(0);
     }
-    const std::uint64_t t = g.next_ticket.fetch_add(1);
-    me.ticket.store(t + 1);
-    ticket_ = t;
-    std::uint64_t s = g.serving.load();
-    if (s >= t) return granted(got, std::chrono::microseconds(0));
     const auto start = Clock::now();
-    std::uint64_t watched = s;
-    auto watched_since = start;
-    auto orphan_since = Clock::time_point::max();
-    // The lease for which this waiter already took its early look (at the
-    // end of the return window) behind a parked turn: after that one look it
-    // sleeps to the end of the lease, so a holder that writes back to back is
-    // not polled every return window.
-    std::uint64_t looked_early = 0;
     for (;;) {
-      const std::uint32_t w = me.wake.load();
-      me.sleeping.store(1);
-      s = g.serving.load();
-      if (s >= t) break;
-      const auto now = Clock::now();
-      if (now >= deadline) {
-        me.sleeping.store(0);
-        withdraw();
-        return elapsed(start);
-      }
-      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
-      if (wait > kCheckInterval) wait = kCheckInterval;
-      if (t - s == 1 && g.parked.load() == s + 1) {
-        // Next in line behind a parked turn: claim it once its lease is over
-        // or its holder has stayed away for the return window; else sleep
-        // until then (passing the turn on wakes us sooner).
-        const std::uint64_t now_ns = monotonic_ns();
-        const std::uint64_t lease_start = g.lease_start_ns.load();
-        const std::uint64_t lease_end = lease_start + lease_ns_;
-        const std::uint64_t window_end =
-            g.parked_at_ns.load() + static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
-        if (now_ns >= lease_end || now_ns >= window_end) {
-          me.sleeping.store(0);
-          claim_parked(s);
-          continue;
-        }
-        std::uint64_t until = lease_end;
-        if (looked_early != lease_start) {
-          looked_early = lease_start;
-          until = std::min(lease_end, window_end);
-        }
-        const auto left = std::chrono::microseconds((until - now_ns) / 1000 + 1);
-        if (left < wait) wait = left;
-      }
-      futex_wait(&me.wake, w, wait);
-      me.sleeping.store(0);
-      s = g.serving.load();
-      if (s >= t) break;
-      const auto after = Clock::now();
-      if (s != watched) {
-        watched = s;
-        watched_since = after;
-        orphan_since = Clock::time_point::max();
-        continue;
-      }
-      if (after - watched_since < kCheckInterval) continue;
-      // The serving ticket has not moved for a while: is its owner alive?
-      const int owner = find_owner(s);
-      if (owner >= 0) {
-        orphan_since = Clock::time_point::max();
-        if (!owner_alive(owner)) {
-          claim_parked(s);
-          advance_from(s);
-        }
-      } else if (orphan_since == Clock::time_point::max()) {
-        orphan_since = after;
-      } else if (after - orphan_since >= kOrphanGrace) {
-        claim_parked(s);
-        advance_from(s);
-        orphan_since = Clock::time_point::max();
+      const std::uint64_t t = g.next_ticket.fetch_add(1);
+      me.ticket.store(t + 1);
+      ticket_ = t;
+      switch (wait_for(t, deadline)) {
+        case Wait::kServed:
+          return granted(got, elapsed(start));
+        case Wait::kDeadline:
+          withdraw();
+          return elapsed(start);
+        case Wait::kSkipped:
+          // Taken for an orphan: this process was kept from publishing its
+          // ticket for longer than kOrphanGrace. Queue again.
+          me.ticket.store(0);
+          break;
       }
     }
-    me.sleeping.store(0);
-    return granted(got, elapsed(start));
   }
 
   // release: after a transaction. Keeps (parks) the turn while the lease
@@ -273,6 +212,12 @@ class WriteTurn {
     if (!held_) return;
     held_ = false;
     released_at_ns_ = monotonic_ns();
+    if (shared_->serving.load() != ticket_) {
+      // The turn moved on without us (a waiter took this handle for dead):
+      // parking now would overwrite the real holder's state.
+      my().ticket.store(0);
+      return;
+    }
     if (someone_queued(ticket_) && (lease_over() || !back_to_back_)) {
       pass_on();
       return;
@@ -280,6 +225,15 @@ class WriteTurn {
     shared_->parked_at_ns.store(monotonic_ns());
     shared_->parked.store(ticket_ + 1);
     parked_ = true;
+  }
+
+  // nudge: the holder of a parked turn is about to be busy elsewhere for a
+  // while (a checkpoint). Wakes the next in line, which may have gone to
+  // sleep while the turn was held and would otherwise notice the parked
+  // turn only at its next timeout; it claims the turn once the return window
+  // ends. Never throws.
+  void nudge() noexcept {
+    if (parked_ && someone_queued(ticket_)) wake_owner(ticket_ + 1);
   }
 
   // let_go: gives the turn up for real (also a parked one), e.g. before the
@@ -316,6 +270,98 @@ class WriteTurn {
   }
 
  private:
+  enum class Wait { kServed, kSkipped, kDeadline };
+
+  // wait_for: sleeps until ticket `t` is served, was skipped, or `deadline`.
+  Wait wait_for(std::uint64_t t, Clock::time_point deadline) {
+    GateShared& g = *shared_;
+    GateSlot& me = my();
+    std::uint64_t s = g.serving.load();
+    if (s >= t) return s == t ? Wait::kServed : Wait::kSkipped;
+    std::uint64_t watched = s;
+    auto watched_since = Clock::now();
+    auto orphan_since = Clock::time_point::max();
+    // The lease for which this waiter already took its early look (at the
+    // end of the return window) behind a parked turn: after that one look it
+    // sleeps to the end of the lease, so a holder that writes back to back is
+    // not polled every return window.
+    std::uint64_t looked_early = 0;
+    for (;;) {
+      const std::uint32_t w = me.wake.load();
+      me.sleeping.store(1);
+      s = g.serving.load();
+      if (s >= t) break;
+      const auto now = Clock::now();
+      if (now >= deadline) {
+        me.sleeping.store(0);
+        return Wait::kDeadline;
+      }
+      auto wait = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
+      if (wait > kCheckInterval) wait = kCheckInterval;
+      if (t - s == 1 && g.parked.load() == s + 1) {
+        // Next in line behind a parked turn: claim it once its lease is over
+        // or its holder has stayed away for the return window; else sleep
+        // until then (passing the turn on wakes us sooner).
+        const std::uint64_t now_ns = monotonic_ns();
+        const std::uint64_t lease_start = g.lease_start_ns.load();
+        const std::uint64_t lease_end = lease_start + lease_ns_;
+        const std::uint64_t window_end = g.parked_at_ns.load() + kReturnWindowNs;
+        if (parked_claimable(now_ns)) {
+          me.sleeping.store(0);
+          claim_parked(s);
+          continue;
+        }
+        std::uint64_t until = lease_end;
+        if (looked_early != lease_start) {
+          looked_early = lease_start;
+          until = std::min(lease_end, window_end);
+        }
+        const auto left = std::chrono::microseconds((until - now_ns) / 1000 + 1);
+        if (left < wait) wait = left;
+      }
+      futex_wait(&me.wake, w, wait);
+      me.sleeping.store(0);
+      s = g.serving.load();
+      if (s >= t) break;
+      const auto after = Clock::now();
+      if (s != watched) {
+        watched = s;
+        watched_since = after;
+        orphan_since = Clock::time_point::max();
+        continue;
+      }
+      if (after - watched_since < kCheckInterval) continue;
+      // The serving ticket has not moved for a while: is its owner alive?
+      const int owner = find_owner(s);
+      if (owner >= 0) {
+        orphan_since = Clock::time_point::max();
+        if (!owner_alive(owner)) {
+          claim_parked(s);
+          advance_from(s);
+        } else if (g.parked.load() == s + 1 && parked_claimable(monotonic_ns())) {
+          // Parked by a live holder that stayed away, and the next in line,
+          // who would claim it, died or gave up: any waiter claims it.
+          claim_parked(s);
+        }
+      } else if (orphan_since == Clock::time_point::max()) {
+        orphan_since = after;
+      } else if (after - orphan_since >= kOrphanGrace) {
+        claim_parked(s);
+        advance_from(s);
+        orphan_since = Clock::time_point::max();
+      }
+    }
+    me.sleeping.store(0);
+    return s == t ? Wait::kServed : Wait::kSkipped;
+  }
+
+  // parked_claimable: whether a waiter may claim the parked turn now: its
+  // lease is over, or its holder has been away for the return window.
+  bool parked_claimable(std::uint64_t now_ns) const noexcept {
+    return now_ns >= shared_->lease_start_ns.load() + lease_ns_ ||
+           now_ns >= shared_->parked_at_ns.load() + kReturnWindowNs;
+  }
+
   static std::chrono::microseconds elapsed(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   }
