@@ -48,8 +48,15 @@
 // Liveness. A waiter that sees `serving` unchanged for kCheckInterval checks
 // its owner: a slot whose OFD lock is free (owner died) is skipped at once; a
 // ticket that no slot claims for kOrphanGrace (owner died between taking and
-// publishing it, or gave up at its deadline) is skipped too. Skipping is
-// safe because the turn is advisory: SQLite's own locks exclude writers.
+// publishing it, or gave up at its deadline) is skipped too; a turn parked by
+// a live owner that stayed away is claimed by any waiter (the next in line,
+// who would have claimed it, may have died or given up). Skipping is safe
+// because the turn is advisory: SQLite's own locks exclude writers. A
+// process whose ticket was skipped (kept from publishing it for longer than
+// kOrphanGrace) finds `serving` past its ticket and queues again; it never
+// holds or parks beside the real holder. A holder that parks and then runs a
+// checkpoint wakes the next in line first (nudge), since that waiter may
+// have gone to sleep while the turn was held.
 #ifndef COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 #define COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 
