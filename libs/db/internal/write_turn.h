@@ -49,8 +49,8 @@
 // its owner: a slot whose OFD lock is free (owner died) is skipped at once; a
 // ticket that no slot claims for kOrphanGrace (owner died between taking and
 // publishing it, or gave up at its deadline) is skipped too; a turn parked by
-// a live owner that stayed away is claimed by any waiter (the next in line,
-// who would have claimed it, may have died or given up). Skipping is safe
+// a live owner that stayed away is claimed by any waiter when the next in
+// line, who would have claimed it, died or gave up. Skipping is safe
 // because the turn is advisory: SQLite's own locks exclude writers. A
 // process whose ticket was skipped (kept from publishing it for longer than
 // kOrphanGrace) finds `serving` past its ticket and queues again; it never
@@ -345,9 +345,13 @@ class WriteTurn {
         if (!owner_alive(owner)) {
           claim_parked(s);
           advance_from(s);
-        } else if (g.parked.load() == s + 1 && parked_claimable(monotonic_ns())) {
+        } else if (g.parked.load() == s + 1 && parked_claimable(monotonic_ns()) &&
+                   !ticket_owner_alive(s + 1)) {
           // Parked by a live holder that stayed away, and the next in line,
-          // who would claim it, died or gave up: any waiter claims it.
+          // who would claim it, died or gave up: any waiter claims it. (While
+          // the next in line lives, claiming is left to it: it takes one
+          // early look per lease, where waiters further back, polling, would
+          // take the turn from a busy holder preempted for a moment.)
           claim_parked(s);
         }
       } else if (orphan_since == Clock::time_point::max()) {
@@ -430,6 +434,11 @@ class WriteTurn {
     fl.l_pid = 0;
     if (::fcntl(fd_.get(), F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: assume alive
     return fl.l_type != F_UNLCK;
+  }
+
+  bool ticket_owner_alive(std::uint64_t ticket) noexcept {
+    const int i = find_owner(ticket);
+    return i >= 0 && owner_alive(i);
   }
 
   int find_owner(std::uint64_t ticket) noexcept {
