@@ -493,15 +493,54 @@ double alternating_mix(double seconds, int rounds, Baseline baseline,
   return sum / (rounds + 1);
 }
 
+// say: one figure, one line.
+void say(const std::string& name, double v, const char* unit) {
+  std::printf("%-28s %12.3f %s\n", name.c_str(), v, unit);
+  std::fflush(stdout);
+}
+
+// mix_phase: one writer alone, alternating with the mix of one loop writer
+// and four CLI-like processes, through the library or (naive) plain
+// SQLCipher. Prints its figures, named with "naive_" in front for the naive
+// client, and returns the single writer's rate.
+double mix_phase(const std::string& self, const fs::path& dir, double seconds, bool naive,
+                 MultiResult* mix, std::uint64_t* surfaced) {
+  const fs::path path = dir / (naive ? "multi-naive.db" : "multi-lib.db");
+  { auto d = db::Database::open(lib_options(path)); }
+  const std::string raw_key = naive_raw_key(path);
+  const double single = alternating_mix(
+      seconds, kMixRounds,
+      [&](double s) {
+        return naive ? single_writer_tps_naive(path, raw_key, db::Synchronous::kNormal, s)
+                     : single_writer_tps_lib(path, db::Synchronous::kNormal, s, surfaced);
+      },
+      [&](double s) { return run_multi(self, naive, path, 4, s, raw_key); }, mix);
+  const std::string p = naive ? "naive_" : "";
+  say(p + "single_writer_tps", single, "tx/s (NORMAL; alternating with the mix)");
+  say(p + "multi_process_tps", mix->tps(), "tx/s (1 writer + 4 CLI processes)");
+  say("  " + p + "writer_commits", static_cast<double>(mix->writer_commits), "");
+  say("  " + p + "cli_commits", static_cast<double>(mix->cli_commits), "");
+  say(p + "multi_process_ratio", ratio(mix->tps(), single), "");
+  say(p + "cli_p99_ms", mix->cli_p99_ms(), "ms (open, write, close)");
+  say(p + "cli_max_ms", mix->cli_max_ms(), "ms");
+  if (naive) {
+    say("naive_errors", static_cast<double>(mix->surfaced), "");
+  } else {
+    *surfaced += mix->surfaced;
+  }
+  if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
+    const auto& lat = mix->cli_lat_ms;
+    std::fprintf(stderr, "%scli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
+                 p.c_str(), percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.95),
+                 percentile(lat, 0.99), percentile(lat, 0.999));
+  }
+  return single;
+}
+
 int bench_main(const std::string& self, const fs::path& dir, double seconds,
                const std::string& only) {
   auto want = [&](const char* phase) { return only.empty() || only == phase; };
   std::uint64_t surfaced = 0;
-  auto say = [](const char* name, double v, const char* unit) {
-    std::printf("%-28s %12.3f %s\n", name, v, unit);
-    std::fflush(stdout);
-  };
-
   // Opens: passphrase (the KDF every time, cache cleared) vs derived (cached).
   double open_passphrase_ms = 0;
   double reopen_derived_ms = 0;
@@ -541,54 +580,10 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
 
   double single = 0;
   MultiResult multi;
-  if (want("multi")) {
-    // Single writer and the multi-process mix, library.
-    const fs::path lib_db = dir / "multi-lib.db";
-    { auto d = db::Database::open(lib_options(lib_db)); }
-    const std::string lib_raw_key = naive_raw_key(lib_db);
-    single = alternating_mix(
-        seconds, kMixRounds,
-        [&](double s) {
-          return single_writer_tps_lib(lib_db, db::Synchronous::kNormal, s, &surfaced);
-        },
-        [&](double s) { return run_multi(self, false, lib_db, 4, s, lib_raw_key); }, &multi);
-    say("single_writer_tps", single, "tx/s (library, NORMAL; alternating with the mix)");
-    surfaced += multi.surfaced;
-    say("multi_process_tps", multi.tps(), "tx/s (1 writer + 4 CLI processes)");
-    say("  writer_commits", static_cast<double>(multi.writer_commits), "");
-    say("  cli_commits", static_cast<double>(multi.cli_commits), "");
-    say("multi_process_ratio", ratio(multi.tps(), single), "");
-    say("cli_p99_ms", multi.cli_p99_ms(), "ms (open, write, close)");
-    say("cli_max_ms", multi.cli_max_ms(), "ms");
-    if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
-      const auto& lat = multi.cli_lat_ms;
-      std::fprintf(stderr, "cli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
-                   percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.95),
-                   percentile(lat, 0.99), percentile(lat, 0.999));
-    }
-  }
+  if (want("multi")) single = mix_phase(self, dir, seconds, false, &multi, &surfaced);
   double naive_single = 0;
   MultiResult naive;
-  if (want("naive")) {
-    // The same through plain SQLCipher.
-    const fs::path naive_db = dir / "multi-naive.db";
-    { auto d = db::Database::open(lib_options(naive_db)); }
-    const std::string naive_key = naive_raw_key(naive_db);
-    naive_single = alternating_mix(
-        seconds, kMixRounds,
-        [&](double s) {
-          return single_writer_tps_naive(naive_db, naive_key, db::Synchronous::kNormal, s);
-        },
-        [&](double s) { return run_multi(self, true, naive_db, 4, s, naive_key); }, &naive);
-    say("naive_single_writer_tps", naive_single, "tx/s (alternating with the mix)");
-    say("naive_multi_process_tps", naive.tps(), "tx/s");
-    say("  naive_writer_commits", static_cast<double>(naive.writer_commits), "");
-    say("  naive_cli_commits", static_cast<double>(naive.cli_commits), "");
-    say("naive_multi_process_ratio", ratio(naive.tps(), naive_single), "");
-    say("naive_cli_p99_ms", naive.cli_p99_ms(), "ms");
-    say("naive_cli_max_ms", naive.cli_max_ms(), "ms");
-    say("naive_errors", static_cast<double>(naive.surfaced), "");
-  }
+  if (want("naive")) naive_single = mix_phase(self, dir, seconds, true, &naive, &surfaced);
   double single_full = 0;
   double gc = 0;
   if (want("group")) {
