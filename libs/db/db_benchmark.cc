@@ -20,7 +20,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -424,23 +423,24 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
   static constexpr int kStretches = 10;  // 10 x 10 x 1000 = 100k rows per side per round
   auto d = db::Database::open(lib_options(path));
   NaiveDb raw(path, raw_key, db::Synchronous::kNormal);
-  auto lib_stretch = [&] {
+  // stretch: kBatchesPerStretch batches through `write_batch`, from an empty WAL.
+  auto stretch = [&](auto write_batch) {
     d.checkpoint(db::CheckpointMode::kTruncate);
     const double t0 = thread_cpu_seconds();
-    for (int b = 0; b < kBatchesPerStretch; ++b) {
+    for (int b = 0; b < kBatchesPerStretch; ++b) write_batch();
+    return thread_cpu_seconds() - t0;
+  };
+  auto lib_stretch = [&] {
+    return stretch([&] {
       d.write([](db::Transaction& tx) {
         for (int i = 0; i < kBatch; ++i) lib_insert(tx, i);
       });
-    }
-    return thread_cpu_seconds() - t0;
+    });
   };
   auto raw_stretch = [&] {
-    d.checkpoint(db::CheckpointMode::kTruncate);
-    const double t0 = thread_cpu_seconds();
-    for (int b = 0; b < kBatchesPerStretch; ++b) {
+    return stretch([&] {
       if (!raw.write(1, kBatch)) ++*surfaced;
-    }
-    return thread_cpu_seconds() - t0;
+    });
   };
   std::vector<double> ratios;
   for (int round = 0; round < 5; ++round) {
@@ -473,9 +473,9 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
 // runs whose mixes committed nearly the same (67k and 70k) gave ratios of
 // 0.69 and 0.81; alternating averages more of the drift out. With
 // COORDKIT_BENCH_DEBUG, prints each round's ratio.
-template <class Baseline>
-double alternating_mix(double seconds, int rounds, Baseline baseline,
-                       const std::function<MultiResult(double)>& run_mix, MultiResult* mix) {
+template <class Baseline, class Mix>
+double alternating_mix(double seconds, int rounds, Baseline baseline, Mix run_mix,
+                       MultiResult* mix) {
   const double base_stretch = seconds / (rounds + 1);
   double before = baseline(base_stretch);
   double sum = before;

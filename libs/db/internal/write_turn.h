@@ -312,8 +312,8 @@ class WriteTurn {
         const std::uint64_t now_ns = monotonic_ns();
         const std::uint64_t lease_start = g.lease_start_ns.load();
         const std::uint64_t lease_end = lease_start + lease_ns_;
-        const std::uint64_t window_end = g.parked_at_ns.load() + kReturnWindowNs;
-        if (parked_claimable(now_ns)) {
+        const std::uint64_t claim_at = parked_claimable_at();
+        if (now_ns >= claim_at) {
           me.sleeping.store(0);
           claim_parked(s);
           continue;
@@ -321,7 +321,7 @@ class WriteTurn {
         std::uint64_t until = lease_end;
         if (looked_early != lease_start) {
           looked_early = lease_start;
-          until = std::min(lease_end, window_end);
+          until = claim_at;
         }
         const auto left = std::chrono::microseconds((until - now_ns) / 1000 + 1);
         if (left < wait) wait = left;
@@ -345,7 +345,7 @@ class WriteTurn {
         if (!owner_alive(owner)) {
           claim_parked(s);
           advance_from(s);
-        } else if (g.parked.load() == s + 1 && parked_claimable(monotonic_ns()) &&
+        } else if (g.parked.load() == s + 1 && monotonic_ns() >= parked_claimable_at() &&
                    !ticket_owner_alive(s + 1)) {
           // Parked by a live holder that stayed away, and the next in line,
           // who would claim it, died or gave up: any waiter claims it. (While
@@ -366,11 +366,11 @@ class WriteTurn {
     return s == t ? Wait::kServed : Wait::kSkipped;
   }
 
-  // parked_claimable: whether a waiter may claim the parked turn now: its
-  // lease is over, or its holder has been away for the return window.
-  bool parked_claimable(std::uint64_t now_ns) const noexcept {
-    return now_ns >= shared_->lease_start_ns.load() + lease_ns_ ||
-           now_ns >= shared_->parked_at_ns.load() + kReturnWindowNs;
+  // parked_claimable_at: when a waiter may claim the parked turn: once its
+  // lease is over, or once its holder has been away for the return window.
+  std::uint64_t parked_claimable_at() const noexcept {
+    return std::min(shared_->lease_start_ns.load() + lease_ns_,
+                    shared_->parked_at_ns.load() + kReturnWindowNs);
   }
 
   static std::chrono::microseconds elapsed(Clock::time_point start) {
