@@ -99,7 +99,7 @@ struct Options {
   // Measured with tools/bench/db (one loop writer and four open-write-close
   // processes on two cores; their rate against one writer alone, and the
   // open-write-close p99): 5 ms gave 0.70; 10 ms a median of 0.79 over 17
-  // runs, p99 15-17 ms; 13 ms a median of 0.82 over 14 runs, p99 17.1-18.8
+  // runs, p99 15-17 ms; 13 ms a median of 0.82 over 25 runs, p99 17.1-19.1
   // ms; 14 ms put p99 at 18.5-19.4 ms, too close to a 20 ms budget.
   std::chrono::microseconds write_turn_lease{13000};
   std::vector<Migration> migrations;
