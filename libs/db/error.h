@@ -51,10 +51,19 @@ enum class ErrorCode {
   kInvalidArgument,    // a bad argument from the caller (empty key, bad hex, ...)
   kMisuse,             // API misuse: nested transactions, a closed handle, ...
   kInternal,           // out of memory, interrupted, or an unexpected SQLite result
+  // The call's own deadline (CallOptions::deadline) passed, or a wait with no
+  // contention behind it (the Store's reader pool, its group commit) outlived
+  // RetryPolicy::deadline. Transient: the message says what the call was
+  // waiting for (the write turn, busy retries, a reader connection, the
+  // group commit, the writer connection).
+  kTimeout,
+  // A column read as a non-optional type held NULL (read it as std::optional<T>).
+  kNullValue,
 };
 
-// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
-inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
+// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code
+// (new codes go last, and this names the last one).
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kNullValue) + 1;
 
 // code_name(ErrorCode): the stable snake_case name of `code` ("wrong_key_or_not_a_database"),
 // the name coordkit::Error::code_name() reports. Never changes for an existing code.
@@ -96,6 +105,10 @@ constexpr std::string_view code_name(ErrorCode code) noexcept {
       return "misuse";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kNullValue:
+      return "null_value";
   }
   return "unknown";
 }
