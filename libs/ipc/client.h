@@ -273,13 +273,15 @@ class Client {
     try {
       process->terminate();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGTERM: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGTERM to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.terminate_grace)) return finish(StopOutcome::kTerminated);
     try {
       process->kill();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGKILL: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGKILL to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.kill_wait)) return finish(StopOutcome::kKilled);
     return finish(StopOutcome::kTimedOut);
@@ -298,7 +300,10 @@ class Client {
     try {
       return spawn::Process::open({record.pid, record.start_time, record.boot_id});
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("open process: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem,
+                  "open the server process " + std::to_string(record.pid) + ": spawn " +
+                      std::string(e.code_name()),
+                  e.os_error());
     }
   }
 

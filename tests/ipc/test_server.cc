@@ -248,7 +248,7 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   try {
     server.emplace(std::move(options));
   } catch (const ipc::Error& e) {
-    log.error("cannot start", {{"code", ipc::to_string(e.code())}, {"error", e.what()}});
+    log.error("cannot start", {{"code", e.code_name()}, {"error", e.what()}});
     switch (e.code()) {
       case ipc::ErrorCode::kAlreadyRunning:
         return kExitAlreadyRunning;

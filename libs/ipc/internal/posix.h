@@ -61,9 +61,11 @@ inline std::string errno_message(std::string_view what, int err) {
   return out;
 }
 
+// throw_errno: an Error for `what` failing with errno `err`; the OS text
+// comes from coordkit::Error's format.
 [[noreturn]] inline void throw_errno(std::string_view what, int err = errno,
                                      ErrorCode code = ErrorCode::kSystem) {
-  throw Error(code, errno_message(what, err), err);
+  throw Error(code, std::string(what), err);
 }
 
 // retry_eintr: calls fn until it does not fail with EINTR.
@@ -109,7 +111,7 @@ struct SmallFile {
 // read_small_file_at: opens `name` in dir_fd with O_NOFOLLOW|O_NONBLOCK (a FIFO
 // planted there cannot block us), reads at most `limit` bytes. nullopt if it
 // does not exist. A symlink fails with ELOOP and is reported as an Error with
-// system_error() == ELOOP; callers that want to classify use stat_at first.
+// os_error() == ELOOP; callers that want to classify use stat_at first.
 inline std::optional<SmallFile> read_small_file_at(int dir_fd, const std::string& name,
                                                    std::size_t limit) {
   UniqueFd fd(retry_eintr([&] {

@@ -120,8 +120,9 @@ class ServerCore {
       record_.start_time = self.start_time;
       record_.boot_id = self.boot_id;
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("cannot read own process identity: ") + e.what(),
-                  e.system_error());
+      throw Error(ErrorCode::kSystem,
+                  "cannot read own process identity: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     record_.address = options_.address;
     record_.version = options_.version;
@@ -377,7 +378,7 @@ class ServerCore {
     try {
       file = read_small_file_at(dir_fd_.get(), shutdown_name_, kMaxShutdownFileSize);
     } catch (const Error& e) {
-      if (e.system_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
+      if (e.os_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
       report({EventKind::kWatcherError, std::nullopt, e.what()});
       return;
     }
