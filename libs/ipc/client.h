@@ -40,6 +40,7 @@
 #if !defined(_WIN32)
 #include <unistd.h>
 
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
@@ -139,7 +140,7 @@ class Client {
 #if defined(_WIN32)
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) return Status{};
     return read_status(dir.get());
 #endif
@@ -156,7 +157,7 @@ class Client {
     (void)deadline;
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) throw Error(ErrorCode::kNotRunning, "no runtime dir " + location_.path.string());
     const Status s = read_status(dir.get());
     if (!s.running()) throw Error(ErrorCode::kNotRunning, "'" + app_ + "' is not running");
@@ -181,7 +182,7 @@ class Client {
     bool tried_open = false;
     auto pause = std::chrono::milliseconds(1);
     while (true) {
-      internal::UniqueFd dir = open_dir();
+      UniqueFd dir = open_dir();
       if (!dir) return true;
       const Status s = read_status(dir.get());
       if (!s.running()) return true;
@@ -242,7 +243,7 @@ class Client {
       const bool draining_gracefully =
           s.state == ServerState::kDraining && options.mode == ShutdownMode::kGraceful;
       if (!draining_gracefully) {
-        internal::UniqueFd dir = open_dir();
+        UniqueFd dir = open_dir();
         if (dir) {
           try {
             write_request(dir.get(), s.record->token, options.mode, options.deadline);
@@ -292,7 +293,7 @@ class Client {
   using Clock = std::chrono::steady_clock;
 
 #if !defined(_WIN32)
-  internal::UniqueFd open_dir() const {
+  UniqueFd open_dir() const {
     return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
   }
 

@@ -109,7 +109,7 @@ class ServerCore {
     {
       struct ::stat st {};
       if (::fstat(dir_fd_.get(), &st) != 0) throw_errno("fstat runtime dir");
-      dir_id_ = FileId::of(st);
+      dir_id_ = file_id(st);
     }
 
     record_.app = options_.app;
@@ -344,7 +344,7 @@ class ServerCore {
   // check).
   void remove_if_same(const FileId& judged, bool is_dir) {
     auto st = stat_at(dir_fd_.get(), shutdown_name_);
-    if (!st || !(FileId::of(*st) == judged)) return;
+    if (!st || file_id(*st) != judged) return;
     if (::unlinkat(dir_fd_.get(), shutdown_name_.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
       if (errno == ENOENT) return;
       // Cannot remove (a non-empty directory): report once, not every poll.
@@ -369,7 +369,7 @@ class ServerCore {
     if (lost_.load()) return;
     const auto st = stat_at(dir_fd_.get(), shutdown_name_);
     if (!st) return;
-    const FileId id = FileId::of(*st);
+    const FileId id = file_id(*st);
     if (S_ISLNK(st->st_mode)) return reject(RejectReason::kSymlink, id, false, "a symlink");
     if (!S_ISREG(st->st_mode)) {
       return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode), "not a regular file");
@@ -384,7 +384,7 @@ class ServerCore {
     }
     if (!file) return;  // gone meanwhile
     // Judge what we opened, not what lstat saw a moment ago.
-    const FileId opened = FileId::of(file->st);
+    const FileId opened = file_id(file->st);
     if (!S_ISREG(file->st.st_mode)) {
       return reject(RejectReason::kNotRegularFile, opened, false, "not a regular file");
     }
@@ -434,11 +434,11 @@ class ServerCore {
       return lose(location_.path.string() + " was removed");
     }
     struct ::stat by_path {};
-    if (::lstat(location_.path.c_str(), &by_path) != 0 || !(FileId::of(by_path) == dir_id_)) {
+    if (::lstat(location_.path.c_str(), &by_path) != 0 || file_id(by_path) != dir_id_) {
       return lose(location_.path.string() + " was removed or replaced");
     }
     const auto lock_st = stat_at(dir_fd_.get(), lock_name_);
-    if (!lock_st || !(FileId::of(*lock_st) == lock_->id())) {
+    if (!lock_st || file_id(*lock_st) != lock_->id()) {
       return lose((location_.path / lock_name_).string() +
                   " was removed or replaced: the instance lock no longer excludes others");
     }
