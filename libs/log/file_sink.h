@@ -24,9 +24,9 @@
 // One process writes a given file: two processes rotating the same file
 // would lose lines. Start children with posix_spawn or fork+exec (as
 // coordkit::spawn does); a child that fork()s and keeps running would
-// inherit the unflushed buffer and write those lines a second time. A failed write (disk full, I/O error, the directory
-// gone) drops the lines it carried, is counted in stats(), and is retried
-// with the next lines; the sink never throws after construction.
+// inherit the unflushed buffer and write those lines a second time. A failed write (disk full, I/O
+// error, the directory gone) drops the lines it carried, is counted in stats(), and is retried with
+// the next lines; the sink never throws after construction.
 //
 // Example:
 //
@@ -297,7 +297,7 @@ class FileSink final : public Sink {
 
   std::mutex mutex_;  // guards everything below
   coordkit::UniqueFd fd_;
-  coordkit::FileId id_;  // of the file fd_ has open
+  coordkit::FileId id_;           // of the file fd_ has open
   std::uint64_t file_bytes_ = 0;  // size of the live file as last known
   bool partial_line_ = false;     // the file ends in a fragment of a failed write
   std::unique_ptr<char[]> buffer_;

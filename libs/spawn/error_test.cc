@@ -2,8 +2,8 @@
 // snake_case name per code, the OS error behind it.
 #include "coordkit/spawn/error.h"
 
-#include <cerrno>
 #include <catch2/catch_test_macros.hpp>
+#include <cerrno>
 #include <set>
 #include <string_view>
 

@@ -44,8 +44,8 @@
 namespace coordkit::ipc::internal {
 
 // FileId: a file by device and inode (what a lock belongs to); libs/base's.
-using coordkit::FileId;
 using coordkit::file_id;
+using coordkit::FileId;
 
 // LockRegistry: the lock files this process holds. Acquire, release and
 // probe all run under its mutex, so no thread of ours opens (and by closing,

@@ -40,6 +40,7 @@
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
+#include "coordkit/ipc/internal/shutdown_judge.h"
 #include "coordkit/ipc/internal/signals.h"
 #include "coordkit/ipc/internal/token.h"
 #include "coordkit/ipc/runtime_dir.h"
@@ -370,9 +371,8 @@ class ServerCore {
     const auto st = stat_at(dir_fd_.get(), shutdown_name_);
     if (!st) return;
     const FileId id = file_id(*st);
-    if (S_ISLNK(st->st_mode)) return reject(RejectReason::kSymlink, id, false, "a symlink");
-    if (!S_ISREG(st->st_mode)) {
-      return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode), "not a regular file");
+    if (auto refused = judge_shutdown_entry(st->st_mode)) {
+      return reject(*refused->rejected, id, S_ISDIR(st->st_mode), refused->why);
     }
     std::optional<SmallFile> file;
     try {
@@ -385,33 +385,14 @@ class ServerCore {
     if (!file) return;  // gone meanwhile
     // Judge what we opened, not what lstat saw a moment ago.
     const FileId opened = file_id(file->st);
-    if (!S_ISREG(file->st.st_mode)) {
-      return reject(RejectReason::kNotRegularFile, opened, false, "not a regular file");
-    }
-    if (file->st.st_uid != ::geteuid()) {
-      return reject(RejectReason::kNotOwned, opened, false,
-                    "owned by uid " + std::to_string(file->st.st_uid));
-    }
-    if (file->st.st_nlink != 1) {
-      return reject(RejectReason::kHardLinked, opened, false,
-                    "has " + std::to_string(file->st.st_nlink) + " links");
-    }
-    if (file->truncated) {
-      return reject(RejectReason::kTooLarge, opened, false,
-                    "larger than " + std::to_string(kMaxShutdownFileSize) + " bytes");
-    }
-    const auto parsed = parse_shutdown_file(file->content);
-    if (!parsed) {
-      return reject(RejectReason::kMalformed, opened, false,
-                    "not a shutdown request (" + std::to_string(file->content.size()) + " bytes)");
-    }
-    if (!tokens_equal(parsed->token, record_.token)) {
-      return reject(RejectReason::kWrongToken, opened, false,
-                    "token does not match this instance (stale or foreign request)");
-    }
+    const ShutdownVerdict verdict = judge_shutdown_file(
+        {file->st.st_mode, file->st.st_uid, file->st.st_nlink, file->truncated, file->content},
+        ::geteuid(), record_.token);
+    if (!verdict.accepted) return reject(*verdict.rejected, opened, false, verdict.why);
+    const ShutdownFile& parsed = *verdict.accepted;
     // Acknowledge: draining is published (in accept) before the file goes,
     // so a client that sees the file gone already reads draining.
-    accept({parsed->mode, parsed->deadline, ShutdownSource::kFile});
+    accept({parsed.mode, parsed.deadline, ShutdownSource::kFile});
     remove_if_same(opened, false);
   }
 
