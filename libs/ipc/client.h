@@ -67,6 +67,9 @@ struct Status {
   // or unknown (a holder in another PID namespace).
   std::int64_t lock_holder_pid = 0;
 
+  // running: a server holds the lock: true for kStarting, kReady,
+  // kDraining and kUnknownState alike (see is_running). Use
+  // `state == ServerState::kReady` to ask whether it serves.
   bool running() const noexcept { return is_running(state); }
 };
 
@@ -344,7 +347,7 @@ class Client {
     out.verified = true;
     const std::optional<Phase> phase = r.phase();
     if (!phase) {
-      out.state = ServerState::kRunning;
+      out.state = ServerState::kUnknownState;
     } else if (*phase == Phase::kReady) {
       out.state = ServerState::kReady;
     } else if (*phase == Phase::kDraining) {

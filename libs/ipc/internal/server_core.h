@@ -256,11 +256,11 @@ class ServerCore {
     // Let the watcher drop its inotify watch now (see stop_watching).
     const char recheck = kWakeRecheck;
     [[maybe_unused]] const bool woke = write_all(wake_[1].get(), std::string_view(&recheck, 1));
-    if (status_error) report({EventKind::kStatusWriteFailed, std::nullopt, *status_error});
-    report({EventKind::kShutdownAccepted, std::nullopt,
-            "source=" + std::string(to_string(changed->source)) +
-                " mode=" + std::string(to_string(changed->mode)) +
-                " deadline_ms=" + std::to_string(changed->deadline.count())});
+    if (status_error) report(EventKind::kStatusWriteFailed, std::nullopt, *status_error);
+    report(EventKind::kShutdownAccepted, std::nullopt,
+           "source=" + std::string(to_string(changed->source)) +
+               " mode=" + std::string(to_string(changed->mode)) +
+               " deadline_ms=" + std::to_string(changed->deadline.count()));
     if (options_.on_shutdown) {
       try {
         options_.on_shutdown(*changed);
@@ -278,10 +278,13 @@ class ServerCore {
     ends[1].reset(p[1]);
   }
 
-  void report(const Event& event) {
+  void report(EventKind kind, std::optional<RejectReason> reason, std::string detail) {
     if (!options_.on_event) return;
     try {
-      options_.on_event(event);
+      options_.on_event(Event{.kind = kind,
+                              .severity = severity_of(kind),
+                              .reason = reason,
+                              .detail = std::move(detail)});
     } catch (...) {
       // The hook is for logging; its failure changes nothing here.
     }
@@ -292,9 +295,9 @@ class ServerCore {
     if (!options_.use_inotify || env_forces_polling()) return;
     UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!fd) {
-      report({EventKind::kInotifyUnavailable, std::nullopt,
-              errno_message("inotify_init1", errno) + "; polling every " +
-                  std::to_string(options_.poll_interval.count()) + " ms"});
+      report(EventKind::kInotifyUnavailable, std::nullopt,
+             errno_message("inotify_init1", errno) + "; polling every " +
+                 std::to_string(options_.poll_interval.count()) + " ms");
       return;
     }
     const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE |
@@ -302,9 +305,9 @@ class ServerCore {
                                IN_DONT_FOLLOW | IN_EXCL_UNLINK;
     const int wd = ::inotify_add_watch(fd.get(), location_.path.c_str(), mask);
     if (wd < 0) {
-      report({EventKind::kInotifyUnavailable, std::nullopt,
-              errno_message("inotify_add_watch " + location_.path.string(), errno) +
-                  "; polling every " + std::to_string(options_.poll_interval.count()) + " ms"});
+      report(EventKind::kInotifyUnavailable, std::nullopt,
+             errno_message("inotify_add_watch " + location_.path.string(), errno) +
+                 "; polling every " + std::to_string(options_.poll_interval.count()) + " ms");
       return;
     }
     inotify_ = std::move(fd);
@@ -351,15 +354,15 @@ class ServerCore {
       // Cannot remove (a non-empty directory): report once, not every poll.
       if (unremovable_ && *unremovable_ == judged) return;
       unremovable_ = judged;
-      report({EventKind::kWatcherError, std::nullopt,
-              errno_message("cannot remove " + shutdown_name_, errno)});
+      report(EventKind::kWatcherError, std::nullopt,
+             errno_message("cannot remove " + shutdown_name_, errno));
     }
   }
 
   void reject(RejectReason reason, const FileId& judged, bool is_dir, const std::string& why) {
     if (!(unremovable_ && *unremovable_ == judged)) {
-      report({EventKind::kShutdownFileRejected, reason,
-              (location_.path / shutdown_name_).string() + ": " + why});
+      report(EventKind::kShutdownFileRejected, reason,
+             (location_.path / shutdown_name_).string() + ": " + why);
     }
     remove_if_same(judged, is_dir);
   }
@@ -379,7 +382,7 @@ class ServerCore {
       file = read_small_file_at(dir_fd_.get(), shutdown_name_, kMaxShutdownFileSize);
     } catch (const Error& e) {
       if (e.os_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
-      report({EventKind::kWatcherError, std::nullopt, e.what()});
+      report(EventKind::kWatcherError, std::nullopt, e.what());
       return;
     }
     if (!file) return;  // gone meanwhile
@@ -399,7 +402,7 @@ class ServerCore {
   // lose: the directory or lock is gone; see the policy in server.h.
   void lose(const std::string& why) {
     if (lost_.exchange(true)) return;
-    report({EventKind::kRuntimeDirLost, std::nullopt, why});
+    report(EventKind::kRuntimeDirLost, std::nullopt, why);
     stop_watching();
     accept(
         {ShutdownMode::kGraceful, std::chrono::milliseconds(0), ShutdownSource::kRuntimeDirLost});
@@ -538,7 +541,7 @@ class ServerCore {
                                         .count());
       const int n = ::poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait_ms, 60000)));
       if (n < 0 && errno != EINTR) {
-        report({EventKind::kWatcherError, std::nullopt, errno_message("poll", errno)});
+        report(EventKind::kWatcherError, std::nullopt, errno_message("poll", errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       if ((fds[0].revents & POLLIN) != 0 && drain_wake_pipe()) return;
@@ -563,7 +566,7 @@ class ServerCore {
         }
         if (watching_ && request().has_value()) stop_watching();
       } catch (const std::exception& e) {
-        report({EventKind::kWatcherError, std::nullopt, e.what()});
+        report(EventKind::kWatcherError, std::nullopt, e.what());
       }
     }
   }
