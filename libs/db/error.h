@@ -9,12 +9,19 @@
 //
 // Example:
 //   try {
-//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//     db.write([](coordkit::db::Transaction& tx) { tx.execute("INSERT INTO t VALUES (?)", 1); });
 //   } catch (const coordkit::db::Error& e) {
 //     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
 //   }
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
+
+// coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
+// which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
+#if !defined(SQLITE_HAS_CODEC)
+#error \
+    "coordkit/db needs SQLCipher: compile with -DSQLITE_HAS_CODEC and link -lsqlcipher (Bazel: depend on @coordkit//libs/db, which brings both through //third_party:sqlcipher)"
+#endif
 
 #include <sqlcipher/sqlite3.h>
 
