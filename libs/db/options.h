@@ -3,10 +3,10 @@
 //
 // Example:
 //   coordkit::db::Options options;
-//   options.path = "/var/lib/app/app.db";
+//   options.path = dir / "app.db";
 //   options.key = coordkit::db::Key::passphrase("correct horse battery staple");
 //   options.migrations = {
-//       {1, "CREATE TABLE records(id INTEGER PRIMARY KEY, body TEXT NOT NULL);"},
+//       {1, "CREATE TABLE records(id INTEGER PRIMARY KEY, body TEXT NOT NULL, note TEXT);"},
 //       {2, "CREATE INDEX records_body ON records(body);"},
 //   };
 //   coordkit::db::Database db = coordkit::db::Database::open(std::move(options));
@@ -55,11 +55,19 @@ enum class AutoVacuum { kNone, kFull, kIncremental };
 //      began (then Error{kBusy});
 //   3. reconnect-class errors reconnect first, at most `max_reconnects` times
 //      per call; then a quick_check runs and the error is surfaced.
+// A call's CallOptions::deadline takes the place of `deadline` (a miss is
+// then kTimeout), and the busy handler stops at it too. Plain value.
 struct RetryPolicy {
+  // busy_timeout: the longest one statement waits in SQLite's busy handler.
   std::chrono::milliseconds busy_timeout{2000};
+  // initial_backoff, max_backoff: the backoff's first cap and its largest.
   std::chrono::microseconds initial_backoff{200};
   std::chrono::microseconds max_backoff{50000};
+  // deadline: how long a call without CallOptions keeps retrying and
+  // waiting (also open(), for its locks).
   std::chrono::milliseconds deadline{10000};
+  // max_reconnects: reconnections per call before a reconnect-class error
+  // is surfaced.
   int max_reconnects = 3;
   // seed: 0 = a random seed per Database; anything else makes the jitter
   // sequence reproducible (tests).
@@ -89,14 +97,14 @@ struct CallOptions {
 };
 
 // Migration: one step of the schema, applied when PRAGMA user_version is below
-// `version`. `sql` (may hold several statements) runs first, then `apply` if
-// set. All pending steps run in ascending version order inside one
+// `version` ({version, sql} is enough; `apply` is optional). `sql` (may hold several statements)
+// runs first, then `apply` if set. All pending steps run in ascending version order inside one
 // BEGIN IMMEDIATE, which also sets user_version to the highest version, so two
 // processes starting together apply each step exactly once.
 struct Migration {
   int version = 0;
   std::string sql;
-  std::function<void(Transaction&)> apply;
+  std::function<void(Transaction&)> apply = {};
 };
 
 // Options: everything Database::open needs. Plain value; copyable.
