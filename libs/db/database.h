@@ -196,11 +196,23 @@ class Database {
   // kWrongKeyOrNotADatabase. Use it when no one else holds the database open.
   void rekey(const Key& new_key) { state_->rekey(new_key); }
 
-  // quick_check: PRAGMA quick_check plus PRAGMA cipher_integrity_check.
+  // quick_check: PRAGMA quick_check plus PRAGMA cipher_integrity_check, as of
+  // one read snapshot; right while other processes write (a page whose
+  // newest copy is in the WAL is judged by that copy, not by the main file:
+  // see run_check in internal/maintenance_ops.h). Damage is reported in the
+  // result (ok false), not thrown.
   CheckResult quick_check() { return state_->check(/*full=*/false); }
 
-  // integrity_check: PRAGMA integrity_check plus PRAGMA cipher_integrity_check.
+  // integrity_check: as quick_check, with PRAGMA integrity_check.
   CheckResult integrity_check() { return state_->check(/*full=*/true); }
+
+  // vacuum: VACUUM (rebuilds the file without its free pages), then a
+  // TRUNCATE checkpoint so the file shrinks at once when no reader holds an
+  // older snapshot. Takes the write turn; runs under the retry ladder like a
+  // write (busy: backs off and runs again until RetryPolicy::deadline, then
+  // Error{kBusy}). Readers in other processes keep reading their snapshots
+  // meanwhile. Throws Error like write(); kMisuse inside a transaction.
+  VacuumResult vacuum() { return state_->vacuum(); }
 
   // stats: pages, page size, freelist, WAL size, user_version, counters.
   Stats stats() { return state_->stats(); }

@@ -145,6 +145,11 @@ class Store {
     std::lock_guard<std::mutex> lock(writer_mu_);
     return writer_.quick_check();
   }
+  // vacuum: Database::vacuum() on the writer connection, between writes.
+  VacuumResult vacuum() {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    return writer_.vacuum();
+  }
   Stats stats() {
     Stats s;
     {

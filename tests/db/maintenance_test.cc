@@ -278,5 +278,90 @@ TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep work
   CHECK(o.report.value("open_error", "") == "wrong_key_or_not_a_database");
 }
 
+// Scenario 13, VACUUM as a maintenance call: Database::vacuum() under the
+// write turn and the retry ladder, while one process holds a read snapshot
+// and another writes. It completes (or fails with a classified, transient
+// error: never a raw SQLite code), the writer and the reader go on, and once
+// the reader has let go the file has shrunk by what the deletes freed.
+TEST_CASE("vacuum() while another process holds a read snapshot and another writes",
+          "[db][scenario13][vacuum]") {
+  Scenario s("vacuum_under_load", seconds(120));
+  init_database(s);
+  // 4000 rows of 1000 bytes (about 5 MB), then all of them deleted: the
+  // pages go to the freelist, and the file keeps its size.
+  {
+    Worker filler = s.worker("filler", {"big-tx", "--rows", "4000", "--payload-bytes", "1000",
+                                        "--marker", s.file("filler.marker").string()});
+    check_clean(filler.finish(s.deadline()));
+    Worker del =
+        s.worker("delete", {"maint", "--op", "delete-rows", "--arg", "filler", "--count", "1"});
+    const WorkerResult& d = del.finish(s.deadline());
+    check_clean(d);
+    REQUIRE(d.report["results"].size() == 1);
+    CHECK(d.report["results"][0].value("deleted", 0) == 4000);
+    Worker truncate =
+        s.worker("truncate0", {"maint", "--op", "checkpoint-truncate", "--count", "1"});
+    check_clean(truncate.finish(s.deadline()));
+  }
+  const std::int64_t before = file_bytes(s.db());
+  REQUIRE(before > 4 * 1024 * 1024);
+
+  const fs::path stop = s.file("stop");
+  Barrier barrier(s, "load");
+  std::vector<Worker> load;
+  load.push_back(s.worker(
+      "writer",
+      {"insert", "--sleep-us", "2000", "--payload-bytes", "200", "--stop-file", stop.string()},
+      &barrier));
+  // One read transaction held for 1.5 s, started before the VACUUM.
+  load.push_back(
+      s.worker("holder", {"reader", "--count", "1", "--read-hold-ms", "1500"}, &barrier));
+  release_when_ready(barrier, load, s);
+  std::this_thread::sleep_for(milliseconds(200));
+
+  Worker v = s.worker("vacuum", {"maint", "--op", "vacuum", "--count", "1"});
+  const WorkerResult& vr = v.finish(s.deadline());
+  INFO(vr.describe());
+  CHECK(vr.exit_code() <= 1);
+  if (vr.ops() == 1) {
+    const nlohmann::json r = vr.report["results"][0];
+    WARN("vacuum under load: pages "
+         << r.value("pages_before", 0) << " -> " << r.value("pages_after", 0)
+         << ", WAL truncated at once: " << r.value("wal_truncated", false) << "; "
+         << vr.report["latency_ms"].dump());
+    CHECK(r.value("pages_after", 0) < r.value("pages_before", 0));
+  } else {
+    // It did not complete: only a transient, classified error may say why.
+    for (const auto& [code, n] : vr.errors().items()) {
+      INFO(code << " x" << n);
+      CHECK((code == "busy" || code == "timeout"));
+    }
+  }
+
+  const WorkerResult& h = load[1].finish(s.deadline());
+  check_clean(h);
+  CHECK(h.report.value("snapshot_moved", -1) == 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  touch(stop);
+  const WorkerResult& w = load[0].finish(s.deadline());
+  check_clean(w);
+  CHECK(w.ops() > 0);
+
+  // With the reader gone, a checkpoint copies the vacuumed pages and cuts
+  // the main file to its new size.
+  Worker truncate = s.worker("truncate", {"maint", "--op", "checkpoint-truncate", "--count", "1"});
+  check_clean(truncate.finish(s.deadline()));
+  const std::int64_t after = file_bytes(s.db());
+  WARN("vacuum under load: main file " << before << " bytes before, " << after << " after");
+  if (vr.ops() == 1) CHECK(after < before / 2);
+
+  const DbCheck db = verify_database(s.db());
+  check_database(db);
+  CHECK(db.rows_of("filler") == 0);
+  const AckCheck acks = check_acks(db, {s.ack_log("writer")});
+  CHECK(acks.missing == 0);
+  CHECK(db.rows_of("writer") == acks.acked_rows);
+}
+
 }  // namespace
 }  // namespace coordkit::dbtest

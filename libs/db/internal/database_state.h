@@ -115,7 +115,47 @@ class DatabaseState {
 
   CheckResult check(bool full) {
     CheckResult out;
-    run_transaction([&](Transaction& tx) { out = run_check(tx, full); }, false);
+    bool first = true;
+    run_transaction(
+        [&](Transaction& tx) {
+          out = run_check(tx, conn_->db(), full, first);
+          first = false;
+        },
+        false);
+    return out;
+  }
+
+  // vacuum: VACUUM and a TRUNCATE checkpoint (maintenance_ops.h) under the
+  // write turn and the retry ladder; it cannot run inside a transaction.
+  VacuumResult vacuum() {
+    refuse_in_call("vacuum()");
+    in_call_ = true;
+    struct Reset {
+      bool* flag;
+      ~Reset() { *flag = false; }
+    } reset{&in_call_};
+    const auto deadline = Clock::now() + options_.retry.deadline;
+    VacuumResult out;
+    int log_frames = 0;
+    ladder_.run(
+        deadline,
+        [&](bool* in_open) {
+          if (!conn_) {
+            *in_open = true;
+            opener_.reopen();
+            *in_open = false;
+          }
+          TurnHold hold(turn_, true, deadline);
+          try {
+            out = vacuum_connection(*conn_, opener_.key_verified(), &log_frames);
+          } catch (...) {
+            hold.let_go();
+            throw;
+          }
+          hold.let_go();
+        },
+        [this] { conn_.reset(); }, [this] { return diagnose_corruption(); });
+    checkpoints_.checkpointed(log_frames);
     return out;
   }
 
