@@ -9,12 +9,19 @@
 //
 // Example:
 //   try {
-//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//     db.write([](coordkit::db::Transaction& tx) { tx.execute("INSERT INTO t VALUES (?)", 1); });
 //   } catch (const coordkit::db::Error& e) {
 //     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
 //   }
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
+
+// coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
+// which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
+#if !defined(SQLITE_HAS_CODEC)
+#error \
+    "coordkit/db needs SQLCipher: compile with -DSQLITE_HAS_CODEC and link -lsqlcipher (Bazel: depend on @coordkit//libs/db, which brings both through //third_party:sqlcipher)"
+#endif
 
 #include <sqlcipher/sqlite3.h>
 
@@ -51,10 +58,19 @@ enum class ErrorCode {
   kInvalidArgument,    // a bad argument from the caller (empty key, bad hex, ...)
   kMisuse,             // API misuse: nested transactions, a closed handle, ...
   kInternal,           // out of memory, interrupted, or an unexpected SQLite result
+  // The call's own deadline (CallOptions::deadline) passed, or a wait with no
+  // contention behind it (the Store's reader pool, its group commit) outlived
+  // RetryPolicy::deadline. Transient: the message says what the call was
+  // waiting for (the write turn, busy retries, a reader connection, the
+  // group commit, the writer connection).
+  kTimeout,
+  // A column read as a non-optional type held NULL (read it as std::optional<T>).
+  kNullValue,
 };
 
-// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
-inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
+// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code
+// (new codes go last, and this names the last one).
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kNullValue) + 1;
 
 // code_name(ErrorCode): the stable snake_case name of `code` ("wrong_key_or_not_a_database"),
 // the name coordkit::Error::code_name() reports. Never changes for an existing code.
@@ -96,6 +112,10 @@ constexpr std::string_view code_name(ErrorCode code) noexcept {
       return "misuse";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kNullValue:
+      return "null_value";
   }
   return "unknown";
 }
