@@ -47,7 +47,7 @@ inline std::filesystem::path runfile(std::string_view path, std::string_view wor
     ws = env != nullptr && *env != '\0' ? env : "coordkit";
   }
   const std::filesystem::path root = runfiles_root();
-  const std::filesystem::path file = root / ws / path;
+  std::filesystem::path file = root / ws / path;
   std::error_code ec;
   if (root.empty() || !std::filesystem::exists(file, ec)) {
     throw std::runtime_error("runfile not found: " + file.string() +
