@@ -96,11 +96,12 @@ struct CallOptions {
   }
 };
 
-// Migration: one step of the schema, applied when PRAGMA user_version is below
-// `version` ({version, sql} is enough; `apply` is optional). `sql` (may hold several statements)
-// runs first, then `apply` if set. All pending steps run in ascending version order inside one
-// BEGIN IMMEDIATE, which also sets user_version to the highest version, so two
-// processes starting together apply each step exactly once.
+// Migration: one step of the schema, applied when PRAGMA user_version is
+// below `version` ({version, sql} is enough; `apply` is optional). `sql` (may
+// hold several statements) runs first, then `apply` if set. All pending steps
+// run in ascending version order inside one BEGIN IMMEDIATE, which also sets
+// user_version to the highest version, so two processes starting together
+// apply each step exactly once.
 struct Migration {
   int version = 0;
   std::string sql;

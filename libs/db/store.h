@@ -255,18 +255,31 @@ class Store {
   // ON CONFLICT ROLLBACK); the batch runs again without that caller.
   struct BatchRestart {};
 
-  // WriterLock: the writer connection, waited for within a deadline.
+  // WriterLock: the writer connection, waited for within a deadline. A flag
+  // under a mutex and a condition variable rather than a timed mutex: the
+  // wait is the same, and thread sanitizers follow it.
   class WriterLock {
    public:
-    WriterLock(Store& s, const internal::Deadline& deadline)
-        : lock_(s.writer_mu_, std::defer_lock) {
-      if (!lock_.try_lock_until(deadline.at)) {
-        throw s.timed_out("the writer connection (another call of this Store holds it)");
+    WriterLock(Store& s, const internal::Deadline& deadline) : store_(s) {
+      std::unique_lock<std::mutex> lock(store_.writer_mu_);
+      if (!store_.writer_cv_.wait_until(lock, deadline.at,
+                                        [this] { return !store_.writer_busy_; })) {
+        throw store_.timed_out("the writer connection (another call of this Store holds it)");
       }
+      store_.writer_busy_ = true;
+    }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+    ~WriterLock() {
+      {
+        std::lock_guard<std::mutex> lock(store_.writer_mu_);
+        store_.writer_busy_ = false;
+      }
+      store_.writer_cv_.notify_one();
     }
 
    private:
-    std::unique_lock<std::timed_mutex> lock_;
+    Store& store_;
   };
 
   class ReaderLease {
@@ -458,7 +471,10 @@ class Store {
 
   const StoreOptions options_;
   const std::chrono::milliseconds policy_deadline_;
-  std::timed_mutex writer_mu_;
+  // writer_busy_: a call holds the writer connection (WriterLock).
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  bool writer_busy_ = false;
   Database writer_;
   std::vector<std::unique_ptr<Database>> readers_;
 
