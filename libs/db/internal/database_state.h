@@ -136,8 +136,8 @@ class DatabaseState {
     bool first = true;
     run_transaction(
         [&](Transaction& tx) {
-          out = run_check(tx, conn_->db(), full, first);
-          first = false;
+          const bool first_attempt = std::exchange(first, false);
+          out = run_check(tx, conn_->db(), full, first_attempt);
         },
         false, deadline, true);
     return out;
