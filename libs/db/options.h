@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,28 @@ struct RetryPolicy {
   // seed: 0 = a random seed per Database; anything else makes the jitter
   // sequence reproducible (tests).
   std::uint64_t seed = 0;
+};
+
+// CallOptions: what bounds one call of a Database or a Store. Plain value.
+//
+// Example:
+//   // A request handler with 200 ms left: every wait inside the call (the
+//   // write turn, busy retries, a reader connection, the group commit) ends
+//   // by then, with Error{kTimeout}.
+//   store->write([&](coordkit::db::Transaction& tx) { tx.execute(sql, id); },
+//                coordkit::db::CallOptions::timeout(std::chrono::milliseconds(200)));
+struct CallOptions {
+  // deadline: when the call gives up waiting, with Error{kTimeout}. Unset:
+  // RetryPolicy::deadline after the call began (then contention surfaces as
+  // kBusy, as without CallOptions).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+
+  // timeout: CallOptions whose deadline is `timeout` from now.
+  static CallOptions timeout(std::chrono::steady_clock::duration timeout) {
+    CallOptions c;
+    c.deadline = std::chrono::steady_clock::now() + timeout;
+    return c;
+  }
 };
 
 // Migration: one step of the schema, applied when PRAGMA user_version is below

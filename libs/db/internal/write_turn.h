@@ -131,6 +131,7 @@ class WriteTurn {
     close();
     lease_ns_ = static_cast<std::uint64_t>(lease.count()) * 1000u;
     const std::string path = gate_path(db_path);
+    unusable_ = Unusable::kNoGate;
     fd_ = open_cloexec(path, O_RDWR | O_CREAT | O_NOFOLLOW, sidecar_mode(db_path));
     if (!fd_.valid()) return false;
     struct stat st {};
@@ -150,7 +151,12 @@ class WriteTurn {
         break;
       }
     }
-    if (slot_ < 0) return fail();
+    if (slot_ < 0) {
+      fail();
+      unusable_ = Unusable::kNoSlot;
+      return false;
+    }
+    unusable_ = Unusable::kNo;
     // A ticket left in this slot belongs to a dead owner; if it owns the
     // turn, pass it on now rather than after the orphan grace.
     my().sleeping.store(0);
@@ -164,6 +170,12 @@ class WriteTurn {
   }
 
   bool usable() const noexcept { return shared_ != nullptr && slot_ >= 0; }
+
+  // Unusable: why open() left the handle unusable: kNoGate (the gate file
+  // could not be opened, sized or mapped), kNoSlot (every slot was taken);
+  // kNo after a successful open.
+  enum class Unusable { kNo, kNoGate, kNoSlot };
+  Unusable unusable() const noexcept { return unusable_; }
 
   // acquire: waits for this handle's turn until `deadline`. Returns the time
   // waited; `*got` says whether the turn was obtained (false: the deadline
@@ -470,7 +482,7 @@ class WriteTurn {
     advance_from(ticket_);  // in case it became our turn meanwhile
   }
 
-  Fd fd_;
+  UniqueFd fd_;
   GateShared* shared_ = nullptr;
   int slot_ = -1;
   std::uint64_t ticket_ = 0;
@@ -479,6 +491,7 @@ class WriteTurn {
   bool parked_ = false;
   bool back_to_back_ = false;
   std::uint64_t released_at_ns_ = 0;
+  Unusable unusable_ = Unusable::kNoGate;
 };
 
 }  // namespace coordkit::db::internal
