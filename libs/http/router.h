@@ -135,6 +135,13 @@ class Router {
   // their declaration.
   std::uint64_t response_violations() const noexcept { return violations_.load(); }
 
+  // next_request_id: a fresh request id (16 hex digits), for answers the
+  // server makes before a request reaches the table (431, 413, 503 ...).
+  std::string next_request_id() const {
+    static const BeastRequest kNone;
+    return request_id_for(kNone);
+  }
+
   // openapi: the OpenAPI 3.1.0 document of the table. Throws bad_alloc.
   Json openapi() const { return internal::build_openapi(info_, tags_, routes_); }
 
