@@ -1,32 +1,32 @@
-// coordkit/gateway/gateway.h: the running gateway after start-up: bound
-// listeners, the serving threads, and the one shutdown path.
+// coordkit/gateway/gateway.h: the running gateway after start-up: the route
+// table, the HTTP server, and the one shutdown path.
 //
 // main() makes the ipc::Server, the log, the Service and then a Gateway;
-// bind() is the bind step, serve() publishes `ready` (status file and
-// sd_notify), serves until a shutdown request arrives (the shutdown file, a
-// signal or the admin route: all end in ipc::Server's one request), then
-// drains: stop accepting, answer 503 to what still arrives, let in-flight
-// requests finish until the deadline, checkpoint (TRUNCATE), close the
-// database. ~ipc::Server then releases the lock.
+// bind() is the bind step (the HTTP server binds every --listen address),
+// serve() publishes `ready` (status file and sd_notify), serves until a
+// shutdown request arrives (the shutdown file, SIGINT/SIGTERM or the admin
+// route: all end in ipc::Server's one request), then drains: stop
+// accepting, answer 503 to what still arrives, let in-flight requests
+// finish until the deadline, checkpoint (TRUNCATE) and close the database.
+// ~ipc::Server then releases the lock.
 #ifndef COORDKIT_APPS_GATEWAY_GATEWAY_H_
 #define COORDKIT_APPS_GATEWAY_GATEWAY_H_
 
-#include <unistd.h>
-
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <algorithm>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "coordkit/gateway/config.h"
 #include "coordkit/gateway/exit_codes.h"
-#include "coordkit/gateway/listeners.h"
+#include "coordkit/gateway/metrics.h"
 #include "coordkit/gateway/notify.h"
+#include "coordkit/gateway/routes.h"
 #include "coordkit/gateway/service.h"
+#include "coordkit/http/http.h"
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/log/log.h"
 
@@ -42,63 +42,90 @@ class Gateway {
         service_(service),
         log_(std::move(log)),
         notify_(notify),
-        admin_token_(std::move(admin_token)) {}
+        router_({.title = "coordkit-gateway",
+                 .version = kVersion,
+                 .description = "JSON records in named collections over one encrypted "
+                                "SQLCipher database, with versions as ETags.",
+                 .servers = {"http://127.0.0.1:8470"}}) {
+    context_.service = &service_;
+    context_.metrics = &metrics_;
+    context_.phase = [this] { return server_.phase(); };
+    context_.request_shutdown = [this](ipc::ShutdownMode mode, std::chrono::milliseconds d) {
+      server_.request_shutdown(mode, d);
+    };
+    context_.metrics_open = config_.metrics_open;
+    router_.set_logger(log_.with_component("http"));
+    add_routes(router_, context_);
+    use_wrappers(router_, metrics_, log_.with_component("access"), std::move(admin_token));
+  }
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  // bind: the bind step. Throws Error naming the address that failed.
+  // bind: the bind step. Throws http::Error{kListenFailed} (with errno) or
+  // kInvalidArgument naming the address that failed.
   void bind() {
-    listeners_ = bind_all(io_, config_.listen_addresses);
+    http_.emplace(router_, http::ServerOptions{
+                               .listen = config_.listen,
+                               .threads = config_.threads,
+                               .body_limit = config_.max_body_bytes,
+                               .handler_deadline = config_.request_timeout(),
+                               .log = log_.with_component("http"),
+                           });
+    http_->start();
+    for (const ListenAddress& a : config_.listen_addresses) {
+      if (a.kind == ListenAddress::Kind::kUnix) {
+        context_.addresses.push_back("unix:" + a.path.string());
+      } else {
+        const std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
+        context_.addresses.push_back(host + ":" + std::to_string(http_->tcp_port()));
+      }
+    }
+    context_.address = context_.addresses.front();
+    server_.set_address(context_.address);
     std::string all;
-    for (const auto& a : listeners_.addresses) all += (all.empty() ? "" : " ") + a;
-    server_.set_address(listeners_.addresses.front());
-    log_.info("listening", {{"addresses", all}});
+    for (const auto& a : context_.addresses) all += (all.empty() ? "" : " ") + a;
+    log_.info("listening", {{"addresses", all}, {"threads", config_.threads}});
   }
 
-  // serve: ready, serve, drain, close. Returns the exit code.
+  // serve: ready, serve until asked to stop, drain, close. Returns the exit
+  // code.
   int serve() {
-    boost::asio::posix::stream_descriptor shutdown(
-        io_, ::dup(static_cast<int>(server_.shutdown_native_handle())));
-    shutdown.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                        [this](const boost::system::error_code&) { begin_drain(); });
     if (server_.set_ready()) {
-      notify_.ready("serving on " + listeners_.addresses.front());
-      log_.info("ready", {{"address", listeners_.addresses.front()}});
+      notify_.ready("serving on " + context_.address);
+      log_.info("ready", {{"address", context_.address}});
     }
-    std::vector<std::thread> threads;
-    for (int i = 1; i < config_.threads; ++i) threads.emplace_back([this] { io_.run(); });
-    io_.run();
-    for (auto& t : threads) t.join();
+    const ipc::ShutdownRequest request = server_.wait_for_shutdown();
+    server_.set_draining();
+    const std::chrono::milliseconds deadline =
+        request.mode == ipc::ShutdownMode::kFast ? std::chrono::milliseconds(0)
+        : request.deadline.count() > 0
+            ? std::min(request.deadline, std::max(config_.drain_timeout(), request.deadline))
+            : config_.drain_timeout();
+    notify_.stopping("draining");
+    log_.info("draining", {{"source", ipc::to_string(request.source)},
+                           {"mode", ipc::to_string(request.mode)},
+                           {"deadline_ms", static_cast<std::int64_t>(deadline.count())}});
+    const http::DrainResult d = http_->drain(deadline);
+    http_->stop();
+    log_.info("drained", {{"finished", d.finished},
+                          {"cut", d.cut},
+                          {"refused", d.refused},
+                          {"took_ms", static_cast<std::int64_t>(d.took.count())}});
     return finish();
   }
 
-  // on_shutdown: the ipc watcher's callback (the serving loop notices the
-  // request through the shutdown descriptor; this only logs).
+  // on_shutdown: the ipc watcher's callback; serve() notices the request
+  // through wait_for_shutdown(), this only logs.
   void on_shutdown(const ipc::ShutdownRequest& r) noexcept {
     log_.info("shutdown requested", {{"source", ipc::to_string(r.source)},
                                      {"mode", ipc::to_string(r.mode)},
                                      {"deadline_ms", static_cast<std::int64_t>(r.deadline.count())}});
   }
 
- private:
-  void begin_drain() {
-    const auto request = server_.shutdown_request();
-    server_.set_draining();
-    notify_.stopping("draining");
-    log_.info("draining", {{"mode", request ? ipc::to_string(request->mode) : "graceful"}});
-    for (auto& a : listeners_.tcp) {
-      boost::system::error_code ec;
-      a->close(ec);
-    }
-    for (auto& a : listeners_.unix_sockets) {
-      boost::system::error_code ec;
-      a->close(ec);
-    }
-    io_.stop();
-  }
+  const http::Router& router() const noexcept { return router_; }
 
+ private:
   int finish() {
-    listeners_.remove_unix_paths();
     try {
       const db::CheckpointResult r = service_.close();
       log_.info("database closed", {{"checkpoint_busy", r.busy},
@@ -119,9 +146,10 @@ class Gateway {
   Service& service_;
   log::Logger log_;
   Notifier& notify_;
-  std::string admin_token_;
-  boost::asio::io_context io_;
-  Listeners listeners_;
+  Metrics metrics_;
+  Context context_;
+  http::Router router_;
+  std::optional<http::Server> http_;
 };
 
 }  // namespace coordkit::gateway

@@ -3,8 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -24,7 +22,6 @@
 #include "coordkit/gateway/config.h"
 #include "coordkit/gateway/exit_codes.h"
 #include "coordkit/gateway/gateway.h"
-#include "coordkit/gateway/listeners.h"
 #include "coordkit/gateway/notify.h"
 #include "coordkit/gateway/service.h"
 #include "coordkit/ipc/ipc.h"
@@ -199,15 +196,17 @@ int run(gw::Config& config) {
                              {"readers", config.readers}});
 
   // 6. Bind, then the gateway serves: state=ready.
-  gw::Gateway g(config, *server, *service, log, notify, std::move(admin_token));
+  std::optional<gw::Gateway> g;
   try {
-    g.bind();
+    g.emplace(config, *server, *service, log, notify, std::move(admin_token));
+    g->bind();
   } catch (const std::exception& e) {
+    g.reset();
     service->close();
     return fail(&log, Step::kBind, ExitCode::kBind, e.what());
   }
-  *gateway = &g;
-  const int rc = g.serve();
+  *gateway = &*g;
+  const int rc = g->serve();
   *gateway = nullptr;
   return rc;
 }
