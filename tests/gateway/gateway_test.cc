@@ -568,3 +568,43 @@ TEST_CASE("Under systemd's NOTIFY_SOCKET the gateway sends READY=1 and STOPPING=
   CHECK(gw.exit_code() == kExitOk);
   ::close(fd);
 }
+
+TEST_CASE("A database another process keeps locked past the request's deadline: 503 with "
+          "Retry-After, never a hang",
+          "[gateway][e2e]") {
+  const auto dir = gwt::scratch_dir("busy");
+  Gateway gw(dir, {"--request-timeout-ms", "300"});
+  REQUIRE(gw.wait_ready());
+  // The stock sqlcipher shell holds the write lock in an open transaction
+  // (it takes no write turn, so the gateway's call waits on SQLite's lock).
+  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
+                               .args = {gw.database().string()},
+                               .in = sp::Stdio::pipe(),
+                               .out = sp::Stdio::pipe(),
+                               .err = sp::Stdio::null()});
+  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
+                    "'\";\nBEGIN IMMEDIATE;\nINSERT INTO collections VALUES ('held', 0, 0);\n"
+                    "SELECT 'holding';\n");
+  bool holding = false;
+  for (int i = 0; i < 5 && !holding; ++i) {  // "ok" from PRAGMA key comes first
+    const auto line = shell.read_stdout_line(10000ms);
+    if (!line) break;
+    holding = *line == "holding";
+  }
+  REQUIRE(holding);
+
+  const auto start = std::chrono::steady_clock::now();
+  const Reply r = curl(gw.url("/v1/collections/n/records"), json_body("{}"));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.status == 503);
+  CHECK(r.header("Retry-After") == "1");
+  CHECK(r.value()["error"]["code"] == "timeout");
+  CHECK(took < 5s);  // bounded by the 300 ms deadline, not the 10 s retry policy
+  CHECK(curl(gw.url("/v1/health")).status == 200);
+
+  shell.close_stdin();  // the shell exits; its transaction rolls back
+  shell.wait();
+  CHECK(curl(gw.url("/v1/collections/n/records"), json_body("{}")).status == 201);
+  gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(gw.exit_code() == kExitOk);
+}
