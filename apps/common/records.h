@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -582,6 +583,9 @@ inline ImportResult import_records(db::Transaction& tx, const std::vector<Record
                                    ImportMode mode) {
   ImportResult result;
   for (const Record& r : records) {
+    check_collection(r.collection);
+    check_id(r.id);
+    if (r.version < 1) throw Error(ErrorCode::kInvalidArgument, "import of a version below 1");
     const auto existing = tx.query_one<std::int64_t, std::string>(
         "SELECT version, body FROM records WHERE collection = ? AND id = ?", r.collection, r.id);
     if (existing && std::get<0>(*existing) == r.version && std::get<1>(*existing) == r.body) {
