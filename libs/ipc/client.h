@@ -40,6 +40,7 @@
 #if !defined(_WIN32)
 #include <unistd.h>
 
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
@@ -66,6 +67,9 @@ struct Status {
   // or unknown (a holder in another PID namespace).
   std::int64_t lock_holder_pid = 0;
 
+  // running: a server holds the lock: true for kStarting, kReady,
+  // kDraining and kUnknownState alike (see is_running). Use
+  // `state == ServerState::kReady` to ask whether it serves.
   bool running() const noexcept { return is_running(state); }
 };
 
@@ -139,7 +143,7 @@ class Client {
 #if defined(_WIN32)
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) return Status{};
     return read_status(dir.get());
 #endif
@@ -156,7 +160,7 @@ class Client {
     (void)deadline;
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) throw Error(ErrorCode::kNotRunning, "no runtime dir " + location_.path.string());
     const Status s = read_status(dir.get());
     if (!s.running()) throw Error(ErrorCode::kNotRunning, "'" + app_ + "' is not running");
@@ -181,7 +185,7 @@ class Client {
     bool tried_open = false;
     auto pause = std::chrono::milliseconds(1);
     while (true) {
-      internal::UniqueFd dir = open_dir();
+      UniqueFd dir = open_dir();
       if (!dir) return true;
       const Status s = read_status(dir.get());
       if (!s.running()) return true;
@@ -242,7 +246,7 @@ class Client {
       const bool draining_gracefully =
           s.state == ServerState::kDraining && options.mode == ShutdownMode::kGraceful;
       if (!draining_gracefully) {
-        internal::UniqueFd dir = open_dir();
+        UniqueFd dir = open_dir();
         if (dir) {
           try {
             write_request(dir.get(), s.record->token, options.mode, options.deadline);
@@ -273,13 +277,15 @@ class Client {
     try {
       process->terminate();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGTERM: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGTERM to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.terminate_grace)) return finish(StopOutcome::kTerminated);
     try {
       process->kill();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGKILL: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGKILL to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.kill_wait)) return finish(StopOutcome::kKilled);
     return finish(StopOutcome::kTimedOut);
@@ -290,7 +296,7 @@ class Client {
   using Clock = std::chrono::steady_clock;
 
 #if !defined(_WIN32)
-  internal::UniqueFd open_dir() const {
+  UniqueFd open_dir() const {
     return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
   }
 
@@ -298,7 +304,10 @@ class Client {
     try {
       return spawn::Process::open({record.pid, record.start_time, record.boot_id});
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("open process: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem,
+                  "open the server process " + std::to_string(record.pid) + ": spawn " +
+                      std::string(e.code_name()),
+                  e.os_error());
     }
   }
 
@@ -338,7 +347,7 @@ class Client {
     out.verified = true;
     const std::optional<Phase> phase = r.phase();
     if (!phase) {
-      out.state = ServerState::kRunning;
+      out.state = ServerState::kUnknownState;
     } else if (*phase == Phase::kReady) {
       out.state = ServerState::kReady;
     } else if (*phase == Phase::kDraining) {

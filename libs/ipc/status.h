@@ -46,19 +46,21 @@ constexpr std::string_view to_string(Phase phase) noexcept {
 
 // ServerState: what a client concludes from the lock and the status file.
 enum class ServerState {
-  kStopped,   // no server holds the lock and no status file is left
-  kStale,     // no server holds the lock but a status file remains (a killed
-              // server, a garbage file, or one naming a process that is not
-              // the server): not running
-  kStarting,  // a server holds the lock and says starting, or has not yet
-              // published a status that names it (missing/partial/old file)
-  kReady,     // a verified server says ready
-  kDraining,  // a verified server is shutting down
-  kRunning,   // a verified server holds the lock but its state word is one
-              // this version does not know (a newer server)
+  kStopped,       // no server holds the lock and no status file is left
+  kStale,         // no server holds the lock but a status file remains (a killed
+                  // server, a garbage file, or one naming a process that is not
+                  // the server): not running
+  kStarting,      // a server holds the lock and says starting, or has not yet
+                  // published a status that names it (missing/partial/old file)
+  kReady,         // a verified server says ready
+  kDraining,      // a verified server is shutting down
+  kUnknownState,  // a verified server holds the lock but its state word is
+                  // one this version does not know (a newer server); it
+                  // runs, but whether it is ready cannot be told
 };
 
-// to_string: "stopped", "stale", "starting", "ready", "draining", "running".
+// to_string: "stopped", "stale", "starting", "ready", "draining",
+// "unknown_state".
 constexpr std::string_view to_string(ServerState state) noexcept {
   switch (state) {
     case ServerState::kStopped:
@@ -71,16 +73,18 @@ constexpr std::string_view to_string(ServerState state) noexcept {
       return "ready";
     case ServerState::kDraining:
       return "draining";
-    case ServerState::kRunning:
-      return "running";
+    case ServerState::kUnknownState:
+      return "unknown_state";
   }
   return "stopped";
 }
 
-// is_running: true for every state in which a server holds the lock.
+// is_running: true for every state in which a server holds the lock
+// (starting, ready, draining, unknown_state): a server process runs,
+// whatever it says about itself. Only kReady means it serves.
 constexpr bool is_running(ServerState state) noexcept {
   return state == ServerState::kStarting || state == ServerState::kReady ||
-         state == ServerState::kDraining || state == ServerState::kRunning;
+         state == ServerState::kDraining || state == ServerState::kUnknownState;
 }
 
 // StatusRecord: the content of a status file.

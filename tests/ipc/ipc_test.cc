@@ -535,7 +535,7 @@ TEST_CASE("A runtime dir that is group- or world-writable, someone else's, or a 
   const auto exit = server.wait_exit(10s);
   REQUIRE(exit.has_value());
   CHECK(exit->exit_code == kExitUnsafeRuntimeDir);
-  CHECK(server.log_text().find("code=" + std::string(ipc::to_string(expected))) !=
+  CHECK(server.log_text().find("code=" + std::string(ipc::code_name(expected))) !=
         std::string::npos);
   std::optional<ipc::ErrorCode> client_error;
   try {
