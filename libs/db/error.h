@@ -2,8 +2,10 @@
 // that decides, for every SQLite result code, whether a transaction is retried
 // on the same connection, retried after a reconnection, or surfaced at once.
 //
-// Callers and tests branch on `Error::code()` (stable), never on `what()`
-// (human text that may change). Messages never contain key material.
+// Callers and tests branch on `Error::code()` (stable), or on the base's
+// `code_name()`, never on `what()` (human text that may change). Messages
+// never contain key material. Error derives from coordkit::Error, so one
+// `catch (const coordkit::Error&)` serves every coordkit library.
 //
 // Example:
 //   try {
@@ -17,10 +19,11 @@
 #include <sqlcipher/sqlite3.h>
 
 #include <cstddef>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "coordkit/base/error.h"
 
 namespace coordkit::db {
 
@@ -53,47 +56,48 @@ enum class ErrorCode {
 // kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
 inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
 
-// to_string(ErrorCode): the enumerator's name without the `k` ("WrongKeyOrNotADatabase").
-constexpr std::string_view to_string(ErrorCode code) noexcept {
+// code_name(ErrorCode): the stable snake_case name of `code` ("wrong_key_or_not_a_database"),
+// the name coordkit::Error::code_name() reports. Never changes for an existing code.
+constexpr std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kWrongKeyOrNotADatabase:
-      return "WrongKeyOrNotADatabase";
+      return "wrong_key_or_not_a_database";
     case ErrorCode::kPlaintextDatabase:
-      return "PlaintextDatabase";
+      return "plaintext_database";
     case ErrorCode::kNoCodec:
-      return "NoCodec";
+      return "no_codec";
     case ErrorCode::kBusy:
-      return "Busy";
+      return "busy";
     case ErrorCode::kCorrupt:
-      return "Corrupt";
+      return "corrupt";
     case ErrorCode::kIo:
-      return "Io";
+      return "io";
     case ErrorCode::kFull:
-      return "Full";
+      return "full";
     case ErrorCode::kReadOnly:
-      return "ReadOnly";
+      return "read_only";
     case ErrorCode::kPermission:
-      return "Permission";
+      return "permission";
     case ErrorCode::kCantOpen:
-      return "CantOpen";
+      return "cant_open";
     case ErrorCode::kConstraint:
-      return "Constraint";
+      return "constraint";
     case ErrorCode::kMismatch:
-      return "Mismatch";
+      return "mismatch";
     case ErrorCode::kSql:
-      return "Sql";
+      return "sql";
     case ErrorCode::kNotInitialised:
-      return "NotInitialised";
+      return "not_initialised";
     case ErrorCode::kSchemaTooNew:
-      return "SchemaTooNew";
+      return "schema_too_new";
     case ErrorCode::kInvalidArgument:
-      return "InvalidArgument";
+      return "invalid_argument";
     case ErrorCode::kMisuse:
-      return "Misuse";
+      return "misuse";
     case ErrorCode::kInternal:
-      return "Internal";
+      return "internal";
   }
-  return "Unknown";
+  return "unknown";
 }
 
 // RetryClass: what the retry ladder does with a failed transaction attempt.
@@ -107,17 +111,17 @@ enum class RetryClass {
 // kRetryClassCount: number of RetryClass values, for arrays indexed by class.
 inline constexpr std::size_t kRetryClassCount = 3;
 
-// to_string(RetryClass): "RetrySameConnection", "Reconnect" or "Permanent".
-constexpr std::string_view to_string(RetryClass retry_class) noexcept {
+// code_name(RetryClass): "retry_same_connection", "reconnect" or "permanent".
+constexpr std::string_view code_name(RetryClass retry_class) noexcept {
   switch (retry_class) {
     case RetryClass::kRetrySameConnection:
-      return "RetrySameConnection";
+      return "retry_same_connection";
     case RetryClass::kReconnect:
-      return "Reconnect";
+      return "reconnect";
     case RetryClass::kPermanent:
-      return "Permanent";
+      return "permanent";
   }
-  return "Unknown";
+  return "unknown";
 }
 
 // Classification: the classifier's verdict, the retry class plus the code an
@@ -204,20 +208,25 @@ constexpr Classification classify(int extended_result_code, bool key_verified) n
 }
 
 // Error: the exception every coordkit::db function throws for a database
-// failure. Carries the stable code, SQLite's primary and extended result codes
-// (0 when the error did not come from SQLite), the retry class, and the SQL
-// statement involved (never key material: keys go through sqlite3_key_v2, never
-// through SQL). Copyable; thread-safe to read.
-class Error : public std::runtime_error {
+// failure; a coordkit::Error with library() "db" and code_name() the
+// snake_case name of code(). Carries the stable code, SQLite's primary and
+// extended result codes (0 when the error did not come from SQLite), the
+// retry class, and the SQL statement involved (never key material: keys go
+// through sqlite3_key_v2, never through SQL). what() is the base's one format;
+// its message part ends with the SQLite codes and the SQL, when there are any:
+//   coordkit::db: busy: BEGIN IMMEDIATE: database is locked (sqlite 5/5 database is locked) in: ...
+// Copyable; thread-safe to read.
+class Error : public coordkit::Error {
  public:
-  // Error: an error not produced by SQLite (retry class kPermanent, codes 0).
-  Error(ErrorCode code, const std::string& message)
-      : Error(code, RetryClass::kPermanent, 0, message, std::string()) {}
+  // Error: an error not produced by SQLite (retry class kPermanent, codes 0);
+  // `os_error` is the errno behind it, 0 when no OS call failed.
+  Error(ErrorCode code, const std::string& message, int os_error = 0)
+      : Error(code, RetryClass::kPermanent, 0, message, std::string(), os_error) {}
 
   // Error: an error with SQLite's result code and the statement, if any.
   Error(ErrorCode code, RetryClass retry_class, int extended_code, const std::string& message,
-        std::string sql)
-      : std::runtime_error(compose(code, extended_code, message, sql)),
+        std::string sql, int os_error = 0)
+      : coordkit::Error("db", db::code_name(code), detail(extended_code, message, sql), os_error),
         code_(code),
         retry_class_(retry_class),
         extended_code_(extended_code),
@@ -235,12 +244,9 @@ class Error : public std::runtime_error {
   const std::string& sql() const noexcept { return sql_; }
 
  private:
-  static std::string compose(ErrorCode code, int extended_code, const std::string& message,
-                             const std::string& sql) {
-    std::string out = "coordkit::db: ";
-    out += to_string(code);
-    out += ": ";
-    out += message;
+  // detail: the message part of what(): the message, SQLite's codes, the SQL.
+  static std::string detail(int extended_code, const std::string& message, const std::string& sql) {
+    std::string out = message;
     if (extended_code != 0) {
       out += " (sqlite ";
       out += std::to_string(extended_code & 0xff);

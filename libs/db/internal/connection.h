@@ -153,8 +153,7 @@ class Connection {
     c->configure_verified();
     sqlite3_db_config(c->db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
 
-    FileId id;
-    file_id(setup.path, &id);
+    const FileId id = file_id_of(setup.path).value_or(FileId{});
     if (key.kind() == Key::Kind::kPassphrase) KeyCache::instance().remember(key, salt, raw);
     c->salt_ = salt;
     if (info != nullptr) {

@@ -470,7 +470,7 @@ class WriteTurn {
     advance_from(ticket_);  // in case it became our turn meanwhile
   }
 
-  Fd fd_;
+  UniqueFd fd_;
   GateShared* shared_ = nullptr;
   int slot_ = -1;
   std::uint64_t ticket_ = 0;
