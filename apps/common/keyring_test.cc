@@ -134,7 +134,9 @@ TEST_CASE("A stored key expires after its ttl", "[keys][keyring]") {
   require_keyring();
   const keys::Salt salt = unique_salt();
   Revoker revoker{salt};
-  keys::keyring_store(salt, keys::DerivedKey(), std::chrono::seconds(1));
+  // The kernel counts whole seconds (a 1 s ttl may end a moment later), so
+  // 2 s leaves the first check at least a second.
+  keys::keyring_store(salt, keys::DerivedKey(), std::chrono::seconds(2));
   CHECK(keys::keyring_find(salt).has_value());
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (keys::keyring_find(salt) && std::chrono::steady_clock::now() < give_up) {

@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -124,14 +125,39 @@ struct Record {
   friend bool operator==(const Record&, const Record&) = default;
 };
 
-// WriteCondition: the preconditions of put() and remove(). if_version is
-// If-Match (the record must exist with exactly that version); if_absent is
-// If-None-Match: * (the record must not exist). Setting both is
-// kInvalidArgument.
+// WriteCondition: the preconditions of put() and remove(), HTTP's
+// conditional requests in the model's terms:
+//  - if_version: If-Match: "<version>": the record must exist at exactly
+//    that version, else Error{kVersionMismatch} (current version, 0 when
+//    missing);
+//  - if_exists: If-Match: *: the record must exist (any version), else
+//    Error{kVersionMismatch} with current version 0;
+//  - if_absent: If-None-Match: *: the record must not exist, else
+//    Error{kAlreadyExists} (its version). put() only.
+// if_absent together with either of the others is kInvalidArgument.
 struct WriteCondition {
   std::optional<std::int64_t> if_version{};
   bool if_absent = false;
+  bool if_exists = false;
 };
+
+// etag: the ETag the gateway serves for a version: "\"<version>\"" (strong).
+inline std::string etag(std::int64_t version) { return '"' + std::to_string(version) + '"'; }
+
+// parse_etag: the version in one strong ETag as etag() makes it, or nullopt
+// (weak tags, lists and anything else). The caller handles "*".
+inline std::optional<std::int64_t> parse_etag(std::string_view tag) noexcept {
+  if (tag.size() < 3 || tag.size() > 20 || tag.front() != '"' || tag.back() != '"') {
+    return std::nullopt;
+  }
+  std::int64_t v = 0;
+  for (char c : tag.substr(1, tag.size() - 2)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1 || tag[1] == '0') return std::nullopt;
+  return v;
+}
 
 // PutResult: the record as written and whether put() created it.
 struct PutResult {
@@ -372,6 +398,38 @@ inline Record get(db::Transaction& tx, std::string_view collection, std::string_
   return std::move(*r);
 }
 
+namespace internal {
+inline Record insert_unchecked(db::Transaction& tx, std::string_view collection,
+                               std::string_view id, const Body& body, std::int64_t now) {
+  tx.execute(
+      "INSERT INTO records(collection, id, version, body, created_at_ms, updated_at_ms) "
+      "VALUES (?, ?, 1, ?, ?, ?)",
+      collection, id, body.text(), now, now);
+  return Record{std::string(collection), std::string(id), 1, body.text(), now, now};
+}
+
+// check_condition: throws as WriteCondition says, for a record at version
+// `current` (0: missing).
+inline void check_condition(const WriteCondition& condition, std::int64_t current,
+                            std::string_view id) {
+  if (condition.if_absent && (condition.if_version || condition.if_exists)) {
+    throw Error(ErrorCode::kInvalidArgument, "if_absent excludes if_version and if_exists");
+  }
+  if (condition.if_absent && current != 0) {
+    throw Error(ErrorCode::kAlreadyExists, "record " + std::string(id) + " exists", current);
+  }
+  if (condition.if_exists && current == 0) {
+    throw Error(ErrorCode::kVersionMismatch, "record " + std::string(id) + " does not exist", 0);
+  }
+  if (condition.if_version && *condition.if_version != current) {
+    throw Error(ErrorCode::kVersionMismatch,
+                "record " + std::string(id) + " is at version " + std::to_string(current) +
+                    ", not " + std::to_string(*condition.if_version),
+                current);
+  }
+}
+}  // namespace internal
+
 // insert_new: creates (collection, id) at version 1 with `now` as both
 // timestamps. Error{kAlreadyExists} if the id is taken (current version
 // reported). Use it with new_id() for create.
@@ -384,40 +442,21 @@ inline Record insert_new(db::Transaction& tx, std::string_view collection, std::
   if (existing) {
     throw Error(ErrorCode::kAlreadyExists, "record " + std::string(id) + " exists", *existing);
   }
-  tx.execute(
-      "INSERT INTO records(collection, id, version, body, created_at_ms, updated_at_ms) "
-      "VALUES (?, ?, 1, ?, ?, ?)",
-      collection, id, body.text(), now, now);
-  return Record{std::string(collection), std::string(id), 1, body.text(), now, now};
+  return internal::insert_unchecked(tx, collection, id, body, now);
 }
 
-// put: writes (collection, id) under `condition`:
-//  - if_absent and the record exists: Error{kAlreadyExists} (its version);
-//  - if_version and the record is missing or at another version:
-//    Error{kVersionMismatch} (current version, 0 when missing);
-//  - otherwise creates it at version 1, or replaces its body at version + 1
-//    (created_at kept, updated_at = now).
+// put: writes (collection, id) once `condition` holds (see WriteCondition):
+// creates it at version 1, or replaces its body at version + 1 (created_at
+// kept, updated_at = now).
 inline PutResult put(db::Transaction& tx, std::string_view collection, std::string_view id,
                      const Body& body, const WriteCondition& condition, std::int64_t now) {
   check_collection(collection);
   check_id(id);
-  if (condition.if_absent && condition.if_version) {
-    throw Error(ErrorCode::kInvalidArgument, "if_absent and if_version exclude each other");
-  }
   const auto current = tx.query_one<std::int64_t, std::int64_t>(
       "SELECT version, created_at_ms FROM records WHERE collection = ? AND id = ?", collection, id);
   const std::int64_t current_version = current ? std::get<0>(*current) : 0;
-  if (condition.if_absent && current) {
-    throw Error(ErrorCode::kAlreadyExists, "record " + std::string(id) + " exists",
-                current_version);
-  }
-  if (condition.if_version && *condition.if_version != current_version) {
-    throw Error(ErrorCode::kVersionMismatch,
-                "record " + std::string(id) + " is at version " + std::to_string(current_version) +
-                    ", not " + std::to_string(*condition.if_version),
-                current_version);
-  }
-  if (!current) return PutResult{insert_new(tx, collection, id, body, now), true};
+  internal::check_condition(condition, current_version, id);
+  if (!current) return PutResult{internal::insert_unchecked(tx, collection, id, body, now), true};
   const std::int64_t version = current_version + 1;
   tx.execute(
       "UPDATE records SET version = ?, body = ?, updated_at_ms = ? "
@@ -428,10 +467,10 @@ inline PutResult put(db::Transaction& tx, std::string_view collection, std::stri
                    false};
 }
 
-// remove: deletes (collection, id) and returns the version it had.
-// Error{kNotFound} when missing without if_version; with if_version, a
-// missing record or another version is Error{kVersionMismatch} (current
-// version, 0 when missing). if_absent is kInvalidArgument here.
+// remove: deletes (collection, id) once `condition` holds and returns the
+// version it had. A missing record is Error{kNotFound} without a condition
+// and Error{kVersionMismatch} (current 0) with if_version or if_exists.
+// if_absent is kInvalidArgument here.
 inline std::int64_t remove(db::Transaction& tx, std::string_view collection, std::string_view id,
                            const WriteCondition& condition = {}) {
   check_collection(collection);
@@ -443,12 +482,7 @@ inline std::int64_t remove(db::Transaction& tx, std::string_view collection, std
       tx.query_value<std::int64_t>("SELECT version FROM records WHERE collection = ? AND id = ?",
                                    collection, id)
           .value_or(0);
-  if (condition.if_version && *condition.if_version != current) {
-    throw Error(ErrorCode::kVersionMismatch,
-                "record " + std::string(id) + " is at version " + std::to_string(current) +
-                    ", not " + std::to_string(*condition.if_version),
-                current);
-  }
+  internal::check_condition(condition, current, id);
   if (current == 0) {
     throw Error(ErrorCode::kNotFound,
                 "no record " + std::string(id) + " in " + std::string(collection));
@@ -549,6 +583,9 @@ inline ImportResult import_records(db::Transaction& tx, const std::vector<Record
                                    ImportMode mode) {
   ImportResult result;
   for (const Record& r : records) {
+    check_collection(r.collection);
+    check_id(r.id);
+    if (r.version < 1) throw Error(ErrorCode::kInvalidArgument, "import of a version below 1");
     const auto existing = tx.query_one<std::int64_t, std::string>(
         "SELECT version, body FROM records WHERE collection = ? AND id = ?", r.collection, r.id);
     if (existing && std::get<0>(*existing) == r.version && std::get<1>(*existing) == r.body) {
@@ -583,11 +620,18 @@ inline ImportResult import_records(db::Transaction& tx, const std::vector<Record
 
 // to_json: a record as one export object:
 // {"collection","id","version","body","created_at_ms","updated_at_ms"}.
+// Throws Error{kInvalidArgument} if the stored body is not JSON (a file
+// changed behind the model's back).
 inline nlohmann::json to_json(const Record& r) {
+  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "stored body of " + r.id + " in " + r.collection + " is not JSON");
+  }
   return nlohmann::json{{"collection", r.collection},
                         {"id", r.id},
                         {"version", r.version},
-                        {"body", nlohmann::json::parse(r.body)},
+                        {"body", std::move(body)},
                         {"created_at_ms", r.created_at_ms},
                         {"updated_at_ms", r.updated_at_ms}};
 }

@@ -155,6 +155,18 @@ TEST_CASE("put upserts by id and honours the expected version", "[records]") {
     CHECK(current == 3);
     CHECK(records.put("notes", "b", "{}", {.if_absent = true}).created);
   }
+  SECTION("if_exists (If-Match: *) needs the record, at any version") {
+    CHECK(records.put("notes", "a", "{}", {.if_exists = true}).record.version == 4);
+    CHECK(code_of([&] { records.put("notes", "b", "{}", {.if_exists = true}); }, &current) ==
+          rec::ErrorCode::kVersionMismatch);
+    CHECK(current == 0);
+    CHECK_FALSE(records.find("notes", "b"));
+  }
+  SECTION("if_absent with another condition is an invalid argument") {
+    CHECK(code_of([&] {
+            records.put("notes", "a", "{}", {.if_absent = true, .if_exists = true});
+          }) == rec::ErrorCode::kInvalidArgument);
+  }
   SECTION("both conditions at once are an invalid argument") {
     CHECK(code_of([&] { records.put("notes", "a", "{}", {.if_version = 3, .if_absent = true}); }) ==
           rec::ErrorCode::kInvalidArgument);
@@ -178,6 +190,21 @@ TEST_CASE("remove deletes, with an optional expected version", "[records]") {
   CHECK(current == 0);
   CHECK(code_of([&] { records.remove("notes", "a", {.if_absent = true}); }) ==
         rec::ErrorCode::kInvalidArgument);
+  CHECK(code_of([&] { records.remove("notes", "a", {.if_exists = true}); }, &current) ==
+        rec::ErrorCode::kVersionMismatch);
+  records.put("notes", "c", "{}");
+  CHECK(records.remove("notes", "c", {.if_exists = true}) == 1);
+}
+
+TEST_CASE("ETags carry the version", "[records]") {
+  CHECK(rec::etag(7) == "\"7\"");
+  CHECK(rec::parse_etag(rec::etag(7)) == 7);
+  CHECK(rec::parse_etag(rec::etag(123456789012)) == 123456789012);
+  const std::string bad = GENERATE(
+      std::string(""), std::string("7"), std::string("\"\""), std::string("W/\"7\""),
+      std::string("\"07\""), std::string("\"0\""), std::string("\"-1\""),
+      std::string("\"7\", \"8\""), std::string("*"), std::string("\"99999999999999999999\""));
+  CHECK_FALSE(rec::parse_etag(bad).has_value());
 }
 
 TEST_CASE("Collection names, ids and bodies are validated", "[records]") {
@@ -431,6 +458,13 @@ TEST_CASE("export then import reproduces every record and version", "[records]")
       CHECK(r.inserted == 1);
       CHECK(all(target) == all(source));
     }
+  }
+  SECTION("a stored body changed behind the model's back fails the export, typed") {
+    source.write([](db::Transaction& tx) {
+      tx.execute("UPDATE records SET body = 'not json' WHERE id = 'b'");
+    });
+    std::ostringstream out;
+    CHECK(code_of([&] { from.export_jsonl(out); }) == rec::ErrorCode::kInvalidArgument);
   }
   SECTION("a malformed line imports nothing") {
     const std::string bad = GENERATE(
