@@ -13,6 +13,9 @@
 // against the verified server process, through a pidfd-backed
 // coordkit::spawn::Process.
 //
+// wait_until_ready() is the other direction: after spawning a server, wait
+// until it publishes `ready`, and fail at once if it exits first.
+//
 // Example:
 //   coordkit::ipc::Client client({.app = "gateway"});
 //   if (client.status().running()) {
@@ -36,6 +39,7 @@
 #include "coordkit/ipc/shutdown.h"
 #include "coordkit/ipc/status.h"
 #include "coordkit/spawn/process.h"
+#include "coordkit/spawn/spawn.h"
 
 #if !defined(_WIN32)
 #include <unistd.h>
@@ -51,8 +55,8 @@ namespace coordkit::ipc {
 
 // ClientOptions: which server to talk to; resolved like ServerOptions.
 struct ClientOptions {
-  std::string app;
-  std::optional<std::filesystem::path> runtime_dir;
+  std::string app{};
+  std::optional<std::filesystem::path> runtime_dir{};
 };
 
 // Status: one reading of the runtime directory.
@@ -60,7 +64,7 @@ struct Status {
   ServerState state = ServerState::kStopped;
   // record: the parsed status file, when there is one (also for kStale:
   // what the last server, or whatever wrote the file, said).
-  std::optional<StatusRecord> record;
+  std::optional<StatusRecord> record{};
   // verified: `record` describes the live process that holds the lock.
   bool verified = false;
   // lock_holder_pid: the holder of the lock as the OS reports it; 0 if none
@@ -211,6 +215,53 @@ class Client {
 #endif
   }
 
+  // wait_until_ready: waits up to `timeout` until a verified server says
+  // ready, and returns that Status (state kReady, verified, with its
+  // record). Checks with a backoff from 1 to 20 ms. Throws
+  // Error{kTimedOut} when the time runs out first (the server may still be
+  // starting, or none was started), the kRuntimeDir* errors for an unsafe
+  // directory, Error{kSystem}. A server that is starting, draining or not
+  // there yet is waited for: a CLI may call this right after spawning one.
+  Status wait_until_ready(std::chrono::milliseconds timeout) const {
+    return wait_ready(timeout, [](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      std::this_thread::sleep_for(slice);
+      return std::nullopt;
+    });
+  }
+
+  // wait_until_ready: the same, for a server this process started as
+  // `server`: throws Error{kExitedBeforeReady} as soon as that child exits
+  // without a verified ready status (a bad flag, an unsafe runtime dir,
+  // another instance running, a crash); `server.wait()` then returns its
+  // exit status at once. Sleeps on the child (its pidfd), so the exit is
+  // seen when it happens. Pass the server process itself, not a launcher
+  // that exits once it has started the server. Throws Error{kInvalidArgument}
+  // for a moved-from or released Child.
+  Status wait_until_ready(std::chrono::milliseconds timeout, spawn::Child& server) const {
+    return wait_ready(timeout, [&](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      try {
+        if (std::optional<spawn::ExitStatus> exited = server.wait_for(slice)) {
+          return "pid " + std::to_string(server.pid()) + ", " + exited->to_string();
+        }
+        return std::nullopt;
+      } catch (const spawn::Error& e) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "wait_until_ready: the server Child has no process (spawn " +
+                        std::string(e.code_name()) + ")");
+      }
+    });
+  }
+
+  // wait_until_ready: the same, for a server known by a verified handle
+  // (spawn::Process::open of its identity): throws Error{kExitedBeforeReady}
+  // as soon as that process exits without a verified ready status.
+  Status wait_until_ready(std::chrono::milliseconds timeout, spawn::Process& server) const {
+    return wait_ready(timeout, [&](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      if (server.wait_for_exit(slice)) return "pid " + std::to_string(server.pid());
+      return std::nullopt;
+    });
+  }
+
   // stop: asks the server to stop and waits up to options.deadline; then,
   // if options.escalate, sends SIGTERM to the verified server process,
   // waits terminate_grace, sends SIGKILL and waits kill_wait for the lock.
@@ -298,6 +349,35 @@ class Client {
 #if !defined(_WIN32)
   UniqueFd open_dir() const {
     return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
+  }
+
+  // wait_ready: the loop behind wait_until_ready. `sleep_or_exit(slice)`
+  // waits up to `slice` and returns a description of the exit when the
+  // watched process has exited.
+  template <typename SleepOrExit>
+  Status wait_ready(std::chrono::milliseconds timeout, SleepOrExit sleep_or_exit) const {
+    const auto until = Clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    while (true) {
+      Status s = status();
+      if (s.state == ServerState::kReady && s.verified && s.record) return s;
+      const auto now = Clock::now();
+      if (now >= until) {
+        throw Error(ErrorCode::kTimedOut, "'" + app_ + "' was not ready within " +
+                                              std::to_string(timeout.count()) + " ms (it is " +
+                                              std::string(to_string(s.state)) + ")");
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+      if (std::optional<std::string> exited =
+              sleep_or_exit(std::clamp(left, std::chrono::milliseconds(1), pause))) {
+        // A server that became ready after the status read and exited
+        // since is reported as exited too: it no longer serves.
+        throw Error(
+            ErrorCode::kExitedBeforeReady,
+            "the '" + app_ + "' server process exited before it was ready (" + *exited + ")");
+      }
+      pause = std::min(pause * 2, std::chrono::milliseconds(20));
+    }
   }
 
   static std::optional<spawn::Process> open_process(const StatusRecord& record) {

@@ -35,6 +35,7 @@ enum class ErrorCode {
   kNotRunning,              // a client asked a server that does not run
   kNoStatus,                // a server runs but has not published a usable status yet
   kTimedOut,                // a bounded wait ran out
+  kExitedBeforeReady,       // the process that was to become the server exited first
   kUnsupported,             // not available on this platform (yet)
   kSystem,                  // any other OS failure; see os_error()
 };
@@ -63,6 +64,8 @@ constexpr std::string_view code_name(ErrorCode code) noexcept {
       return "no_status";
     case ErrorCode::kTimedOut:
       return "timed_out";
+    case ErrorCode::kExitedBeforeReady:
+      return "exited_before_ready";
     case ErrorCode::kUnsupported:
       return "unsupported";
     case ErrorCode::kSystem:
