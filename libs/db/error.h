@@ -9,12 +9,21 @@
 //
 // Example:
 //   try {
-//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//     db.write([](coordkit::db::Transaction& tx) {
+//       tx.execute("INSERT INTO records(id, body) VALUES (?, ?)", 1, "first");
+//     });
 //   } catch (const coordkit::db::Error& e) {
-//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
+//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* id 1 exists */ }
 //   }
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
+
+// coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
+// which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
+#if !defined(SQLITE_HAS_CODEC)
+#error \
+    "coordkit/db needs SQLCipher: compile with -DSQLITE_HAS_CODEC and link -lsqlcipher (Bazel: depend on @coordkit//libs/db, which brings both through //third_party:sqlcipher)"
+#endif
 
 #include <sqlcipher/sqlite3.h>
 
@@ -51,10 +60,19 @@ enum class ErrorCode {
   kInvalidArgument,    // a bad argument from the caller (empty key, bad hex, ...)
   kMisuse,             // API misuse: nested transactions, a closed handle, ...
   kInternal,           // out of memory, interrupted, or an unexpected SQLite result
+  // The call's own deadline (CallOptions::deadline) passed, or a wait with no
+  // contention behind it (the Store's reader pool, its group commit) outlived
+  // RetryPolicy::deadline. Transient: the message says what the call was
+  // waiting for (the write turn, busy retries, a reader connection, the
+  // group commit, the writer connection).
+  kTimeout,
+  // A column read as a non-optional type held NULL (read it as std::optional<T>).
+  kNullValue,
 };
 
-// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
-inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
+// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code
+// (new codes go last, and this names the last one).
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kNullValue) + 1;
 
 // code_name(ErrorCode): the stable snake_case name of `code` ("wrong_key_or_not_a_database"),
 // the name coordkit::Error::code_name() reports. Never changes for an existing code.
@@ -96,6 +114,10 @@ constexpr std::string_view code_name(ErrorCode code) noexcept {
       return "misuse";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kNullValue:
+      return "null_value";
   }
   return "unknown";
 }
@@ -132,31 +154,34 @@ struct Classification {
   friend constexpr bool operator==(const Classification&, const Classification&) = default;
 };
 
-// classify: the one implementation of DESIGN.md's error-class table.
+// classify: the one implementation of the error-class table below.
 // `extended_result_code` is SQLite's extended (or primary) result code;
 // `key_verified` says whether this process has already read this file's schema
 // with this key (which turns NOTADB/CORRUPT from "wrong key" into "transient,
-// reconnect"). Pure function; thread-safe.
+// reconnect"). Returns the retry class and the code to surface; pure,
+// noexcept, thread-safe.
 //
-// | result                                            | class               | code |
-// |---------------------------------------------------|---------------------|-------------------------|
-// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy | | LOCKED,
-// LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   | |
-// SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql | | NOTADB,
-// CORRUPT* with key_verified                | kReconnect          | kCorrupt                | |
-// IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo | |
-// READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly | | NOTADB,
-// CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase | |
-// FULL                                              | kPermanent          | kFull | | READONLY*
-// (other)                                 | kPermanent          | kReadOnly               | | PERM,
-// AUTH                                        | kPermanent          | kPermission             | |
-// CANTOPEN*                                         | kPermanent          | kCantOpen | |
-// CONSTRAINT*                                       | kPermanent          | kConstraint | |
-// MISMATCH                                          | kPermanent          | kMismatch | | ERROR*,
-// TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       | |
-// RANGE                                             | kPermanent          | kInvalidArgument | |
-// MISUSE                                            | kPermanent          | kMisuse | | NOMEM,
-// IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
+// clang-format off
+// | result                                            | class                | code                    |
+// |---------------------------------------------------|----------------------|-------------------------|
+// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection | kBusy                   |
+// | LOCKED, LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection | kBusy                   |
+// | SCHEMA (schema changed under a statement)         | kRetrySameConnection | kSql                    |
+// | NOTADB, CORRUPT* with key_verified                | kReconnect           | kCorrupt                |
+// | IOERR* (except IOERR_NOMEM)                       | kReconnect           | kIo                     |
+// | READONLY_DBMOVED (file renamed/replaced under us) | kReconnect           | kReadOnly               |
+// | NOTADB, CORRUPT* without key_verified             | kPermanent           | kWrongKeyOrNotADatabase |
+// | FULL                                              | kPermanent           | kFull                   |
+// | READONLY* (other)                                 | kPermanent           | kReadOnly               |
+// | PERM, AUTH                                        | kPermanent           | kPermission             |
+// | CANTOPEN*                                         | kPermanent           | kCantOpen               |
+// | CONSTRAINT*                                       | kPermanent           | kConstraint             |
+// | MISMATCH                                          | kPermanent           | kMismatch               |
+// | ERROR*, TOOBIG, NOLFS, FORMAT                     | kPermanent           | kSql (NOLFS: kIo)       |
+// | RANGE                                             | kPermanent           | kInvalidArgument        |
+// | MISUSE                                            | kPermanent           | kMisuse                 |
+// | NOMEM, IOERR_NOMEM, INTERRUPT, anything else      | kPermanent           | kInternal               |
+// clang-format on
 constexpr Classification classify(int extended_result_code, bool key_verified) noexcept {
   const int primary = extended_result_code & 0xff;
   switch (primary) {

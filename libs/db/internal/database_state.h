@@ -17,6 +17,7 @@
 #include "coordkit/db/internal/checkpoint_policy.h"
 #include "coordkit/db/internal/connection.h"
 #include "coordkit/db/internal/counters_cell.h"
+#include "coordkit/db/internal/deadline.h"
 #include "coordkit/db/internal/function_ref.h"
 #include "coordkit/db/internal/maintenance_ops.h"
 #include "coordkit/db/internal/open.h"
@@ -39,7 +40,8 @@ class DatabaseState {
     std::unique_ptr<DatabaseState> st(new DatabaseState(std::move(options), max_version));
     st->opener_.open_initial([&st] {
       DatabaseState& s = *st;
-      s.run_transaction([&s](Transaction& tx) { s.opener_.migrate(tx); }, true);
+      s.run_transaction([&s](Transaction& tx) { s.opener_.migrate(tx); }, true,
+                        s.deadline(CallOptions{}));
     });
     return st;
   }
@@ -51,16 +53,23 @@ class DatabaseState {
     conn_.reset();
   }
 
-  // run_transaction: fn as one transaction under the retry ladder.
-  void run_transaction(FunctionRef<void(Transaction&)> fn, bool write) {
+  // deadline: the deadline of a call that starts now.
+  Deadline deadline(const CallOptions& call) const {
+    return Deadline::resolve(call, options_.retry.deadline);
+  }
+
+  // run_transaction: fn as one transaction under the retry ladder, counted
+  // as the caller's (Counters::transactions) or, `own`, as one of the
+  // library's own reads (Counters::own_transactions).
+  void run_transaction(FunctionRef<void(Transaction&)> fn, bool write, const Deadline& deadline,
+                       bool own = false) {
     refuse_in_call("write()/read()");
     in_call_ = true;
     struct Reset {
       bool* flag;
       ~Reset() { *flag = false; }
     } reset{&in_call_};
-
-    const auto deadline = Clock::now() + options_.retry.deadline;
+    CallDeadline bound(*this, deadline);
     ladder_.run(
         deadline,
         [&](bool* in_open) {
@@ -72,15 +81,16 @@ class DatabaseState {
           attempt(fn, write, deadline);
         },
         [this] { conn_.reset(); }, [this] { return diagnose_corruption(); });
-    CountersCell::add(counters_.transactions);
+    CountersCell::add(own ? counters_.own_transactions : counters_.transactions);
   }
 
   Counters counters() const { return counters_.snapshot(); }
 
-  CheckpointResult checkpoint(CheckpointMode mode) {
+  CheckpointResult checkpoint(CheckpointMode mode, const Deadline& deadline) {
     refuse_in_call("checkpoint()");
     ensure_connection();
-    TurnHold hold(turn_, mode != CheckpointMode::kPassive, Clock::now() + options_.retry.deadline);
+    CallDeadline bound(*this, deadline);
+    TurnHold hold(turn_, mode != CheckpointMode::kPassive, deadline);
     CheckpointResult out;
     try {
       out = checkpoint_connection(*conn_, mode, opener_.key_verified(), counters_);
@@ -93,45 +103,53 @@ class DatabaseState {
     return out;
   }
 
-  void backup_to(const std::filesystem::path& dest, const Key& dest_key) {
+  void backup_to(const std::filesystem::path& dest, const Key& dest_key, const Deadline& deadline) {
     check_backup_arguments(dest, dest_key);
     refuse_in_call("backup_to()");
     ensure_connection();
-    backup_connection(
-        conn_->db(), dest, dest_key,
-        [this](const std::string& path) { return opener_.setup_for(path); },
-        Clock::now() + options_.retry.deadline, opener_.key_verified(),
-        [this] { return user_version(); });
+    try {
+      backup_connection(
+          conn_->db(), dest, dest_key,
+          [this](const std::string& path) { return opener_.setup_for(path); }, deadline.at,
+          opener_.key_verified(), [this, &deadline] { return user_version(deadline); });
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kBusy && deadline.from_caller && deadline.passed()) {
+        throw timeout_error("the backup's busy steps (" + std::string(e.what()) + ")",
+                            e.extended_code());
+      }
+      throw;
+    }
   }
 
-  void rekey(const Key& new_key) {
+  void rekey(const Key& new_key, const Deadline& deadline) {
     if (new_key.empty()) throw Error(ErrorCode::kInvalidArgument, "no new key");
     refuse_in_call("rekey()");
     ensure_connection();
-    TurnHold hold(turn_, true, Clock::now() + options_.retry.deadline);
+    CallDeadline bound(*this, deadline);
+    TurnHold hold(turn_, true, deadline);
     rekey_connection(*conn_, new_key, opener_.key_verified(), counters_);
     options_.key = new_key;
   }
 
-  CheckResult check(bool full) {
+  CheckResult check(bool full, const Deadline& deadline) {
     CheckResult out;
-    run_transaction([&](Transaction& tx) { out = run_check(tx, full); }, false);
+    run_transaction([&](Transaction& tx) { out = run_check(tx, full); }, false, deadline, true);
     return out;
   }
 
-  Stats stats() {
+  Stats stats(const Deadline& deadline) {
     Stats s;
-    run_transaction([&](Transaction& tx) { read_stats(tx, s); }, false);
+    run_transaction([&](Transaction& tx) { read_stats(tx, s); }, false, deadline, true);
     s.wal_bytes = wal_bytes(options_.path);
     s.counters = counters();
     return s;
   }
 
-  int user_version() {
+  int user_version(const Deadline& deadline) {
     int v = 0;
     run_transaction(
-        [&](Transaction& tx) { v = tx.query_value<int>("PRAGMA user_version").value_or(0); },
-        false);
+        [&](Transaction& tx) { v = tx.query_value<int>("PRAGMA user_version").value_or(0); }, false,
+        deadline, true);
     return v;
   }
 
@@ -166,10 +184,28 @@ class DatabaseState {
     if (!conn_) opener_.reopen();
   }
 
+  // CallDeadline: bounds the busy handler of the connection by the call's
+  // deadline while the call runs.
+  class CallDeadline {
+   public:
+    CallDeadline(DatabaseState& st, const Deadline& deadline) : st_(st) {
+      if (st_.conn_) st_.conn_->set_deadline(deadline.at);
+    }
+    CallDeadline(const CallDeadline&) = delete;
+    CallDeadline& operator=(const CallDeadline&) = delete;
+    ~CallDeadline() {
+      if (st_.conn_) st_.conn_->set_deadline(Clock::time_point::max());
+    }
+
+   private:
+    DatabaseState& st_;
+  };
+
   // attempt: one run of the transaction. Errors propagate to the ladder.
-  void attempt(FunctionRef<void(Transaction&)> fn, bool write, Clock::time_point deadline) {
+  void attempt(FunctionRef<void(Transaction&)> fn, bool write, const Deadline& deadline) {
     TurnHold hold(turn_, write, deadline);
     Connection& c = *conn_;
+    c.set_deadline(deadline.at);
     const bool verified = opener_.key_verified();
     int rc = c.step_cached(write ? "BEGIN IMMEDIATE" : "BEGIN", verified);
     if (rc != SQLITE_OK) throw_error(c.db(), rc, write ? "BEGIN IMMEDIATE" : "BEGIN", {}, verified);
@@ -204,11 +240,18 @@ class DatabaseState {
       throw Error(ErrorCode::kMisuse, std::string(what) + " called inside a transaction");
   }
 
+  // rollback: ends a failed attempt's transaction. Never throws: the cached
+  // ROLLBACK may have to be prepared (first use, evicted, the schema changed
+  // under it), and a prepare can fail (out of memory, a locked schema); a
+  // connection that cannot roll back is closed instead, which rolls back, and
+  // is not reused.
   void rollback() noexcept {
     if (!conn_ || sqlite3_get_autocommit(conn_->db()) != 0) return;
-    if (conn_->step_cached("ROLLBACK", opener_.key_verified()) != SQLITE_OK) {
-      conn_.reset();  // a connection that cannot roll back is not reused
+    try {
+      if (conn_->step_cached("ROLLBACK", opener_.key_verified()) == SQLITE_OK) return;
+    } catch (...) {
     }
+    conn_.reset();
   }
 
   // diagnose_corruption: a short quick_check for the message of a corruption

@@ -15,6 +15,7 @@
 
 #include "coordkit/db/error.h"
 #include "coordkit/db/internal/counters_cell.h"
+#include "coordkit/db/internal/deadline.h"
 #include "coordkit/db/internal/function_ref.h"
 #include "coordkit/db/internal/posix.h"
 #include "coordkit/db/options.h"
@@ -35,11 +36,13 @@ class RetryLadder {
   using Attempt = FunctionRef<void(bool* in_open)>;
 
   // run: calls `attempt` until it returns, retrying transient Errors until
-  // `deadline`; `drop_connection` closes the connection before a
+  // `deadline` (then kTimeout if the caller chose the deadline, kBusy if the
+  // policy did); `drop_connection` closes the connection before a
   // reconnect-class retry; `diagnose` returns extra detail (a quick_check)
-  // for a corruption that persisted. Throws the surfaced Error (counted);
-  // exceptions of other types from `attempt` propagate untouched.
-  void run(Clock::time_point deadline, Attempt attempt, FunctionRef<void()> drop_connection,
+  // for a corruption that persisted. An Error{kTimeout} from `attempt` (a
+  // wait inside it ran out) surfaces at once. Throws the surfaced Error
+  // (counted); exceptions of other types from `attempt` propagate untouched.
+  void run(const Deadline& deadline, Attempt attempt, FunctionRef<void()> drop_connection,
            FunctionRef<std::string()> diagnose) {
     int reconnects = 0;
     int backoff_step = 0;
@@ -51,25 +54,30 @@ class RetryLadder {
         return;
       } catch (const Error& e) {
         counters_.failure(e.retry_class());
+        if (e.code() == ErrorCode::kTimeout) surface(e);
         switch (e.retry_class()) {
           case RetryClass::kPermanent:
             surface(e);
           case RetryClass::kRetrySameConnection:
-            if (Clock::now() >= deadline) {
+            if (deadline.passed()) {
+              if (deadline.from_caller) {
+                surface(timeout_error("busy retries (" + std::string(e.what()) + ")",
+                                      e.extended_code(), e.sql()));
+              }
               surface(Error(ErrorCode::kBusy, e.retry_class(), e.extended_code(),
                             "gave up after the retry deadline: " + std::string(e.what()), e.sql()));
             }
             CountersCell::add(counters_.retries_same);
-            backoff(backoff_step++, deadline);
+            backoff(backoff_step++, deadline.at);
             break;
           case RetryClass::kReconnect:
-            if (reconnects >= policy_.max_reconnects || Clock::now() >= deadline) {
+            if (reconnects >= policy_.max_reconnects || deadline.passed()) {
               surface_persistent(e, in_open, diagnose);
             }
             ++reconnects;
             CountersCell::add(counters_.reconnects);
             drop_connection();
-            if (reconnects > 1) backoff(backoff_step++, deadline);
+            if (reconnects > 1) backoff(backoff_step++, deadline.at);
             break;
         }
       }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "coordkit/db/internal/counters_cell.h"
+#include "coordkit/db/internal/deadline.h"
 #include "coordkit/db/internal/posix.h"
 #include "coordkit/db/internal/write_turn.h"
 
@@ -54,17 +55,33 @@ class TurnGlue {
 };
 
 // TurnHold: the write turn for one transaction (or one checkpoint, one
-// rekey). `want` false, or the turn switched off: holds nothing.
+// rekey). `want` false, or the turn switched off: holds nothing. A writer
+// that runs without the turn is counted: no gate slot free, no gate file, or
+// a wait that ran out at the deadline. A wait that ran out at the caller's
+// own deadline throws Error{kTimeout}; at the policy's, the writer goes on
+// under SQLite's locks alone (the turn is advisory).
 class TurnHold {
  public:
-  TurnHold(TurnGlue& glue, bool want, Clock::time_point deadline) : glue_(glue) {
+  TurnHold(TurnGlue& glue, bool want, const Deadline& deadline) : glue_(glue) {
     if (!want || !glue.enabled()) return;
+    WriteTurn& turn = glue.turn();
+    CountersCell& counters = glue.counters();
+    if (!turn.usable()) {
+      CountersCell::add(turn.unusable() == WriteTurn::Unusable::kNoSlot
+                            ? counters.turn_skipped_no_slot
+                            : counters.turn_skipped_no_gate);
+      return;
+    }
     bool got = false;
-    const auto waited = glue.turn().acquire(deadline, &got);
+    const auto waited = turn.acquire(deadline.at, &got);
     held_ = got;
     if (waited.count() > 0) {
-      CountersCell::add(glue.counters().turn_waits);
-      CountersCell::add(glue.counters().turn_wait_us, static_cast<std::uint64_t>(waited.count()));
+      CountersCell::add(counters.turn_waits);
+      CountersCell::add(counters.turn_wait_us, static_cast<std::uint64_t>(waited.count()));
+    }
+    if (!got) {
+      CountersCell::add(counters.turn_timeouts);
+      if (deadline.from_caller) throw timeout_error("the write turn");
     }
   }
   TurnHold(const TurnHold&) = delete;
