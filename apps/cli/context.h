@@ -104,6 +104,12 @@ class Context {
     throw Error(ErrorCode::kUsage, "no database: give --db PATH or set COORDKIT_DB");
   }
 
+  // given_db_path: db_path() made absolute, or nullopt when none is given.
+  std::optional<std::filesystem::path> given_db_path() const {
+    if (globals.db.empty() && std::getenv(kEnvDb) == nullptr) return std::nullopt;
+    return std::filesystem::absolute(db_path()).lexically_normal();
+  }
+
   std::optional<std::filesystem::path> runtime_dir() const {
     if (globals.runtime_dir.empty()) return std::nullopt;
     return std::filesystem::path(globals.runtime_dir);
@@ -122,13 +128,18 @@ class Context {
     return self.parent_path() / "coordkit-gateway";
   }
 
-  // gateway_log: --log-file, else COORDKIT_GATEWAY_LOG, else gateway.log in
-  // the gateway's runtime directory: where start sends the gateway's
-  // stdout and stderr, and what logs shows.
+  // gateway_log: --log-file, else COORDKIT_GATEWAY_LOG, else gateway.log
+  // beside the database (the gateway's data directory, where it writes its
+  // own log), else gateway.log in the runtime directory. Start appends the
+  // gateway's stdout and stderr to it (so a failure before the gateway opens
+  // its log is there too); logs shows it.
   std::filesystem::path gateway_log() const {
     if (!globals.gateway_log.empty()) return std::filesystem::absolute(globals.gateway_log);
     if (const char* v = std::getenv(kEnvGatewayLog); v != nullptr && *v != '\0') {
       return std::filesystem::absolute(v);
+    }
+    if (const std::optional<std::filesystem::path> db = given_db_path()) {
+      return db->parent_path() / "gateway.log";
     }
     return gateway_client().runtime_dir() / "gateway.log";
   }

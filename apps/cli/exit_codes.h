@@ -6,9 +6,9 @@
 //   0 ok, 1 error, 2 usage, 3 not running, 4 wrong key or not a database,
 //   5 timeout, 6 already running, 7 conflict (version mismatch).
 //
-// exit_code_for() reads only coordkit::Error's stable facts (library() and
-// code_name()), never what(), so every library's error maps here without
-// coordctl knowing its types.
+// Library errors map through apps/common's one table (exit_codes.h there),
+// by their stable library() and code_name(), never what(); the constants
+// below name the same numbers for coordctl's own code.
 //
 // Example:
 //   try {
@@ -22,18 +22,19 @@
 #include <string>
 #include <string_view>
 
+#include "coordkit/apps/exit_codes.h"
 #include "coordkit/base/error.h"
 
 namespace coordkit::cli {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitError = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitNotRunning = 3;
-inline constexpr int kExitWrongKey = 4;
-inline constexpr int kExitTimeout = 5;
-inline constexpr int kExitAlreadyRunning = 6;
-inline constexpr int kExitConflict = 7;
+inline constexpr int kExitOk = static_cast<int>(apps::ExitCode::kOk);
+inline constexpr int kExitError = static_cast<int>(apps::ExitCode::kError);
+inline constexpr int kExitUsage = static_cast<int>(apps::ExitCode::kUsage);
+inline constexpr int kExitNotRunning = static_cast<int>(apps::ExitCode::kNotRunning);
+inline constexpr int kExitWrongKey = static_cast<int>(apps::ExitCode::kWrongKey);
+inline constexpr int kExitTimeout = static_cast<int>(apps::ExitCode::kTimeout);
+inline constexpr int kExitAlreadyRunning = static_cast<int>(apps::ExitCode::kAlreadyRunning);
+inline constexpr int kExitConflict = static_cast<int>(apps::ExitCode::kConflict);
 
 // ErrorCode: failures coordctl itself reports (library "cli").
 enum class ErrorCode {
@@ -77,59 +78,28 @@ class Error : public coordkit::Error {
   ErrorCode code_;
 };
 
-namespace internal {
-struct ExitRule {
-  std::string_view library;
-  std::string_view code_name;  // "" matches every code of the library
-  int exit_code;
-};
-
-// kExitRules: the whole mapping, first match wins.
-inline constexpr ExitRule kExitRules[] = {
-    {"db", "wrong_key_or_not_a_database", kExitWrongKey},
-    {"db", "plaintext_database", kExitWrongKey},
-    {"db", "busy", kExitTimeout},
-    {"db", "invalid_argument", kExitUsage},
-    {"records", "version_mismatch", kExitConflict},
-    {"records", "already_exists", kExitConflict},
-    {"records", "invalid_argument", kExitUsage},
-    {"records", "too_large", kExitUsage},
-    {"keys", "no_key", kExitUsage},
-    {"ipc", "already_running", kExitAlreadyRunning},
-    {"ipc", "not_running", kExitNotRunning},
-    {"ipc", "timed_out", kExitTimeout},
-    {"ipc", "invalid_argument", kExitUsage},
-    {"spawn", "timed_out", kExitTimeout},
-    {"cli", "usage", kExitUsage},
-    {"cli", "not_running", kExitNotRunning},
-    {"cli", "already_running", kExitAlreadyRunning},
-    {"cli", "timed_out", kExitTimeout},
-};
-}  // namespace internal
-
-// exit_code_for: the exit code for `error` by the table above; kExitError
-// for everything else. Never throws.
+// exit_code_for: the exit code for `error`. coordctl's own errors (library
+// "cli") map here, next to their codes; every library's error maps through
+// the apps' one table (coordkit/apps/exit_codes.h), shared with the
+// gateway's HTTP statuses. Never throws.
 inline int exit_code_for(const coordkit::Error& error) noexcept {
-  for (const internal::ExitRule& rule : internal::kExitRules) {
-    if (rule.library == error.library() &&
-        (rule.code_name.empty() || rule.code_name == error.code_name())) {
-      return rule.exit_code;
-    }
+  if (error.library() == "cli") {
+    const std::string_view code = error.code_name();
+    if (code == code_name(ErrorCode::kUsage)) return kExitUsage;
+    if (code == code_name(ErrorCode::kNotRunning)) return kExitNotRunning;
+    if (code == code_name(ErrorCode::kAlreadyRunning)) return kExitAlreadyRunning;
+    if (code == code_name(ErrorCode::kTimedOut)) return kExitTimeout;
+    return kExitError;
   }
-  return kExitError;
+  try {
+    return static_cast<int>(apps::exit_code(error));
+  } catch (...) {
+    return kExitError;
+  }
 }
 
 // kExitCodesHelp: the table as coordctl's --help and README show it.
-inline constexpr const char* kExitCodesHelp =
-    "Exit codes:\n"
-    "  0  ok\n"
-    "  1  error\n"
-    "  2  usage (bad arguments, no key given)\n"
-    "  3  not running (the gateway)\n"
-    "  4  wrong key or not a database\n"
-    "  5  timeout\n"
-    "  6  already running (the gateway)\n"
-    "  7  conflict (version mismatch)\n";
+inline constexpr std::string_view kExitCodesHelp = apps::kExitCodeHelp;
 
 }  // namespace coordkit::cli
 

@@ -5,8 +5,9 @@
 // logged and exits non-zero. --foreground runs it in this terminal instead.
 //
 // Arguments passed to the gateway: --runtime-dir (the directory this
-// coordctl resolved, so both agree), --db and --key-file when given, then
-// everything after `--`. The key from the environment (COORDKIT_PASSPHRASE,
+// coordctl resolved, so both agree); with --db, --data-dir (its directory,
+// where the gateway keeps its log) and --database; --key-file when given;
+// then everything after `--`. The key from the environment (COORDKIT_PASSPHRASE,
 // COORDKIT_KEY_FILE) reaches it through the environment, never argv.
 #include <unistd.h>
 
@@ -31,9 +32,11 @@ struct StartOptions {
 std::vector<std::string> gateway_arguments(const StartOptions& o, const Context& ctx,
                                            const ipc::Client& client) {
   std::vector<std::string> args = {"--runtime-dir", client.runtime_dir().string()};
-  if (!ctx.globals.db.empty() || std::getenv(kEnvDb) != nullptr) {
-    args.push_back("--db");
-    args.push_back(std::filesystem::absolute(ctx.db_path()).string());
+  if (const std::optional<std::filesystem::path> db = ctx.given_db_path()) {
+    args.push_back("--data-dir");
+    args.push_back(db->parent_path().string());
+    args.push_back("--database");
+    args.push_back(db->string());
   }
   if (!ctx.globals.key_file.empty()) {
     args.push_back("--key-file");
@@ -61,28 +64,6 @@ std::string already_running_message(const ipc::Status& s) {
   return m;
 }
 
-// wait_until_ready: the gateway's verified ready status, or nullopt when
-// `child` exited first. Waits on the child's pidfd in short slices between
-// status readings (no fixed sleep). Throws Error{kTimedOut} after `timeout`.
-// (libs/ipc gains Client::wait_until_ready for this; until then, here.)
-std::optional<ipc::Status> wait_until_ready(const ipc::Client& client, spawn::Child& child,
-                                            std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  auto slice = std::chrono::milliseconds(1);
-  for (;;) {
-    const ipc::Status s = client.status();
-    if (s.state == ipc::ServerState::kReady && s.verified && s.record &&
-        s.record->pid == child.pid()) {
-      return s;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= until) throw Error(ErrorCode::kTimedOut, "timed out");
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
-    if (child.wait_for(std::min(slice, left))) return std::nullopt;
-    slice = std::min(slice * 2, std::chrono::milliseconds(10));
-  }
-}
-
 int run_start(const StartOptions& o, Context& ctx) {
   const ipc::Client client = ctx.gateway_client();
   const ipc::Status before = client.status();
@@ -107,19 +88,20 @@ int run_start(const StartOptions& o, Context& ctx) {
                                      .err = spawn::Stdio::file(log),
                                      .detached = true});
   const auto wait = std::chrono::milliseconds(static_cast<std::int64_t>(o.wait_seconds * 1000));
-  std::optional<ipc::Status> ready;
+  ipc::Status ready;
   try {
-    ready = wait_until_ready(client, child, wait);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kTimedOut) throw;
-    const std::int64_t pid = child.pid();
-    child.release();  // it may still become ready; stop it with `gateway stop`
-    throw Error(ErrorCode::kTimedOut, "the gateway (pid " + std::to_string(pid) +
-                                          ") is not ready after " + std::to_string(o.wait_seconds) +
-                                          " s; it keeps starting (see coordctl gateway logs)");
-  }
-  if (!ready) {
-    const spawn::ExitStatus status = *child.try_wait();
+    ready = client.wait_until_ready(wait, child);
+  } catch (const ipc::Error& e) {
+    if (e.code() == ipc::ErrorCode::kTimedOut) {
+      const std::int64_t pid = child.pid();
+      child.release();  // it may still become ready; stop it with `gateway stop`
+      throw Error(ErrorCode::kTimedOut, "the gateway (pid " + std::to_string(pid) +
+                                            ") is not ready after " +
+                                            std::to_string(o.wait_seconds) +
+                                            " s; it keeps starting (see coordctl gateway logs)");
+    }
+    if (e.code() != ipc::ErrorCode::kExitedBeforeReady) throw;
+    const spawn::ExitStatus status = child.wait();
     ctx.err("the gateway exited during start-up (" + status.to_string() +
             "); its last lines, from " + log.string() + ":");
     for (const std::string& line : tail_lines(log, 20, log_start)) ctx.err("  " + line);
@@ -131,7 +113,7 @@ int run_start(const StartOptions& o, Context& ctx) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count();
-  const ipc::StatusRecord& r = *ready->record;
+  const ipc::StatusRecord& r = *ready.record;
   if (ctx.globals.json) {
     ctx.print_json({{"state", "ready"},
                     {"pid", r.pid},

@@ -38,7 +38,7 @@ constexpr const char* kRootExamples =
     "  coordctl gateway stop\n";
 
 std::string footer(const std::string& examples) {
-  return "Examples:\n" + examples + "\n" + kExitCodesHelp;
+  return "Examples:\n" + examples + "\n" + std::string(kExitCodesHelp);
 }
 
 void report(const Context& ctx, const std::string& library, const std::string& code,
@@ -102,7 +102,7 @@ int run(int argc, char** argv) {
   for (CLI::App* group : {db, gateway, &app}) {
     for (CLI::App* cmd : group->get_subcommands([](CLI::App*) { return true; })) {
       if (cmd == db || cmd == gateway) continue;
-      cmd->footer(cmd->get_footer() + "\n" + kExitCodesHelp);
+      cmd->footer(cmd->get_footer() + "\n" + std::string(kExitCodesHelp));
     }
   }
 

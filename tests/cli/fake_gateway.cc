@@ -1,7 +1,7 @@
 // fake_gateway: a stand-in for coordkit-gateway in coordctl's tests, built
 // from the same parts (libs/ipc for the runtime directory, the lock, the
 // status and the shutdown file). It takes the arguments coordctl passes
-// (--runtime-dir, --db, --key-file) and writes its log lines to stdout,
+// (--runtime-dir, --data-dir, --database, --key-file) and writes its log lines to stdout,
 // which `coordctl gateway start` sends to the log file.
 //
 // Variants for the tests:
@@ -41,11 +41,12 @@ void say(const std::string& line) {
 
 int main(int argc, char** argv) {
   CLI::App app("fake_gateway: a stand-in for coordkit-gateway in tests", "fake_gateway");
-  std::string runtime_dir, db, key_file, address = "127.0.0.1:18080";
+  std::string runtime_dir, data_dir, db, key_file, address = "127.0.0.1:18080";
   int start_delay_ms = 0, tick_ms = 0;
   bool fail_at_start = false, ignore_shutdown = false, ignore_sigterm = false;
   app.add_option("--runtime-dir", runtime_dir);
-  app.add_option("--db", db);
+  app.add_option("--data-dir", data_dir);
+  app.add_option("--database", db);
   app.add_option("--key-file", key_file);
   app.add_option("--address", address);
   app.add_option("--start-delay-ms", start_delay_ms);

@@ -82,8 +82,7 @@ TEST_CASE("gateway start returns once ready; status shows it; stop stops it", "[
   CHECK(j["outcome"] == "stopped");
   CHECK(j["escalated"] == false);
   CHECK_FALSE(w.client().status().running());
-  CHECK(read_file(w.runtime / "gateway.log").find("shutdown (file, graceful)") !=
-        std::string::npos);
+  CHECK(read_file(w.dir / "gateway.log").find("shutdown (file, graceful)") != std::string::npos);
 
   r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 3);
@@ -140,7 +139,7 @@ TEST_CASE("stop of a gateway that ignores the request escalates after the timeou
     CHECK(j["pid"] == pid);
     CHECK(j["request_written"] == true);
     CHECK(j["elapsed_ms"].get<std::int64_t>() >= 1000);  // not before the timeout
-    CHECK(read_file(w.runtime / "gateway.log").find("ignoring the shutdown request") !=
+    CHECK(read_file(w.dir / "gateway.log").find("ignoring the shutdown request") !=
           std::string::npos);
   }
   SECTION("--force: at once") {
@@ -212,7 +211,7 @@ TEST_CASE("gateway logs shows the last lines; --follow shows new ones and ends o
   GatewayGuard guard(w);
   CHECK(w.run({"gateway", "logs"}).code == 1);  // no log yet
   start_ready(w, {"--tick-ms", "50"});
-  const fs::path log = w.runtime / "gateway.log";
+  const fs::path log = w.dir / "gateway.log";
   for (int i = 0; i < 1000; ++i) {
     const std::string text = read_file(log);
     if (std::count(text.begin(), text.end(), '\n') >= 5) break;
