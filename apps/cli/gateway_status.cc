@@ -33,7 +33,7 @@ int run_status(const StatusOptions&, Context& ctx) {
   const ipc::Client client = ctx.gateway_client();
   const ipc::Status s = client.status();
   std::string db;
-  if (!ctx.globals.db.empty() || std::getenv(kEnvDb) != nullptr) db = ctx.db_path().string();
+  if (const std::optional<std::filesystem::path> given = ctx.given_db_path()) db = given->string();
   nlohmann::json j = {{"state", std::string(ipc::to_string(s.state))},
                       {"running", s.running()},
                       {"verified", s.verified},
