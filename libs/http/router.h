@@ -427,6 +427,7 @@ class Router {
     const Compiled* best = nullptr;
     const Route* best_route = nullptr;
     std::uint64_t best_score = 0;
+    bool matched_path = false;
     std::string allow;
     for (std::size_t i = 0; i < routes_.size(); ++i) {
       const auto& c = compiled_[i];
@@ -443,14 +444,21 @@ class Router {
         }
       }
       if (!ok) continue;
-      if (allow.find(method_name(routes_[i].method())) == std::string::npos) {
-        if (!allow.empty()) allow += ", ";
-        allow += method_name(routes_[i].method());
-      }
+      matched_path = true;
       if (method && routes_[i].method() == *method && score > best_score) {
         best = &c;
         best_route = &routes_[i];
         best_score = score;
+      }
+    }
+    if (best == nullptr && matched_path) {
+      // Allow: every method of the templates this path matches.
+      for (std::size_t i = 0; i < routes_.size(); ++i) {
+        if (!matches(compiled_[i].segments, segs)) continue;
+        if (allow.find(method_name(routes_[i].method())) == std::string::npos) {
+          if (!allow.empty()) allow += ", ";
+          allow += method_name(routes_[i].method());
+        }
       }
     }
     if (best == nullptr) {
@@ -465,6 +473,14 @@ class Router {
       if (best->segments[k].is_param) req.path_values_.push_back(std::move(segs[k]));
     }
     return &best->chain;
+  }
+
+  static bool matches(const std::vector<Segment>& tmpl, const std::vector<std::string>& segs) {
+    if (tmpl.size() != segs.size()) return false;
+    for (std::size_t k = 0; k < segs.size(); ++k) {
+      if (tmpl[k].is_param ? segs[k].empty() : tmpl[k].text != segs[k]) return false;
+    }
+    return true;
   }
 
   static bool is_json_type(std::string_view ct) {

@@ -193,6 +193,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void close_from_server() override {
+    // A handler still running on the strand must not get its answer out
+    // after this: on_read checks the flag before it writes.
+    cut_.store(true);
     boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->close(); });
   }
 
@@ -266,6 +269,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     counted_ = true;
     const auto& req = parser_->get();
     res_ = core_.router->handle(req, peer_, Clock::now() + core_.options.handler_deadline);
+    if (cut_.load()) {
+      counted_ = false;
+      core_.end_request(false);
+      return close();
+    }
     if (core_.draining.load()) res_.keep_alive(false);
     write();
   }
@@ -325,6 +333,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   BeastResponse res_;
   Peer peer_;
   bool closed_ = false;
+  std::atomic<bool> cut_{false};
   bool counted_ = false;
   bool listed_ = false;
   std::list<std::weak_ptr<SessionBase>>::iterator self_it_;
@@ -493,12 +502,8 @@ class Server {
     out.finished = core_->drain_finished;
     out.cut = core_->in_flight;
     out.refused = core_->drain_refused;
-    std::vector<std::shared_ptr<internal::SessionBase>> open;
-    for (auto& w : core_->sessions) {
-      if (auto s = w.lock()) open.push_back(std::move(s));
-    }
     lock.unlock();
-    for (auto& s : open) s->close_from_server();
+    for (auto& s : open_sessions()) s->close_from_server();
     out.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     return out;
   }
@@ -509,12 +514,7 @@ class Server {
     if (threads_.empty() && tcp_.empty() && unix_.empty()) return;
     core_->draining.store(true);
     close_listeners();
-    {
-      std::lock_guard lock(core_->mu);
-      for (auto& w : core_->sessions) {
-        if (auto s = w.lock()) s->close_from_server();
-      }
-    }
+    for (auto& s : open_sessions()) s->close_from_server();
     // Let the closes run, then stop whatever is left.
     const auto until = Clock::now() + std::chrono::seconds(2);
     while (core_->open.load() > 0 && Clock::now() < until) {
@@ -528,6 +528,17 @@ class Server {
   }
 
  private:
+  // open_sessions: the live sessions. The references are taken under the
+  // lock and dropped outside it: the last one runs ~Session, which locks.
+  std::vector<std::shared_ptr<internal::SessionBase>> open_sessions() {
+    std::vector<std::shared_ptr<internal::SessionBase>> out;
+    std::lock_guard lock(core_->mu);
+    for (auto& w : core_->sessions) {
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
   void close_listeners() {
     for (auto& l : tcp_) l->stop();
     for (auto& l : unix_) l->stop();

@@ -1,0 +1,222 @@
+// http_benchmark: wrk over loopback against nginx (one worker, a fixed
+// 16-byte JSON body) and against a coordkit::http server (one route
+// returning the same body through the whole route-table path: parameter
+// validation, the bearer auth wrapper, request ids, timing, error mapping,
+// response validation, a JSON access log to a file), with one server
+// thread and then two. Prints figures, then one JSON line.
+//
+//   http_benchmark [SECONDS] [CONNECTIONS]     default 5 s, 64 connections
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordkit/http/http.h"
+#include "coordkit/log/log.h"
+
+extern char** environ;
+
+namespace {
+
+namespace http = coordkit::http;
+namespace ck = coordkit::log;
+
+constexpr const char* kBody = R"({"ok":"abcdefg"})";  // 16 bytes
+constexpr const char* kToken = "bench-token";
+
+unsigned short free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool can_connect(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+pid_t spawn(std::vector<std::string> args, const std::string& out_path) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, (out_path + ".err").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    std::fprintf(stderr, "http_benchmark: cannot start %s\n", argv[0]);
+    std::exit(1);
+  }
+  return pid;
+}
+
+int reap(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+struct WrkResult {
+  double rps = 0;
+  double p99_ms = 0;
+  long errors = 0;
+};
+
+double to_ms(const std::string& v) {
+  const double x = std::atof(v.c_str());
+  if (v.find("us") != std::string::npos) return x / 1000;
+  if (v.find("ms") != std::string::npos) return x;
+  if (v.find('s') != std::string::npos) return x * 1000;
+  return x;
+}
+
+WrkResult wrk(unsigned short port, int seconds, int connections, const std::string& dir,
+              bool token) {
+  std::vector<std::string> args = {"wrk", "-t1", "-c" + std::to_string(connections),
+                                   "-d" + std::to_string(seconds) + "s", "--latency"};
+  if (token) {
+    args.push_back("-H");
+    args.push_back(std::string("Authorization: Bearer ") + kToken);
+  }
+  args.push_back("http://127.0.0.1:" + std::to_string(port) + "/bench?n=1");
+  const std::string out = dir + "/wrk.out";
+  reap(spawn(args, out));
+  std::ifstream in(out);
+  std::string line;
+  WrkResult r;
+  while (std::getline(in, line)) {
+    if (line.rfind("Requests/sec:", 0) == 0) r.rps = std::atof(line.c_str() + 13);
+    const auto p = line.find("99%");
+    if (p != std::string::npos && line.find("99.") == std::string::npos) {
+      std::string v = line.substr(p + 3);
+      v.erase(0, v.find_first_not_of(" \t"));
+      r.p99_ms = to_ms(v);
+    }
+    if (line.find("Non-2xx") != std::string::npos ||
+        line.find("Socket errors") != std::string::npos) {
+      r.errors += 1;
+      std::fprintf(stderr, "http_benchmark: wrk: %s\n", line.c_str());
+    }
+  }
+  return r;
+}
+
+WrkResult run_nginx(int seconds, int connections, const std::string& dir) {
+  const unsigned short port = free_port();
+  const std::string conf = dir + "/nginx.conf";
+  std::ofstream(conf) << "worker_processes 1;\ndaemon off;\nerror_log " << dir
+                      << "/nginx-error.log;\n"
+                      << "pid " << dir << "/nginx.pid;\nevents { worker_connections 4096; }\n"
+                      << "http {\n  access_log off;\n  client_body_temp_path " << dir << ";\n"
+                      << "  proxy_temp_path " << dir << ";\n  fastcgi_temp_path " << dir << ";\n"
+                      << "  keepalive_requests 1000000;\n"
+                      << "  server {\n    listen 127.0.0.1:" << port << ";\n"
+                      << "    location / { default_type application/json; return 200 '" << kBody
+                      << "'; }\n"
+                      << "  }\n}\n";
+  const pid_t pid = spawn({"nginx", "-p", dir, "-c", conf}, dir + "/nginx.out");
+  for (int i = 0; i < 200 && !can_connect(port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const WrkResult r = wrk(port, seconds, connections, dir, false);
+  ::kill(pid, SIGQUIT);
+  reap(pid);
+  return r;
+}
+
+WrkResult run_coordkit(int threads, int seconds, int connections, const std::string& dir) {
+  http::Router router({.title = "bench", .version = "1.0.0"});
+  router.tag("bench", "The benchmark route");
+  router.add(
+      http::Route(http::Method::kGet, "/bench")
+          .summary("A fixed 16-byte body")
+          .operation_id("bench")
+          .tag("bench")
+          .auth(http::Auth::kBearer)
+          .param(http::Param::query("n").integer().minimum(0).maximum(100).describe("Ignored"))
+          .response(200, "The body",
+                    http::Schema::object({{"ok", http::Schema::string().max_length(16)}}, {"ok"}))
+          .handle([](http::Request&) {
+            return http::Response::json(200, {{"ok", "abcdefg"}});
+          }));
+  auto file = std::make_shared<ck::FileSink>(ck::FileSinkOptions{
+      .path = dir + "/access-" + std::to_string(threads) + ".log", .format = ck::Format::kJson});
+  const ck::Logger access("access", {file});
+  router.use(http::request_id());
+  router.use(http::access_log(access));
+  router.use(router.map_errors());
+  router.use(http::timing());
+  router.use(http::auth({.bearer_token = kToken, .local_uid = std::nullopt}));
+  http::ServerOptions o;
+  o.listen = {"127.0.0.1:0"};
+  o.threads = threads;
+  http::Server server(router, o);
+  server.start();
+  const WrkResult r = wrk(server.tcp_port(), seconds, connections, dir, true);
+  server.stop();
+  file->flush();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
+  const int connections = argc > 2 ? std::atoi(argv[2]) : 64;
+  char tmpl[] = "/tmp/coordkit-bench-http.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return 1;
+  const std::string dir = tmpl;
+
+  const WrkResult nginx = run_nginx(seconds, connections, dir);
+  const WrkResult one = run_coordkit(1, seconds, connections, dir);
+  const WrkResult two = run_coordkit(2, seconds, connections, dir);
+  std::filesystem::remove_all(dir);
+
+  const double ratio1 = nginx.rps > 0 ? one.rps / nginx.rps : 0;
+  const double ratio2 = nginx.rps > 0 ? two.rps / nginx.rps : 0;
+  std::printf("connections=%d seconds=%d (wrk, one client thread, loopback)\n", connections,
+              seconds);
+  std::printf("nginx_rps=%.0f nginx_p99_ms=%.3f\n", nginx.rps, nginx.p99_ms);
+  std::printf("http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f (1 thread)\n", one.rps, ratio1,
+              one.p99_ms);
+  std::printf("http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f (2 threads)\n", two.rps, ratio2,
+              two.p99_ms);
+  std::printf(
+      "{\"bench\":\"http\",\"connections\":%d,\"nginx_rps\":%.0f,\"nginx_p99_ms\":%.3f,\"http_"
+      "rps\":%.0f,"
+      "\"http_vs_nginx\":%.3f,\"http_p99_ms\":%.3f,\"http_2threads_rps\":%.0f,\"http_2threads_vs_"
+      "nginx\":%.3f,"
+      "\"http_2threads_p99_ms\":%.3f,\"errors\":%ld}\n",
+      connections, nginx.rps, nginx.p99_ms, one.rps, ratio1, one.p99_ms, two.rps, ratio2,
+      two.p99_ms, nginx.errors + one.errors + two.errors);
+  return 0;
+}
