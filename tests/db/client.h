@@ -20,7 +20,7 @@
 namespace coordkit::dbtest {
 
 // ClientError: a failure that reached the caller (the worker counts it by
-// `code`: an ErrorCode name such as "Busy" for the library, an SQLite name
+// `code`: an ErrorCode name such as "busy" for the library, an SQLite name
 // such as "SQLITE_BUSY_SNAPSHOT" for the naive client).
 class ClientError : public std::runtime_error {
  public:

@@ -241,7 +241,7 @@ class Run {
 };
 
 bool is_key_error(const std::string& code) {
-  return code == "WrongKeyOrNotADatabase" || code == "Corrupt" || code == "SQLITE_NOTADB";
+  return code == "wrong_key_or_not_a_database" || code == "corrupt" || code == "SQLITE_NOTADB";
 }
 
 // attempt: runs op once; with --reopen-on-key-error a key error (the key was

@@ -23,10 +23,10 @@ namespace coordkit::dbtest {
 
 namespace cdb = coordkit::db;
 
-// error_code_name: "Busy", "Corrupt", ... (cdb::to_string), the names the
+// error_code_name: "busy", "corrupt", ... (cdb::code_name), the names the
 // worker's JSON report and the tests use.
 inline std::string error_code_name(cdb::ErrorCode code) {
-  return std::string(cdb::to_string(code));
+  return std::string(cdb::code_name(code));
 }
 
 // counters_json: every field of cdb::Counters, the per-class and per-code
@@ -50,7 +50,7 @@ inline nlohmann::json counters_json(const cdb::Counters& c) {
   nlohmann::json by_class = nlohmann::json::object();
   for (std::size_t i = 0; i < cdb::kRetryClassCount; ++i) {
     if (c.failures_by_class[i] != 0) {
-      by_class[std::string(cdb::to_string(static_cast<cdb::RetryClass>(i)))] =
+      by_class[std::string(cdb::code_name(static_cast<cdb::RetryClass>(i)))] =
           c.failures_by_class[i];
     }
   }

@@ -204,7 +204,7 @@ TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep work
     // rekey, which it handled by reopening with the new key.
     for (const auto& [code, n] : res.report["handled_errors"].items()) {
       INFO(code << " x" << n);
-      CHECK((code == "WrongKeyOrNotADatabase" || code == "Corrupt"));
+      CHECK((code == "wrong_key_or_not_a_database" || code == "corrupt"));
       handled += n.get<std::int64_t>();
     }
   }
@@ -226,7 +226,7 @@ TEST_CASE("Backup, VACUUM and rekey while a writer, a reader and a CLI keep work
   Worker old = s.worker("old_key", {"open"});
   const WorkerResult& o = old.finish(s.deadline());
   INFO(o.describe());
-  CHECK(o.report.value("open_error", "") == "WrongKeyOrNotADatabase");
+  CHECK(o.report.value("open_error", "") == "wrong_key_or_not_a_database");
 }
 
 }  // namespace
