@@ -1,0 +1,87 @@
+// Graceful drain with a deadline: in-flight requests finish, new ones get
+// 503 with Connection: close, and drain returns inside its deadline.
+#include <catch2/catch_test_macros.hpp>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include "coordkit/http/internal/test_api.h"
+#include "coordkit/http/internal/test_client.h"
+
+namespace http = coordkit::http;
+namespace t = coordkit::http::testing;
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+namespace bh = boost::beast::http;
+
+namespace {
+
+http::ServerOptions drain_options() {
+  http::ServerOptions o;
+  o.threads = 3;
+  return o;
+}
+
+std::vector<std::pair<std::string, std::string>> bearer() {
+  return {{"Authorization", std::string("Bearer ") + t::kToken}};
+}
+
+// in_flight: starts a request that sleeps `ms` on its own connection.
+std::future<unsigned> in_flight(unsigned short port, int ms) {
+  return std::async(std::launch::async, [port, ms] {
+    try {
+      t::TcpClient c(port);
+      return c
+          .request(
+              t::make_request("POST", "/v1/admin/sleep?ms=" + std::to_string(ms), "", bearer()))
+          .result_int();
+    } catch (const std::exception&) {
+      return 0u;  // cut
+    }
+  });
+}
+
+}  // namespace
+
+TEST_CASE("Server drain lets in-flight requests finish and answers new ones 503", "[http][drain]") {
+  t::TestServer s(drain_options());
+  t::TcpClient idle(s.port());
+  REQUIRE(idle.request(t::make_request("GET", "/v1/health")).result_int() == 200);
+  auto a = in_flight(s.port(), 400);
+  auto b = in_flight(s.port(), 400);
+  std::this_thread::sleep_for(100ms);
+  auto drained = std::async(std::launch::async, [&] { return s.server->drain(3s); });
+  std::this_thread::sleep_for(100ms);
+  // A request on a kept-alive connection while draining.
+  auto late = idle.request(t::make_request("GET", "/v1/health"));
+  CHECK(late.result_int() == 503);
+  CHECK_FALSE(late.keep_alive());
+  CHECK(Json::parse(late.body())["error"]["code"] == "unavailable");
+  CHECK(late[bh::field::retry_after] == "1");
+  // New connections are no longer accepted.
+  CHECK_THROWS(t::TcpClient(s.port()).request(t::make_request("GET", "/v1/health")));
+  const http::DrainResult d = drained.get();
+  CHECK(a.get() == 200);
+  CHECK(b.get() == 200);
+  CHECK(d.finished == 2);
+  CHECK(d.cut == 0);
+  CHECK(d.refused == 1);
+  CHECK(d.took < 1500ms);
+}
+
+TEST_CASE("Server drain cuts what is still running at the deadline", "[http][drain]") {
+  t::TestServer s(drain_options());
+  auto quick = in_flight(s.port(), 100);
+  auto slow = in_flight(s.port(), 2500);
+  std::this_thread::sleep_for(50ms);
+  const auto start = std::chrono::steady_clock::now();
+  const http::DrainResult d = s.server->drain(500ms);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took < 1s);
+  CHECK(took >= 450ms);
+  CHECK(d.finished == 1);
+  CHECK(d.cut == 1);
+  CHECK(quick.get() == 200);
+  CHECK(slow.get() == 0);
+}
