@@ -1,13 +1,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <catch2/catch_test_macros.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
-
-#include <catch2/catch_test_macros.hpp>
 
 #include "coordkit/base/error.h"
 #include "coordkit/base/file_id.h"
@@ -43,7 +42,8 @@ TEST_CASE("UniqueFd closes its descriptor once and release hands it over", "[bas
     REQUIRE(fd.valid());
     raw = fd.get();
     coordkit::UniqueFd moved(std::move(fd));
-    CHECK_FALSE(fd.valid());  // NOLINT(bugprone-use-after-move): the moved-from state is the contract
+    CHECK_FALSE(
+        fd.valid());  // NOLINT(bugprone-use-after-move): the moved-from state is the contract
     CHECK(moved.get() == raw);
   }
   CHECK(::fcntl(raw, F_GETFD) == -1);
@@ -57,7 +57,8 @@ TEST_CASE("UniqueFd closes its descriptor once and release hands it over", "[bas
 }
 
 TEST_CASE("FileId tells the same file from a replaced one", "[base]") {
-  const std::string dir = std::getenv("TEST_TMPDIR") != nullptr ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string dir =
+      std::getenv("TEST_TMPDIR") != nullptr ? std::getenv("TEST_TMPDIR") : "/tmp";
   const std::string a = dir + "/file_id_a";
   const std::string b = dir + "/file_id_b";
   std::fclose(std::fopen(a.c_str(), "w"));

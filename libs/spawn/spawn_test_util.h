@@ -23,14 +23,14 @@
 #include <vector>
 
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace coordkit::spawn::testing {
 
 // helper_path: the spawn_test_child binary from the test's runfiles.
 inline std::filesystem::path helper_path() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  if (srcdir == nullptr) throw std::runtime_error("TEST_SRCDIR is not set: run under bazel test");
-  return std::filesystem::path(srcdir) / "coordkit/libs/spawn/spawn_test_child";
+  return coordkit::testing::runfile("libs/spawn/spawn_test_child");
 }
 
 // helper: a Command running the helper with `script` as its arguments.
@@ -42,13 +42,7 @@ inline Command helper(std::vector<std::string> script) {
 }
 
 // scratch_dir: a fresh directory under TEST_TMPDIR.
-inline std::filesystem::path scratch_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(tmp ? tmp : "/tmp") / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+using coordkit::testing::scratch_dir;
 
 // Report: the helper's "key=value" lines.
 class Report {

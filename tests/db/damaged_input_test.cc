@@ -68,12 +68,13 @@ TEST_CASE(
     "Wrong key, plaintext, text, empty and truncated files fail fast with their typed error, "
     "without a retry storm, and stay byte-for-byte unchanged",
     "[db][scenario8]") {
-  const Damage d = GENERATE(Damage{"wrong key", "wrong_key_or_not_a_database"},
-                            Damage{"plaintext SQLite database", "plaintext_database"},
-                            Damage{"text file", "wrong_key_or_not_a_database"},
-                            Damage{"empty file", "wrong_key_or_not_a_database"},
-                            Damage{"database truncated at 100 bytes", "wrong_key_or_not_a_database"},
-                            Damage{"database truncated at half", "wrong_key_or_not_a_database"});
+  const Damage d =
+      GENERATE(Damage{"wrong key", "wrong_key_or_not_a_database"},
+               Damage{"plaintext SQLite database", "plaintext_database"},
+               Damage{"text file", "wrong_key_or_not_a_database"},
+               Damage{"empty file", "wrong_key_or_not_a_database"},
+               Damage{"database truncated at 100 bytes", "wrong_key_or_not_a_database"},
+               Damage{"database truncated at half", "wrong_key_or_not_a_database"});
   CAPTURE(d.name);
   Scenario s("damaged", seconds(60));
   const fs::path target = s.file("target.db");

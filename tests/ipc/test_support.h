@@ -23,6 +23,10 @@
 
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/child_process.h"
+#include "coordkit/testing/deadline.h"
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace coordkit::ipc_test {
 
@@ -36,26 +40,12 @@ inline constexpr int kExitUnsafeRuntimeDir = 4;
 
 inline constexpr const char* kApp = "testsrv";
 
-// test_server_path: the helper binary, from runfiles (tests) or next to the
-// working directory `bazel run` uses (the benchmark).
-inline fs::path test_server_path() {
-  if (const char* srcdir = std::getenv("TEST_SRCDIR")) {
-    return fs::path(srcdir) / "coordkit" / "tests" / "ipc" / "test_server";
-  }
-  if (const char* runfiles = std::getenv("RUNFILES_DIR")) {
-    return fs::path(runfiles) / "coordkit" / "tests" / "ipc" / "test_server";
-  }
-  return fs::absolute("tests/ipc/test_server");
-}
+// test_server_path: the helper binary, from the runfiles of the test (or of
+// the benchmark under `bazel run`).
+inline fs::path test_server_path() { return coordkit::testing::runfile("tests/ipc/test_server"); }
 
 // scratch_dir: a fresh directory for one test under TEST_TMPDIR.
-inline fs::path scratch_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / "ipc" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using coordkit::testing::scratch_dir;
 
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -76,40 +66,12 @@ inline std::vector<std::string> read_lines(const fs::path& p) {
   return lines;
 }
 
-// eventually: polls pred() until it holds or `limit` passes.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
+// eventually: polls a condition until it holds or its bound passes.
+using coordkit::testing::eventually;
 
-// ProcessGuard: kills a process that is not our child (a grandchild) when
+// ProcessGuard: stops a process that is not our child (a grandchild) when
 // the scope ends, through a verified handle, so a failing test leaks nothing.
-class ProcessGuard {
- public:
-  ProcessGuard() = default;
-  explicit ProcessGuard(spawn::ProcessIdentity id) : id_(std::move(id)) {}
-  ProcessGuard(const ProcessGuard&) = delete;
-  ProcessGuard& operator=(const ProcessGuard&) = delete;
-  ~ProcessGuard() {
-    if (!id_) return;
-    try {
-      if (auto p = spawn::Process::open(*id_)) {
-        p->kill();
-        p->wait_for_exit(5s);
-      }
-    } catch (...) {
-    }
-  }
-  void set(spawn::ProcessIdentity id) { id_ = std::move(id); }
-
- private:
-  std::optional<spawn::ProcessIdentity> id_;
-};
+using coordkit::testing::ProcessGuard;
 
 // ServerProcess: one test_server child with its own events and log files.
 // The spawn::Child kills and reaps it on destruction.

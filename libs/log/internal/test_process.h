@@ -29,27 +29,21 @@
 #include <thread>
 #include <vector>
 
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
+
 extern char** environ;
 
 namespace coordkit::log::internal {
 
 // runfile: the path of a data dependency, e.g. "libs/log/log_test_child".
 inline std::string runfile(std::string_view path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  if (srcdir == nullptr) throw std::runtime_error("TEST_SRCDIR is not set: run under bazel test");
-  return std::string(srcdir) + "/" + (workspace != nullptr ? workspace : "coordkit") + "/" +
-         std::string(path);
+  return coordkit::testing::runfile(path).string();
 }
 
 // test_tmpdir: a fresh directory for this test's files under TEST_TMPDIR.
 inline std::string test_tmpdir(std::string_view name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = std::string(base != nullptr ? base : "/tmp") + "/" + std::string(name) + "." +
-                    std::to_string(::getpid()) + "." +
-                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  if (::mkdir(dir.c_str(), 0700) != 0) throw std::runtime_error("mkdir failed: " + dir);
-  return dir;
+  return coordkit::testing::scratch_dir(name).string();
 }
 
 // read_file: the whole file, or "" if it does not exist.
