@@ -89,6 +89,8 @@ inline constexpr ErrorMapping kErrorTable[] = {
     {"db", "invalid_argument", ExitCode::kUsage, 500, false},
     {"db", "misuse", ExitCode::kError, 500, false},
     {"db", "internal", ExitCode::kError, 500, false},
+    {"db", "timeout", ExitCode::kTimeout, 503, true},
+    {"db", "null_value", ExitCode::kError, 500, false},
     // ipc
     {"ipc", "already_running", ExitCode::kAlreadyRunning, 500, false},
     {"ipc", "runtime_dir_is_symlink", ExitCode::kError, 500, false},
@@ -102,6 +104,7 @@ inline constexpr ErrorMapping kErrorTable[] = {
     {"ipc", "timed_out", ExitCode::kTimeout, 503, true},
     {"ipc", "unsupported", ExitCode::kError, 501, false},
     {"ipc", "system", ExitCode::kError, 500, false},
+    {"ipc", "exited_before_ready", ExitCode::kError, 500, false},
     // spawn
     {"spawn", "not_found", ExitCode::kError, 500, false},
     {"spawn", "permission_denied", ExitCode::kError, 500, false},

@@ -151,11 +151,3 @@ TEST_CASE("Anything else is 1 and 500", "[exit_codes]") {
   CHECK(apps::http_error(unknown).status == 500);
   CHECK(apps::http_error(unknown).library == "http");
 }
-
-TEST_CASE("snake_case turns the older CamelCase code names into the table's", "[exit_codes]") {
-  using apps::internal::snake_case;
-  CHECK(snake_case("WrongKeyOrNotADatabase") == "wrong_key_or_not_a_database");
-  CHECK(snake_case("Io") == "io");
-  CHECK(snake_case("CantOpen") == "cant_open");
-  CHECK(snake_case("already_running") == "already_running");
-}

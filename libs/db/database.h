@@ -144,7 +144,11 @@ class Database {
   }
 
   // quick_check: PRAGMA quick_check plus PRAGMA cipher_integrity_check in a
-  // read transaction. Returns the verdict; throws Error when it cannot run.
+  // read transaction, as of its snapshot, and right while other processes
+  // write: a page whose newest copy is in the WAL is judged by that copy,
+  // not by the main file (see run_check in internal/maintenance_ops.h).
+  // Returns the verdict, damage included (ok false); throws Error when it
+  // cannot run.
   CheckResult quick_check(const CallOptions& call = {}) {
     return state_->check(/*full=*/false, state_->deadline(call));
   }
@@ -153,6 +157,16 @@ class Database {
   // cipher_integrity_check, like quick_check().
   CheckResult integrity_check(const CallOptions& call = {}) {
     return state_->check(/*full=*/true, state_->deadline(call));
+  }
+
+  // vacuum: VACUUM (rebuilds the file without its free pages), then a
+  // TRUNCATE checkpoint so the file shrinks at once when no reader holds an
+  // older snapshot. Takes the write turn and runs under the retry ladder
+  // like a write (busy: backs off and runs again within the call's
+  // deadline). Readers in other processes keep reading their snapshots
+  // meanwhile. Throws Error like write(); kMisuse inside a transaction.
+  VacuumResult vacuum(const CallOptions& call = {}) {
+    return state_->vacuum(state_->deadline(call));
   }
 
   // stats: pages, page size, freelist, WAL size, user_version and the

@@ -169,6 +169,12 @@ class Store {
     WriterLock lock(*this, deadline);
     writer_.state_->backup_to(dest, dest_key, deadline);
   }
+  // vacuum: Database::vacuum() on the writer connection, between writes.
+  VacuumResult vacuum(const CallOptions& call = {}) {
+    const internal::Deadline deadline = resolve(call);
+    WriterLock lock(*this, deadline);
+    return writer_.state_->vacuum(deadline);
+  }
   Stats stats(const CallOptions& call = {}) {
     const internal::Deadline deadline = resolve(call);
     Stats s;

@@ -83,8 +83,9 @@ class Client {
                                const std::string& payload, const std::filesystem::path& marker,
                                std::chrono::microseconds row_sleep) = 0;
   // maintenance: checkpoint-passive|checkpoint-restart|checkpoint-truncate|
-  // backup|vacuum|rekey|integrity; `arg` is the backup destination or the
-  // new passphrase. Returns details for the report.
+  // backup|vacuum|rekey|integrity|quick-check|delete-rows; `arg` is the backup
+  // destination or (delete-rows) the worker whose rows go. Returns details
+  // for the report.
   virtual nlohmann::json maintenance(std::string_view op, const std::string& arg) = 0;
   // counters: the library's counters (empty object for the naive client).
   virtual nlohmann::json counters() = 0;

@@ -133,7 +133,48 @@ class DatabaseState {
 
   CheckResult check(bool full, const Deadline& deadline) {
     CheckResult out;
-    run_transaction([&](Transaction& tx) { out = run_check(tx, full); }, false, deadline, true);
+    bool first = true;
+    run_transaction(
+        [&](Transaction& tx) {
+          out = run_check(tx, conn_->db(), full, first);
+          first = false;
+        },
+        false, deadline, true);
+    return out;
+  }
+
+  // vacuum: VACUUM and a TRUNCATE checkpoint (maintenance_ops.h) under the
+  // write turn and the retry ladder; it cannot run inside a transaction.
+  VacuumResult vacuum(const Deadline& deadline) {
+    refuse_in_call("vacuum()");
+    in_call_ = true;
+    struct Reset {
+      bool* flag;
+      ~Reset() { *flag = false; }
+    } reset{&in_call_};
+    CallDeadline bound(*this, deadline);
+    VacuumResult out;
+    int log_frames = 0;
+    ladder_.run(
+        deadline,
+        [&](bool* in_open) {
+          if (!conn_) {
+            *in_open = true;
+            opener_.reopen();
+            *in_open = false;
+          }
+          TurnHold hold(turn_, true, deadline);
+          conn_->set_deadline(deadline.at);
+          try {
+            out = vacuum_connection(*conn_, opener_.key_verified(), &log_frames);
+          } catch (...) {
+            hold.let_go();
+            throw;
+          }
+          hold.let_go();
+        },
+        [this] { conn_.reset(); }, [this] { return diagnose_corruption(); });
+    checkpoints_.checkpointed(log_frames);
     return out;
   }
 
@@ -229,7 +270,7 @@ class DatabaseState {
     // library writers are not held up by the copy and its fsyncs any longer
     // than the lease allows. Passing the turn on here instead would send this
     // writer to the back of the queue after every checkpoint.
-    if (write) checkpoints_.after_commit(*conn_, turn_);
+    if (write) checkpoints_.after_commit(*conn_, turn_, deadline.at);
   }
 
   // refuse_in_call: kMisuse for a call made from inside write()/read()'s

@@ -1,16 +1,21 @@
 // Internal: the maintenance operations a Database runs on its connection:
 // explicit checkpoints, online backup into a new encrypted file, rekey, the
-// integrity checks and the stats.
+// integrity checks (right under concurrent writers), VACUUM and the stats.
 #ifndef COORDKIT_DB_INTERNAL_MAINTENANCE_OPS_H_
 #define COORDKIT_DB_INTERNAL_MAINTENANCE_OPS_H_
 
 #include <sqlcipher/sqlite3.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 #include "coordkit/db/error.h"
 #include "coordkit/db/internal/atomic_file.h"
@@ -140,18 +145,208 @@ inline void rekey_connection(Connection& conn, const Key& new_key, bool key_veri
   if (new_key.kind() == Key::Kind::kPassphrase) KeyCache::instance().remember(new_key, salt, raw);
 }
 
-// run_check: PRAGMA integrity_check (full) or quick_check, then PRAGMA
-// cipher_integrity_check, inside the read transaction `tx`. May run again
-// (the ladder retries), so it starts from an empty result.
-inline CheckResult run_check(Transaction& tx, bool full) {
+// The WAL file's format (sqlite.org/fileformat.html, "WAL file format"): a
+// 32-byte header (magic, version, page size, checkpoint sequence, two salts,
+// a checksum of the first 24 bytes), then frames of a 24-byte header (page
+// number, database size after a commit or 0, the two salts, a running
+// checksum over every frame so far) and one page. Header fields are
+// big-endian; the checksum reads 32-bit words in the byte order the magic
+// names (its lowest bit set: big-endian).
+inline constexpr std::uint32_t kWalMagic = 0x377f0682;
+inline constexpr int kWalHeaderBytes = 32;
+inline constexpr int kWalFrameHeaderBytes = 24;
+
+inline std::uint32_t load_be32(const unsigned char* p) noexcept {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+inline std::uint32_t load_le32(const unsigned char* p) noexcept {
+  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) |
+         std::uint32_t{p[0]};
+}
+
+// wal_checksum: SQLite's WAL checksum over `n` bytes (a multiple of 8),
+// continuing from `sum`.
+inline void wal_checksum(bool big_endian, const unsigned char* data, std::size_t n,
+                         std::uint32_t sum[2]) noexcept {
+  for (std::size_t i = 0; i + 8 <= n; i += 8) {
+    const std::uint32_t x0 = big_endian ? load_be32(data + i) : load_le32(data + i);
+    const std::uint32_t x1 = big_endian ? load_be32(data + i + 4) : load_le32(data + i + 4);
+    sum[0] += x0 + sum[1];
+    sum[1] += x1 + sum[0];
+  }
+}
+
+// wal_frame_pages: the pages that have a frame in the valid part of the
+// connection's WAL file: frames from the start of the file that carry the
+// WAL header's salts and continue its checksum chain, exactly the frames
+// SQLite's own recovery would keep, plus any uncommitted tail that happens
+// to continue the chain (a transaction being written). Read through
+// SQLite's own handle of the -wal file (SQLITE_FCNTL_JOURNAL_POINTER), so no
+// second descriptor is opened on a file of the database. Empty when there
+// is no WAL or its header is not valid.
+inline std::unordered_set<std::uint32_t> wal_frame_pages(sqlite3* db) {
+  std::unordered_set<std::uint32_t> pages;
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK ||
+      wal == nullptr || wal->pMethods == nullptr) {
+    return pages;
+  }
+  sqlite3_int64 size = 0;
+  if (wal->pMethods->xFileSize(wal, &size) != SQLITE_OK || size < kWalHeaderBytes) return pages;
+  unsigned char header[kWalHeaderBytes];
+  if (wal->pMethods->xRead(wal, header, kWalHeaderBytes, 0) != SQLITE_OK) return pages;
+  const std::uint32_t magic = load_be32(header);
+  if (magic != kWalMagic && magic != (kWalMagic | 1)) return pages;
+  const bool big_endian = (magic & 1) != 0;
+  const std::uint32_t page_size = load_be32(header + 8);
+  if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)) != 0) return pages;
+  std::uint32_t sum[2] = {0, 0};
+  wal_checksum(big_endian, header, 24, sum);
+  if (sum[0] != load_be32(header + 24) || sum[1] != load_be32(header + 28)) return pages;
+  const std::size_t frame_bytes = kWalFrameHeaderBytes + page_size;
+  std::vector<unsigned char> frame(frame_bytes);
+  for (sqlite3_int64 offset = kWalHeaderBytes;
+       offset + static_cast<sqlite3_int64>(frame_bytes) <= size;
+       offset += static_cast<sqlite3_int64>(frame_bytes)) {
+    if (wal->pMethods->xRead(wal, frame.data(), static_cast<int>(frame_bytes), offset) !=
+        SQLITE_OK) {
+      break;
+    }
+    const std::uint32_t pgno = load_be32(frame.data());
+    if (pgno == 0 || std::memcmp(frame.data() + 8, header + 16, 8) != 0) break;
+    wal_checksum(big_endian, frame.data(), 8, sum);
+    wal_checksum(big_endian, frame.data() + kWalFrameHeaderBytes, page_size, sum);
+    if (sum[0] != load_be32(frame.data() + 16) || sum[1] != load_be32(frame.data() + 20)) break;
+    pages.insert(pgno);
+  }
+  return pages;
+}
+
+// page_of_problem: the page number a row of PRAGMA cipher_integrity_check
+// names ("HMAC verification failed for page 7", "error reading 4096 bytes
+// from file page 7 at offset ...", "page 7 has an invalid size of ..."), 0
+// for a row about the whole file.
+inline std::int64_t page_of_problem(std::string_view row) noexcept {
+  const std::size_t at = row.find("page ");
+  if (at == std::string_view::npos) return 0;
+  std::int64_t page = 0;
+  for (std::size_t i = at + 5; i < row.size() && row[i] >= '0' && row[i] <= '9'; ++i) {
+    page = page * 10 + (row[i] - '0');
+    if (page > (std::int64_t{1} << 40)) return 0;
+  }
+  return page;
+}
+
+// damage_error: whether an Error from a check's own statement is the
+// damage being checked for: CORRUPT or NOTADB, or SQLITE_ERROR, which is
+// what SQLCipher leaves the pager with once a page fails its HMAC (the
+// check's SQL is fixed, so it is not a mistake in it).
+inline bool damage_error(const Error& e) noexcept {
+  const int primary = e.primary_code();
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB || primary == SQLITE_ERROR;
+}
+
+// run_check: the verdict on the database as of one read snapshot, inside
+// the read transaction `tx` on the connection `db`. May run again (the
+// ladder retries), so it starts from an empty result. `first_attempt`: a
+// CORRUPT/NOTADB on the first attempt goes to the ladder, which reconnects
+// and runs the check again (a connection keyed from a salt read while the
+// file was replaced fails so and heals); on a later attempt it is damage.
+//
+// 1. PRAGMA integrity_check (full) or quick_check reads every page of every
+//    b-tree as this snapshot sees it, from the WAL or the main file, through
+//    the pager, which decrypts and verifies each page's HMAC. A page that
+//    fails it stops the check with an error (SQLCipher puts the pager in an
+//    error state until the transaction ends), which is reported as a
+//    problem, not thrown: the check found what it looks for.
+// 2. PRAGMA cipher_integrity_check verifies the HMAC of every page of the
+//    main file only, read straight from the file. Under concurrent writers
+//    that is not the committed state: a page whose newest frames are still
+//    in the WAL (readers hold older snapshots, so checkpoints cannot copy
+//    them yet) may be absent from the main file (zeros, when a checkpoint
+//    wrote a later page first) or be being overwritten by a checkpoint
+//    right now (a torn read), and fail its HMAC although the database is
+//    whole. So a failure counts only for a page that has no frame in the
+//    WAL and lies within this snapshot's page count. Why that is exact:
+//    while this read transaction is open, a checkpoint by anyone copies
+//    only frames this snapshot includes (SQLite never backfills past the
+//    oldest reader's mark, and not at all while a reader reads the main
+//    file alone) and truncates the main file to no fewer pages than this
+//    snapshot has; the WAL cannot start over under a reader that uses it.
+//    So a page within the page count with no frame in the WAL is exactly
+//    what this snapshot reads from the main file, nobody writes it while we
+//    look, and a failed HMAC there is damage. Every page that may be stale,
+//    missing or torn in the main file has a frame in the WAL, committed and
+//    whole, inside the part of the WAL whose checksums hold
+//    (wal_frame_pages); its newest copy for this snapshot was verified by
+//    step 1 if the page is in use. Pages past the page count are not part
+//    of the database (a checkpoint may be cutting them off).
+inline CheckResult run_check(Transaction& tx, sqlite3* db, bool full, bool first_attempt) {
   CheckResult out;
-  tx.query<std::string>(full ? "PRAGMA integrity_check" : "PRAGMA quick_check",
-                        [&](const std::string& row) {
-                          if (row != "ok") out.problems.push_back(row);
-                        });
+  const char* check_sql = full ? "PRAGMA integrity_check" : "PRAGMA quick_check";
+  try {
+    tx.query<std::string>(check_sql, [&](const std::string& row) {
+      if (row != "ok") out.problems.push_back(row);
+    });
+  } catch (const Error& e) {
+    if (!damage_error(e) || (first_attempt && e.retry_class() == RetryClass::kReconnect)) throw;
+    out.problems.push_back(std::string(check_sql) + " stopped: a page failed to read (" +
+                           std::string(code_name(e.code())) + ", SQLite code " +
+                           std::to_string(e.extended_code()) + ")");
+    // The pager refuses every page until this transaction ends.
+    out.ok = false;
+    return out;
+  }
+  std::vector<std::string> cipher;
   tx.query<std::string>("PRAGMA cipher_integrity_check",
-                        [&](const std::string& row) { out.problems.push_back("cipher: " + row); });
+                        [&](const std::string& row) { cipher.push_back(row); });
+  if (!cipher.empty()) {
+    const std::int64_t page_count = tx.query_value<std::int64_t>("PRAGMA page_count").value_or(0);
+    const std::unordered_set<std::uint32_t> in_wal = wal_frame_pages(db);
+    for (const std::string& row : cipher) {
+      const std::int64_t page = page_of_problem(row);
+      if (page > page_count) continue;
+      if (page > 0 && in_wal.count(static_cast<std::uint32_t>(page)) != 0) continue;
+      out.problems.push_back("cipher: " + row);
+    }
+  }
   out.ok = out.problems.empty();
+  return out;
+}
+
+// pragma_value: the integer a PRAGMA returns, outside a transaction.
+inline std::int64_t pragma_value(Connection& conn, const char* sql, bool key_verified) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(conn.db(), sql, -1, &raw, nullptr);
+  Stmt stmt(raw);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) throw_error(conn.db(), rc, "step", sql, key_verified);
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
+// vacuum_connection: VACUUM on `conn` (outside any transaction; it
+// rewrites the whole database into the WAL), then a TRUNCATE checkpoint
+// within the busy timeout, so that the main file shrinks at once unless
+// readers hold older snapshots (then a later checkpoint shrinks it).
+// `*log_frames` gets the frames left in the WAL. Throws the classified
+// Error for the ladder; contention in the checkpoint is not an error.
+inline VacuumResult vacuum_connection(Connection& conn, bool key_verified, int* log_frames) {
+  VacuumResult out;
+  out.pages_before = pragma_value(conn, "PRAGMA page_count", key_verified);
+  conn.exec("VACUUM", key_verified);
+  out.pages_after = pragma_value(conn, "PRAGMA page_count", key_verified);
+  int done = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, log_frames, &done);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+    out.wal_truncated = false;
+  } else if (rc != SQLITE_OK) {
+    throw_error(conn.db(), rc, "checkpoint after VACUUM", {}, key_verified);
+  } else {
+    out.wal_truncated = true;
+  }
   return out;
 }
 
