@@ -1,10 +1,15 @@
 // coordctl db rekey: re-encrypts the database with a new key, in place.
-// Directly when the gateway is down. When it runs, the change must go
-// through the gateway (its connections would otherwise keep the old key);
-// until the gateway offers that route, coordctl refuses and says so.
+// Directly when the gateway is down. When it runs, the change goes through
+// the gateway's admin rekey route (its connections would otherwise keep the
+// old key), after coordctl has proved the current key by opening the file;
+// the gateway then serves with the new key, and any process still holding
+// the old one gets the wrong-key error.
+#include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "coordkit/cli/commands.h"
+#include "coordkit/cli/gateway_admin.h"
 
 namespace coordkit::cli {
 namespace {
@@ -28,12 +33,50 @@ keys::KeyMaterial new_key(const RekeyOptions& o) {
   return first;
 }
 
-int run_rekey(const RekeyOptions& o, Context& ctx) {
-  if (ctx.gateway_client().status().running()) {
-    throw Error(ErrorCode::kUnavailable,
-                "the gateway runs: a rekey must go through it so that it keeps working, and this "
-                "gateway has no rekey route yet; stop it first (coordctl gateway stop)");
+// kGatewayRekeyTimeout: how long the gateway may take to re-encrypt.
+inline constexpr std::chrono::milliseconds kGatewayRekeyTimeout{120000};
+
+// rekey_body: the admin rekey route's body for `key`.
+nlohmann::json rekey_body(const keys::KeyMaterial& key) {
+  if (key.kind == keys::KeyMaterial::Kind::kPassphrase) {
+    return {{"passphrase", std::string(key.secret.view())}};
   }
+  std::string hex;
+  for (std::uint8_t b : key.secret.bytes()) {
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>(b));
+    hex += two;
+  }
+  return {{"key_hex", hex}};
+}
+
+// rekey_through_gateway: asks the running gateway to rekey. Throws Error.
+void rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
+                           const keys::KeyMaterial& next) {
+  if (!status.record || status.record->address.empty()) {
+    throw Error(ErrorCode::kUnavailable,
+                "the gateway runs but publishes no address yet; try again once it is ready");
+  }
+  nlohmann::json body = rekey_body(next);
+  const AdminReply reply = admin_post(status.record->address, client.runtime_dir(),
+                                      "/v1/admin/rekey", body, kGatewayRekeyTimeout);
+  body.clear();
+  if (reply.status == 200) return;
+  std::string code = "unknown";
+  if (reply.body.is_object() && reply.body.contains("error") &&
+      reply.body["error"].is_object() && reply.body["error"].contains("code") &&
+      reply.body["error"]["code"].is_string()) {
+    code = reply.body["error"]["code"].get<std::string>();
+  }
+  const std::string what =
+      "the gateway refused the rekey: HTTP " + std::to_string(reply.status) + " (" + code + ")";
+  if (reply.status == 503) throw Error(ErrorCode::kTimedOut, what);
+  throw Error(ErrorCode::kFailed, what);
+}
+
+int run_rekey(const RekeyOptions& o, Context& ctx) {
+  const ipc::Client client = ctx.gateway_client();
+  const ipc::Status status = client.status();
   const keys::KeyMaterial next = new_key(o);
   const std::filesystem::path path = ctx.db_path();
   std::optional<keys::Salt> salt;
@@ -42,8 +85,17 @@ int run_rekey(const RekeyOptions& o, Context& ctx) {
   } catch (const keys::Error&) {
     salt.reset();  // the open below reports a missing database
   }
-  Context::Opened opened = ctx.open_database(/*create=*/false);
-  opened.db.rekey(next.to_key());
+  bool through_gateway = false;
+  {
+    // Opening proves the current key (a wrong one: exit 4, nothing changed).
+    Context::Opened opened = ctx.open_database(/*create=*/false);
+    if (status.running()) {
+      through_gateway = true;
+    } else {
+      opened.db.rekey(next.to_key());
+    }
+  }
+  if (through_gateway) rekey_through_gateway(status, client, next);
   bool revoked = false;
   if (salt) {
     try {
@@ -53,10 +105,13 @@ int run_rekey(const RekeyOptions& o, Context& ctx) {
     }
   }
   if (ctx.globals.json) {
-    ctx.print_json(
-        {{"path", path.string()}, {"rekeyed", true}, {"keyring_entry_revoked", revoked}});
+    ctx.print_json({{"path", path.string()},
+                    {"rekeyed", true},
+                    {"through_gateway", through_gateway},
+                    {"keyring_entry_revoked", revoked}});
   } else {
-    ctx.out("rekeyed " + path.string() + (revoked ? " (the unlocked key was revoked)" : ""));
+    ctx.out("rekeyed " + path.string() + (through_gateway ? " through the running gateway" : "") +
+            (revoked ? " (the unlocked key was revoked)" : ""));
   }
   return kExitOk;
 }

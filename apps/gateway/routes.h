@@ -68,8 +68,6 @@ inline http::ErrorMap error_map() {
               m.retry_after ? static_cast<unsigned>(apps::kRetryAfterSeconds) : 0);
     }
   }
-  // A call that ran out of its deadline is transient: try again later.
-  map.add("db", "timeout", 503, static_cast<unsigned>(apps::kRetryAfterSeconds));
   map.add("gateway", "invalid_argument", 400);
   map.add("gateway", "already_exists", 409);
   map.add("gateway", "unavailable", 503, static_cast<unsigned>(apps::kRetryAfterSeconds));
