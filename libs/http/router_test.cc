@@ -1,0 +1,319 @@
+#include "coordkit/http/router.h"
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "coordkit/http/internal/example_api.h"
+#include "coordkit/http/wrappers.h"
+
+namespace http = coordkit::http;
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kToken = "s3cret-token";
+
+http::BeastRequest make(std::string_view method, std::string_view target, std::string body = "",
+                        std::vector<std::pair<std::string, std::string>> headers = {}) {
+  http::BeastRequest req;
+  req.method_string(boost::beast::string_view(method.data(), method.size()));
+  req.target(boost::beast::string_view(target.data(), target.size()));
+  req.version(11);
+  for (auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) req.set(boost::beast::http::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+std::vector<std::pair<std::string, std::string>> bearer() {
+  return {{"Authorization", std::string("Bearer ") + kToken}};
+}
+
+struct Api {
+  http::internal::ExampleStore store;
+  http::Router router{http::ApiInfo{.title = "test", .version = "1.0.0"}};
+  Api() {
+    http::internal::add_example_routes(router, store);
+    http::internal::use_example_wrappers(router, coordkit::log::Logger(), kToken);
+  }
+  http::BeastResponse call(std::string_view method, std::string_view target, std::string body = "",
+                           std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto req = make(method, target, std::move(body), std::move(headers));
+    return router.handle(req, {});
+  }
+};
+
+Json body_of(const http::BeastResponse& r) { return Json::parse(r.body()); }
+
+}  // namespace
+
+TEST_CASE("Router dispatches a declared route with typed parameters", "[http][router]") {
+  Api api;
+  auto r =
+      api.call("GET", "/v1/demo/echo?n=7&flag=true&word=h%C3%A9llo+x", "", {{"X-Trace", "t1"}});
+  REQUIRE(r.result_int() == 200);
+  CHECK(r[boost::beast::http::field::content_type] == "application/json");
+  CHECK(body_of(r) == Json{{"n", 7},
+                           {"ratio", 0.5},
+                           {"flag", true},
+                           {"color", "red"},
+                           {"word", "h\xC3\xA9llo x"},
+                           {"trace", "t1"}});
+  CHECK(r["X-Request-Id"].size() == 16);
+  CHECK_FALSE(r["Server-Timing"].empty());
+}
+
+TEST_CASE("Router answers the uniform error body for each refusal", "[http][router]") {
+  Api api;
+  struct Case {
+    std::string method, target, body;
+    bool auth;
+    unsigned status;
+    std::string code;
+    std::string parameter;
+  };
+  auto c = GENERATE(values<Case>({
+      {"GET", "/nope", "", false, 404, "not_found", ""},
+      {"GET", "/v1/health/", "", false, 404, "not_found", ""},
+      {"POST", "/v1/health", "", false, 405, "method_not_allowed", ""},
+      {"BREW", "/v1/health", "", false, 405, "method_not_allowed", ""},
+      {"GET", "http://x/v1/health", "", false, 400, "bad_request", ""},
+      {"GET", "/v1/demo/echo", "", false, 400, "missing_parameter", "n"},
+      {"GET", "/v1/demo/echo?n=x", "", false, 400, "invalid_parameter", "n"},
+      {"GET", "/v1/demo/echo?n=1001", "", false, 400, "invalid_parameter", "n"},
+      {"GET", "/v1/demo/echo?n=1&n=2", "", false, 400, "invalid_parameter", "n"},
+      {"GET", "/v1/demo/echo?n=1&bogus=2", "", false, 400, "invalid_parameter", "bogus"},
+      {"GET", "/v1/demo/echo?n=1&color=pink", "", false, 400, "invalid_parameter", "color"},
+      {"GET", "/v1/health", "{}", false, 400, "bad_request", ""},
+      {"GET", "/v1/collections/notes/records", "", false, 401, "unauthorized", ""},
+      {"GET", "/v1/collections/Notes/records", "", true, 400, "invalid_parameter", "collection"},
+      {"PUT", "/v1/collections/notes/records/a", "", true, 400, "invalid_json", ""},
+      {"PUT", "/v1/collections/notes/records/a", "{x", true, 400, "invalid_json", ""},
+      {"PUT", "/v1/collections/notes/records/a", "{\"data\":1}", true, 422, "schema_violation", ""},
+      {"GET", "/v1/collections/notes/records/a", "", true, 404, "not_found", ""},
+  }));
+  CAPTURE(c.method, c.target, c.body);
+  auto r = api.call(c.method, c.target, c.body, c.auth ? bearer() : decltype(bearer()){});
+  CHECK(r.result_int() == c.status);
+  CHECK(r[boost::beast::http::field::content_type] == "application/json");
+  const Json b = body_of(r);
+  CHECK(b["error"]["code"] == c.code);
+  CHECK(b["error"]["request_id"] == std::string(r["X-Request-Id"]));
+  if (!c.parameter.empty()) CHECK(b["error"]["parameter"] == c.parameter);
+  if (c.status == 405) CHECK_FALSE(r[boost::beast::http::field::allow].empty());
+  if (c.status == 401) CHECK(r[boost::beast::http::field::www_authenticate] == "Bearer");
+  if (c.status == 422) {
+    CHECK(b["error"]["pointer"] == "/data");
+    CHECK(b["error"]["rule"] == "type");
+  }
+}
+
+TEST_CASE("Router's 405 lists every method of the path in Allow", "[http][router]") {
+  Api api;
+  auto r = api.call("POST", "/v1/collections/notes/records/a");
+  CHECK(r.result_int() == 405);
+  CHECK(r[boost::beast::http::field::allow] == "GET, PUT, DELETE");
+}
+
+TEST_CASE("Router serves the records API with ETag and If-Match", "[http][router]") {
+  Api api;
+  auto put = api.call("PUT", "/v1/collections/notes/records/a1", R"({"data":{"x":1}})", bearer());
+  REQUIRE(put.result_int() == 201);
+  CHECK(put[boost::beast::http::field::etag] == "\"1\"");
+  auto again =
+      api.call("PUT", "/v1/collections/notes/records/a1", R"({"data":{"x":2}})",
+               {{"Authorization", std::string("Bearer ") + kToken}, {"If-Match", "\"7\""}});
+  CHECK(again.result_int() == 412);
+  CHECK(body_of(again)["error"]["code"] == "precondition_failed");
+  auto get =
+      api.call("GET", "/v1/collections/notes/records/a1", "",
+               {{"Authorization", std::string("Bearer ") + kToken}, {"If-None-Match", "\"1\""}});
+  CHECK(get.result_int() == 304);
+  CHECK(get.body().empty());
+  auto list = api.call("GET", "/v1/collections/notes/records?limit=1", "", bearer());
+  REQUIRE(list.result_int() == 200);
+  CHECK(body_of(list)["records"].size() == 1);
+  auto metrics = api.call("GET", "/metrics");
+  CHECK(metrics.result_int() == 200);
+  CHECK(metrics[boost::beast::http::field::content_type] == "text/plain; version=0.0.4");
+  auto del = api.call("DELETE", "/v1/collections/notes/records/a1", "", bearer());
+  CHECK(del.result_int() == 204);
+}
+
+TEST_CASE("Router admits a local user by uid on kBearerOrLocalUser routes", "[http][router]") {
+  Api api;
+  auto req = make("GET", "/v1/admin/whoami");
+  http::Peer unix_peer{http::Peer::Transport::kUnix, ::geteuid(), "sock"};
+  auto ok = api.router.handle(req, unix_peer);
+  REQUIRE(ok.result_int() == 200);
+  CHECK(body_of(ok)["principal"] == "uid:" + std::to_string(::geteuid()));
+  http::Peer stranger{http::Peer::Transport::kUnix, ::geteuid() + 1, "sock"};
+  CHECK(api.router.handle(req, stranger).result_int() == 401);
+  http::Peer tcp{http::Peer::Transport::kTcp, std::nullopt, "127.0.0.1:1"};
+  CHECK(api.router.handle(req, tcp).result_int() == 401);
+}
+
+TEST_CASE("Router turns handler failures into 500 with a request id", "[http][router]") {
+  http::Router router;
+  router.tag("t", "tests");
+  router.use(router.map_errors());
+  auto schema =
+      http::Schema::object({{"ok", http::Schema::boolean()}}, {"ok"}).additional_properties(false);
+  auto route = [&](const char* path, const char* id, http::Handler h) {
+    router.add(http::Route(http::Method::kGet, path)
+                   .summary(id)
+                   .operation_id(id)
+                   .tag("t")
+                   .response(200, "ok", schema)
+                   .handle(std::move(h)));
+  };
+  route("/throws", "throws",
+        [](http::Request&) -> http::Response { throw std::runtime_error("boom"); });
+  route("/throws-int", "throwsInt", [](http::Request&) -> http::Response { throw 42; });
+  route("/undeclared-field", "undeclaredField", [](http::Request&) {
+    return http::Response::json(200, {{"ok", true}, {"extra", 1}});
+  });
+  route("/undeclared-status", "undeclaredStatus", [](http::Request&) {
+    return http::Response::json(202, {{"ok", true}});
+  });
+  route("/wrong-type", "wrongType",
+        [](http::Request&) { return http::Response::text(200, "text/plain", "ok"); });
+  route("/other-lib", "otherLib", [](http::Request&) -> http::Response {
+    throw coordkit::Error("db", "busy", "database is locked");
+  });
+  auto path =
+      GENERATE("/throws", "/throws-int", "/undeclared-field", "/undeclared-status", "/wrong-type");
+  CAPTURE(path);
+  auto req = make("GET", path);
+  auto r = router.handle(req, {});
+  CHECK(r.result_int() == 500);
+  const Json b = Json::parse(r.body());
+  CHECK(b["error"]["request_id"].get<std::string>().size() == 16);
+  CHECK(b["error"]["code"] ==
+        (std::string(path).rfind("/throws", 0) == 0 ? "internal" : "response_invalid"));
+}
+
+TEST_CASE("Router maps another library's error through the ErrorMap", "[http][router]") {
+  http::Router router;
+  router.tag("t", "tests");
+  router.set_error_map(http::ErrorMap().add("db", "busy", 503, 2));
+  router.add(http::Route(http::Method::kGet, "/x")
+                 .summary("x")
+                 .operation_id("x")
+                 .tag("t")
+                 .response_empty(204, "ok")
+                 .handle([](http::Request&) -> http::Response {
+                   throw coordkit::Error("db", "busy", "locked");
+                 }));
+  auto req = make("GET", "/x");
+  auto r = router.handle(req, {});
+  CHECK(r.result_int() == 503);
+  CHECK(r[boost::beast::http::field::retry_after] == "2");
+  CHECK(Json::parse(r.body())["error"]["code"] == "busy");
+}
+
+TEST_CASE("Router refuses inconsistent route declarations", "[http][router]") {
+  http::Router router;
+  router.tag("t", "tests");
+  auto ok = [] {
+    return http::Route(http::Method::kGet, "/a/{id}")
+        .summary("s")
+        .operation_id("op")
+        .tag("t")
+        .param(http::Param::path("id").max_length(8))
+        .response_empty(204, "ok")
+        .handle([](http::Request&) { return http::Response::empty(); });
+  };
+  using Make = http::Route (*)();
+  auto bad = GENERATE(Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("t")
+                            .response_empty(204, "ok")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }),
+                      Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("t")
+                            .param(http::Param::path("id"))
+                            .response_empty(204, "ok")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }),
+                      Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("nope")
+                            .param(http::Param::path("id").max_length(8))
+                            .response_empty(204, "ok")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }),
+                      Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("t")
+                            .param(http::Param::path("id").max_length(8))
+                            .error(404, "x")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }),
+                      Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("t")
+                            .param(http::Param::path("id").max_length(8))
+                            .param(http::Param::query("n").integer().maximum(3).default_value(9))
+                            .response_empty(204, "ok")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }),
+                      Make([] {
+                        return http::Route(http::Method::kGet, "/a/{id}")
+                            .summary("s")
+                            .operation_id("op")
+                            .tag("t")
+                            .param(http::Param::path("id").max_length(8))
+                            .param(http::Param::header("Authorization").max_length(8))
+                            .response_empty(204, "ok")
+                            .handle([](http::Request&) { return http::Response::empty(); });
+                      }));
+  try {
+    router.add(bad());
+    FAIL("accepted");
+  } catch (const http::Error& e) {
+    CHECK(e.code() == http::ErrorCode::kInvalidRoute);
+  }
+  router.add(ok());
+  try {
+    router.add(ok());
+    FAIL("accepted twice");
+  } catch (const http::Error& e) {
+    CHECK(e.code() == http::ErrorCode::kInvalidRoute);
+  }
+}
+
+TEST_CASE("Router's auth routes fail closed without an auth wrapper", "[http][router]") {
+  http::internal::ExampleStore store;
+  http::Router router;
+  http::internal::add_example_routes(router, store);
+  router.use(router.map_errors());
+  auto r = router.handle(make("GET", "/v1/collections/notes/records", "", bearer()), {});
+  CHECK(r.result_int() == 401);
+}
+
+TEST_CASE("Router keeps a client's X-Request-Id when it is well formed", "[http][router]") {
+  Api api;
+  auto r = api.call("GET", "/nope", "", {{"X-Request-Id", "abc-123"}});
+  CHECK(r["X-Request-Id"] == "abc-123");
+  CHECK(body_of(r)["error"]["request_id"] == "abc-123");
+  auto bad = api.call("GET", "/nope", "", {{"X-Request-Id", "a b"}});
+  CHECK(bad["X-Request-Id"] != "a b");
+}

@@ -1,0 +1,599 @@
+// coordkit/http/server.h: the Boost.Beast server that answers a Router.
+//
+// Listens on TCP ("127.0.0.1:8080"; port 0 picks one, tcp_port() says
+// which) and/or a Unix-domain socket ("unix:/run/user/1000/app/http.sock",
+// created 0600; the peer's uid reaches auth through SO_PEERCRED). One
+// session per connection, on its own strand; N threads; keep-alive;
+// pipelined requests answered in order (one at a time per connection).
+//
+// Slow and hostile clients: the header limit answers 431, the body limit
+// 413 (from Content-Length, before the body is read), a malformed request
+// 400, each followed by a close. A connection over max_connections gets a
+// canned 503 and is closed at once, never queued. A request must arrive
+// whole within read_timeout of its first byte, a kept-alive connection may
+// sit idle for idle_timeout, a response must be taken within
+// write_timeout: a client sending a byte a second, or a thousand
+// connections opened and left, hold no thread and only a bounded buffer
+// each, and are closed on time.
+//
+// drain(deadline): stop accepting, answer requests that arrive meanwhile
+// with 503 and `Connection: close`, let requests in flight finish until the
+// deadline, then close every connection; returns how many finished and how
+// many were cut. Handlers see each request's deadline in Request::deadline.
+//
+// Example:
+//   coordkit::http::Router router({.title = "example", .version = "1.0.0"});
+//   // ... router.tag(), router.add(), router.use() ...
+//   coordkit::http::Server server(router, {.listen = {"127.0.0.1:0"}, .threads = 2});
+//   server.start();
+//   std::printf("listening on %u\n", server.tcp_port());
+//   // ... until asked to stop:
+//   coordkit::http::DrainResult d = server.drain(std::chrono::seconds(5));
+//   server.stop();
+#ifndef COORDKIT_HTTP_SERVER_H_
+#define COORDKIT_HTTP_SERVER_H_
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "coordkit/http/error.h"
+#include "coordkit/http/route.h"
+#include "coordkit/http/router.h"
+#include "coordkit/log/log.h"
+
+namespace coordkit::http {
+
+// ServerOptions: addresses and limits. Every limit has a default that suits
+// a local service; set them lower in tests.
+struct ServerOptions {
+  // "HOST:PORT" (IPv4 or [IPv6]) and/or "unix:PATH"; at least one.
+  std::vector<std::string> listen;
+  // Threads running the I/O and the handlers.
+  int threads = 1;
+  // Open connections at most; more are answered 503 and closed at once.
+  std::size_t max_connections = 1024;
+  // Request line plus headers, bytes (431 above).
+  std::size_t header_limit = 16 * 1024;
+  // Request body, bytes (413 above).
+  std::size_t body_limit = 1024 * 1024;
+  // A request must be read whole within this time of its first byte.
+  std::chrono::milliseconds read_timeout{10000};
+  // A connection with no request under way is closed after this time.
+  std::chrono::milliseconds idle_timeout{30000};
+  // A response must be taken by the client within this time.
+  std::chrono::milliseconds write_timeout{10000};
+  // Request::deadline is the time a request was read plus this.
+  std::chrono::milliseconds handler_deadline{30000};
+  // Server-level events (refusals, accept errors), not the access log.
+  log::Logger log;
+};
+
+// DrainResult: what drain() did. `finished` counts requests in flight when
+// the drain began, or arriving before it closed the doors, that were
+// answered; `cut` those still in flight at the deadline, whose connections
+// were closed.
+struct DrainResult {
+  std::size_t finished = 0;
+  std::size_t cut = 0;
+  std::size_t refused = 0;  // requests answered 503 while draining
+  std::chrono::milliseconds took{0};
+};
+
+// ServerStats: counters since start().
+struct ServerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused_connections = 0;  // over max_connections
+  std::uint64_t requests = 0;
+  std::uint64_t timeouts = 0;  // connections closed by a read, idle or write timeout
+  std::size_t open_connections = 0;
+};
+
+namespace internal {
+
+// SessionBase: what the server keeps of a session: a way to close it.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close_from_server() = 0;
+};
+
+// ServerCore: the state shared by the server and its sessions.
+struct ServerCore {
+  const Router* router = nullptr;
+  ServerOptions options;
+  boost::asio::io_context ioc;
+
+  std::atomic<bool> draining{false};
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> timeouts{0};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t in_flight = 0;                       // guarded by mu
+  std::size_t drain_finished = 0;                  // guarded by mu
+  std::size_t drain_refused = 0;                   // guarded by mu
+  std::list<std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+
+  explicit ServerCore(int threads) : ioc(threads) {}
+
+  std::list<std::weak_ptr<SessionBase>>::iterator enlist(const std::shared_ptr<SessionBase>& s) {
+    std::lock_guard lock(mu);
+    return sessions.insert(sessions.end(), s);
+  }
+  void delist(std::list<std::weak_ptr<SessionBase>>::iterator it) {
+    std::lock_guard lock(mu);
+    sessions.erase(it);
+  }
+  void begin_request() {
+    std::lock_guard lock(mu);
+    ++in_flight;
+  }
+  void end_request(bool answered) {
+    {
+      std::lock_guard lock(mu);
+      --in_flight;
+      if (answered && draining.load()) ++drain_finished;
+    }
+    cv.notify_all();
+  }
+};
+
+// Session: one connection. Every step runs on the socket's strand.
+template <class Protocol>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Protocol>> {
+ public:
+  using Socket = typename Protocol::socket;
+
+  Session(ServerCore& core, Socket socket, Peer peer)
+      : core_(core),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        buffer_(core.options.header_limit + core.options.body_limit + 4096),
+        peer_(std::move(peer)) {}
+
+  ~Session() override {
+    core_.open.fetch_sub(1);
+    if (listed_) core_.delist(self_it_);
+  }
+
+  void start() {
+    self_it_ = core_.enlist(this->shared_from_this());
+    listed_ = true;
+    boost::asio::dispatch(socket_.get_executor(),
+                          [self = this->shared_from_this()] { self->wait_for_request(); });
+  }
+
+  void close_from_server() override {
+    boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+  }
+
+ private:
+  void arm(std::chrono::milliseconds d) {
+    const std::uint64_t gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self = this->shared_from_this(), gen](boost::system::error_code ec) {
+      if (ec || gen != self->timer_gen_) return;
+      self->core_.timeouts.fetch_add(1);
+      self->close();
+    });
+  }
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  void wait_for_request() {
+    if (closed_) return;
+    if (buffer_.size() > 0) {
+      read_request();
+      return;
+    }
+    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    arm(core_.options.idle_timeout);
+    socket_.async_wait(Socket::wait_read,
+                       [self = this->shared_from_this()](boost::system::error_code ec) {
+                         if (ec || self->closed_) return self->close();
+                         self->read_request();
+                       });
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(core_.options.header_limit));
+    parser_->body_limit(core_.options.body_limit);
+    arm(core_.options.read_timeout);
+    boost::beast::http::async_read(
+        socket_, buffer_, *parser_,
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->on_read(ec);
+        });
+  }
+
+  void on_read(boost::system::error_code ec) {
+    disarm();
+    if (closed_) return;
+    namespace bh = boost::beast::http;
+    if (ec) {
+      if (ec == bh::error::end_of_stream || ec == boost::asio::error::eof ||
+          ec == boost::asio::error::operation_aborted ||
+          ec == boost::asio::error::connection_reset) {
+        return close();
+      }
+      ErrorCode code = ErrorCode::kBadRequest;
+      if (ec == bh::error::header_limit) code = ErrorCode::kHeadersTooLarge;
+      if (ec == bh::error::body_limit) code = ErrorCode::kPayloadTooLarge;
+      if (ec == bh::error::buffer_overflow) code = ErrorCode::kHeadersTooLarge;
+      return refuse(code, "the request could not be read");
+    }
+    core_.requests.fetch_add(1);
+    if (core_.draining.load()) {
+      {
+        std::lock_guard lock(core_.mu);
+        ++core_.drain_refused;
+      }
+      return refuse(ErrorCode::kUnavailable, "the server is shutting down");
+    }
+    core_.begin_request();
+    counted_ = true;
+    const auto& req = parser_->get();
+    res_ = core_.router->handle(req, peer_, Clock::now() + core_.options.handler_deadline);
+    if (core_.draining.load()) res_.keep_alive(false);
+    write();
+  }
+
+  // refuse: an error answer made before (or instead of) the route table,
+  // then a close.
+  void refuse(ErrorCode code, const char* message) {
+    ErrorReply reply;
+    reply.status = error_status(code);
+    reply.code = std::string(error_code_name(code));
+    reply.message = message;
+    if (code == ErrorCode::kUnavailable) reply.headers.emplace_back("Retry-After", "1");
+    const std::string id = core_.router->next_request_id();
+    res_ = Router::to_beast(Router::error_response(reply, id), 11, false, id);
+    core_.options.log.debug("request refused", {{"status", reply.status},
+                                                {"code", reply.code},
+                                                {"peer", peer_.address},
+                                                {"request_id", id}});
+    write();
+  }
+
+  void write() {
+    arm(core_.options.write_timeout);
+    boost::beast::http::async_write(
+        socket_, res_,
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->on_write(ec);
+        });
+  }
+
+  void on_write(boost::system::error_code ec) {
+    disarm();
+    if (counted_) {
+      counted_ = false;
+      core_.end_request(!ec);
+    }
+    if (ec || !res_.keep_alive() || closed_) return close();
+    res_ = {};
+    wait_for_request();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    disarm();
+    boost::system::error_code ignored;
+    socket_.shutdown(Socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  ServerCore& core_;
+  Socket socket_;
+  boost::asio::steady_timer timer_;
+  std::uint64_t timer_gen_ = 0;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  BeastResponse res_;
+  Peer peer_;
+  bool closed_ = false;
+  bool counted_ = false;
+  bool listed_ = false;
+  std::list<std::weak_ptr<SessionBase>>::iterator self_it_;
+};
+
+// peer_of: who is on the other end: address and port over TCP; the socket
+// path and the peer's uid (SO_PEERCRED) over a Unix socket.
+inline Peer peer_of(boost::asio::ip::tcp::socket& s) {
+  Peer p;
+  p.transport = Peer::Transport::kTcp;
+  boost::system::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  if (!ec) p.address = ep.address().to_string() + ":" + std::to_string(ep.port());
+  return p;
+}
+inline Peer peer_of(boost::asio::local::stream_protocol::socket& s) {
+  Peer p;
+  p.transport = Peer::Transport::kUnix;
+  boost::system::error_code ec;
+  p.address = s.local_endpoint(ec).path();
+  struct ucred cred {};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) p.uid = cred.uid;
+  return p;
+}
+
+// Listener: accepts on one address and starts sessions.
+template <class Protocol>
+class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
+ public:
+  using Acceptor = typename Protocol::acceptor;
+
+  Listener(ServerCore& core, Acceptor acceptor, std::string unix_path)
+      : core_(core),
+        acceptor_(std::move(acceptor)),
+        retry_(acceptor_.get_executor()),
+        unix_path_(std::move(unix_path)) {}
+
+  void start() { accept(); }
+
+  void stop() {
+    boost::asio::post(acceptor_.get_executor(), [self = this->shared_from_this()] {
+      boost::system::error_code ignored;
+      self->acceptor_.close(ignored);
+      self->retry_.cancel();
+      if (!self->unix_path_.empty()) ::unlink(self->unix_path_.c_str());
+    });
+  }
+
+  Acceptor& acceptor() { return acceptor_; }
+
+ private:
+  void accept() {
+    acceptor_.async_accept(boost::asio::make_strand(core_.ioc),
+                           [self = this->shared_from_this()](boost::system::error_code ec,
+                                                             typename Protocol::socket s) {
+                             self->on_accept(ec, std::move(s));
+                           });
+  }
+
+  void on_accept(boost::system::error_code ec, typename Protocol::socket s) {
+    if (!acceptor_.is_open() || ec == boost::asio::error::operation_aborted) return;
+    if (ec) {
+      // Out of descriptors and the like: pause instead of spinning.
+      core_.options.log.warn("accept failed", {{"error", ec.message()}});
+      retry_.expires_after(std::chrono::milliseconds(50));
+      retry_.async_wait([self = this->shared_from_this()](boost::system::error_code e) {
+        if (!e) self->accept();
+      });
+      return;
+    }
+    core_.accepted.fetch_add(1);
+    if (core_.open.load() >= core_.options.max_connections) {
+      core_.refused.fetch_add(1);
+      static constexpr char kRefusal[] =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: "
+          "close\r\n"
+          "Retry-After: 1\r\nContent-Length: 83\r\n\r\n"
+          "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many "
+          "connections\",\"request_id\":\"\"}}";
+      boost::system::error_code ignored;
+      s.non_blocking(true, ignored);
+      s.write_some(boost::asio::buffer(kRefusal, sizeof kRefusal - 1), ignored);
+      s.shutdown(Protocol::socket::shutdown_both, ignored);
+      s.close(ignored);
+    } else {
+      core_.open.fetch_add(1);
+      Peer peer = peer_of(s);
+      std::make_shared<Session<Protocol>>(core_, std::move(s), std::move(peer))->start();
+    }
+    accept();
+  }
+
+  ServerCore& core_;
+  Acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+  std::string unix_path_;
+};
+
+}  // namespace internal
+
+// Server: see the top of this file.
+//
+// Thread-safety: start(), drain() and stop() from one controlling thread
+// (never from a handler). tcp_port(), unix_path() and stats() from any.
+// `router` must outlive the server. The destructor stops it.
+class Server {
+ public:
+  // Server: checks the options (throws Error(kInvalidArgument)); binds
+  // nothing until start().
+  Server(const Router& router, ServerOptions options)
+      : core_(std::make_unique<internal::ServerCore>(options.threads < 1 ? 1 : options.threads)) {
+    if (options.listen.empty()) throw Error(ErrorCode::kInvalidArgument, "no address to listen on");
+    if (options.threads < 1 || options.max_connections < 1 || options.header_limit < 256) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "threads, max_connections or header_limit out of range");
+    }
+    core_->router = &router;
+    core_->options = std::move(options);
+  }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server() { stop(); }
+
+  // start: binds every address (throws Error(kListenFailed) with the errno,
+  // or kInvalidArgument for an address it cannot read), then starts the
+  // threads. A Unix socket path that exists and is a socket is replaced.
+  void start() {
+    for (const auto& addr : core_->options.listen) {
+      if (addr.rfind("unix:", 0) == 0) {
+        listen_unix(addr.substr(5));
+      } else {
+        listen_tcp(addr);
+      }
+    }
+    for (int i = 0; i < core_->options.threads; ++i) {
+      threads_.emplace_back([core = core_.get()] { core->ioc.run(); });
+    }
+  }
+
+  // tcp_port: the TCP port bound (the one picked for port 0), or 0.
+  unsigned short tcp_port() const noexcept { return tcp_port_; }
+  // unix_path: the Unix socket's path, or "".
+  const std::string& unix_path() const noexcept { return unix_path_; }
+
+  ServerStats stats() const {
+    ServerStats s;
+    s.accepted = core_->accepted.load();
+    s.refused_connections = core_->refused.load();
+    s.requests = core_->requests.load();
+    s.timeouts = core_->timeouts.load();
+    s.open_connections = core_->open.load();
+    return s;
+  }
+
+  // drain: see the top of this file. Returns within `deadline` (plus the
+  // time to post the closes); handlers still running then keep their
+  // thread until they return (stop() waits for them).
+  DrainResult drain(std::chrono::milliseconds deadline) {
+    const auto start = Clock::now();
+    core_->draining.store(true);
+    close_listeners();
+    std::unique_lock lock(core_->mu);
+    core_->cv.wait_until(lock, start + deadline, [&] { return core_->in_flight == 0; });
+    DrainResult out;
+    out.finished = core_->drain_finished;
+    out.cut = core_->in_flight;
+    out.refused = core_->drain_refused;
+    std::vector<std::shared_ptr<internal::SessionBase>> open;
+    for (auto& w : core_->sessions) {
+      if (auto s = w.lock()) open.push_back(std::move(s));
+    }
+    lock.unlock();
+    for (auto& s : open) s->close_from_server();
+    out.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    return out;
+  }
+
+  // stop: closes the listeners and every connection at once, waits for the
+  // threads (and so for running handlers) and returns. Idempotent.
+  void stop() {
+    if (threads_.empty() && tcp_.empty() && unix_.empty()) return;
+    core_->draining.store(true);
+    close_listeners();
+    {
+      std::lock_guard lock(core_->mu);
+      for (auto& w : core_->sessions) {
+        if (auto s = w.lock()) s->close_from_server();
+      }
+    }
+    // Let the closes run, then stop whatever is left.
+    const auto until = Clock::now() + std::chrono::seconds(2);
+    while (core_->open.load() > 0 && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    core_->ioc.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    tcp_.clear();
+    unix_.clear();
+  }
+
+ private:
+  void close_listeners() {
+    for (auto& l : tcp_) l->stop();
+    for (auto& l : unix_) l->stop();
+  }
+
+  void listen_tcp(const std::string& addr) {
+    namespace ip = boost::asio::ip;
+    const auto colon = addr.rfind(':');
+    if (colon == std::string::npos)
+      throw Error(ErrorCode::kInvalidArgument, "no port in '" + addr + "'");
+    std::string host = addr.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    const auto ip_addr = ip::make_address(host, ec);
+    int port = -1;
+    try {
+      port = std::stoi(addr.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+    if (ec || port < 0 || port > 65535)
+      throw Error(ErrorCode::kInvalidArgument, "cannot read address '" + addr + "'");
+    ip::tcp::acceptor acc(boost::asio::make_strand(core_->ioc));
+    const ip::tcp::endpoint ep(ip_addr, static_cast<unsigned short>(port));
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc.bind(ep, ec);
+    if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) throw Error(ErrorCode::kListenFailed, "cannot listen on '" + addr + "'", ec.value());
+    tcp_port_ = acc.local_endpoint().port();
+    auto l = std::make_shared<TcpListener>(*core_, std::move(acc), "");
+    l->start();
+    tcp_.push_back(std::move(l));
+  }
+
+  void listen_unix(const std::string& path) {
+    using boost::asio::local::stream_protocol;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    boost::system::error_code ec;
+    stream_protocol::acceptor acc(boost::asio::make_strand(core_->ioc));
+    const stream_protocol::endpoint ep(path);
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.bind(ep, ec);
+    // Owner-only before listen(): nobody can connect before the mode is set.
+    if (!ec && ::chmod(path.c_str(), 0600) != 0) ec.assign(errno, boost::system::system_category());
+    if (!ec) acc.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw Error(ErrorCode::kListenFailed, "cannot listen on 'unix:" + path + "'", ec.value());
+    unix_path_ = path;
+    auto l = std::make_shared<UnixListener>(*core_, std::move(acc), path);
+    l->start();
+    unix_.push_back(std::move(l));
+  }
+
+  using TcpListener = internal::Listener<boost::asio::ip::tcp>;
+  using UnixListener = internal::Listener<boost::asio::local::stream_protocol>;
+
+  std::unique_ptr<internal::ServerCore> core_;
+  std::vector<std::shared_ptr<TcpListener>> tcp_;
+  std::vector<std::shared_ptr<UnixListener>> unix_;
+  std::vector<std::thread> threads_;
+  unsigned short tcp_port_ = 0;
+  std::string unix_path_;
+};
+
+}  // namespace coordkit::http
+
+#endif  // COORDKIT_HTTP_SERVER_H_

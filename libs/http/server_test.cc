@@ -1,0 +1,224 @@
+// The server over real sockets: Beast's client and curl, TCP and the Unix
+// socket, each status with its body and headers; parameter errors and 401s
+// enumerated from the route table.
+#include "coordkit/http/server.h"
+
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/generators/catch_generators.hpp>
+#include <string>
+#include <vector>
+
+#include "coordkit/http/internal/test_api.h"
+#include "coordkit/http/internal/test_client.h"
+
+namespace http = coordkit::http;
+namespace t = coordkit::http::testing;
+using Json = nlohmann::json;
+namespace bh = boost::beast::http;
+
+namespace {
+
+std::vector<std::pair<std::string, std::string>> bearer() {
+  return {{"Authorization", std::string("Bearer ") + t::kToken}};
+}
+
+void check_error(const http::BeastResponse& r, unsigned status, const std::string& code) {
+  CHECK(r.result_int() == status);
+  CHECK(r[bh::field::content_type] == "application/json");
+  const Json b = Json::parse(r.body());
+  CHECK(b["error"]["code"] == code);
+  CHECK(b["error"]["message"].is_string());
+  CHECK(b["error"]["request_id"] == std::string(r["X-Request-Id"]));
+  CHECK(r[bh::field::content_length] == std::to_string(r.body().size()));
+}
+
+}  // namespace
+
+TEST_CASE("Server answers each status with its body and headers (Beast client, TCP)",
+          "[http][server]") {
+  t::TestServer s;
+  t::TcpClient c(s.port());
+  SECTION("2xx and 3xx on one kept-alive connection") {
+    auto put = c.request(t::make_request("PUT", "/v1/collections/notes/records/r1",
+                                         R"({"data":{"v":1}})", bearer()));
+    CHECK(put.result_int() == 201);
+    CHECK(put[bh::field::etag] == "\"1\"");
+    CHECK(put.keep_alive());
+    auto again = c.request(t::make_request(
+        "PUT", "/v1/collections/notes/records/r1", R"({"data":{"v":2}})",
+        {{"Authorization", std::string("Bearer ") + t::kToken}, {"If-Match", "\"1\""}}));
+    CHECK(again.result_int() == 200);
+    CHECK(Json::parse(again.body())["version"] == 2);
+    auto cached = c.request(t::make_request(
+        "GET", "/v1/collections/notes/records/r1", "",
+        {{"Authorization", std::string("Bearer ") + t::kToken}, {"If-None-Match", "\"2\""}}));
+    CHECK(cached.result_int() == 304);
+    auto del =
+        c.request(t::make_request("DELETE", "/v1/collections/notes/records/r1", "", bearer()));
+    CHECK(del.result_int() == 204);
+    CHECK(del.body().empty());
+    auto metrics = c.request(t::make_request("GET", "/metrics"));
+    CHECK(metrics.result_int() == 200);
+    CHECK(metrics[bh::field::content_type] == "text/plain; version=0.0.4");
+    CHECK(metrics.body().find("example_collections ") != std::string::npos);
+  }
+  SECTION("4xx and 5xx") {
+    check_error(c.request(t::make_request("GET", "/v1/demo/echo?n=abc")), 400, "invalid_parameter");
+    check_error(c.request(t::make_request("GET", "/v1/collections/notes/records")), 401,
+                "unauthorized");
+    check_error(
+        c.request(t::make_request("GET", "/v1/collections/notes/records/none", "", bearer())), 404,
+        "not_found");
+    auto m = c.request(t::make_request("PATCH", "/v1/health"));
+    check_error(m, 405, "method_not_allowed");
+    CHECK(m[bh::field::allow] == "GET");
+    check_error(
+        c.request(t::make_request(
+            "PUT", "/v1/collections/notes/records/x", R"({"data":{}})",
+            {{"Authorization", std::string("Bearer ") + t::kToken}, {"If-Match", "\"9\""}})),
+        412, "precondition_failed");
+    check_error(c.request(t::make_request("PUT", "/v1/collections/notes/records/x", "data=1",
+                                          {{"Authorization", std::string("Bearer ") + t::kToken},
+                                           {"Content-Type", "application/x-www-form-urlencoded"}})),
+                415, "unsupported_media_type");
+    auto v = c.request(t::make_request("PUT", "/v1/collections/notes/records/x",
+                                       R"({"data":{},"tags":[1]})", bearer()));
+    check_error(v, 422, "schema_violation");
+    CHECK(Json::parse(v.body())["error"]["pointer"] == "/tags/0");
+    CHECK(Json::parse(v.body())["error"]["rule"] == "type");
+    check_error(c.request(t::make_request("GET", "/test/throws")), 500, "internal");
+    // The connection survived every error above.
+    CHECK(c.request(t::make_request("GET", "/v1/health")).result_int() == 200);
+  }
+}
+
+TEST_CASE("Server answers 413 and 431 and closes", "[http][server]") {
+  http::ServerOptions o;
+  o.header_limit = 2048;
+  o.body_limit = 1024;
+  t::TestServer s(o);
+  {
+    t::TcpClient c(s.port());
+    auto r =
+        c.request(t::make_request("PUT", "/v1/collections/notes/records/x",
+                                  R"({"data":{"x":")" + std::string(2000, 'a') + "\"}}", bearer()));
+    check_error(r, 413, "payload_too_large");
+    CHECK_FALSE(r.keep_alive());
+  }
+  {
+    t::TcpClient c(s.port());
+    auto r =
+        c.request(t::make_request("GET", "/v1/health", "", {{"X-Big", std::string(4096, 'h')}}));
+    check_error(r, 431, "headers_too_large");
+    CHECK_FALSE(r.keep_alive());
+  }
+}
+
+TEST_CASE("Server serves the Unix socket 0600 and admits its own user by uid", "[http][server]") {
+  t::TestServer s({}, "uid.sock");
+  struct stat st {};
+  REQUIRE(::stat(s.server->unix_path().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  t::UnixClient c(s.server->unix_path());
+  auto who = c.request(t::make_request("GET", "/v1/admin/whoami"));
+  REQUIRE(who.result_int() == 200);
+  CHECK(Json::parse(who.body())["principal"] == "uid:" + std::to_string(::geteuid()));
+  // Over TCP the same route needs the token.
+  t::TcpClient tcp(s.port());
+  check_error(tcp.request(t::make_request("GET", "/v1/admin/whoami")), 401, "unauthorized");
+  // Bearer-only routes need the token on the Unix socket too.
+  check_error(c.request(t::make_request("GET", "/v1/collections/notes/records")), 401,
+              "unauthorized");
+  auto curl = t::curl({"--unix-socket", s.server->unix_path(), "http://local/v1/admin/whoami"});
+  CHECK(curl.exit_code == 0);
+  CHECK(curl.status == 200);
+  CHECK(Json::parse(curl.body)["principal"] == "uid:" + std::to_string(::geteuid()));
+}
+
+TEST_CASE("Server answers curl with the same statuses and headers", "[http][server]") {
+  t::TestServer s;
+  auto ok = t::curl({s.url("/v1/demo/echo?n=5&color=blue")});
+  REQUIRE(ok.exit_code == 0);
+  CHECK(ok.status == 200);
+  CHECK(ok.header("Content-Type") == "application/json");
+  CHECK(Json::parse(ok.body)["color"] == "blue");
+  CHECK(ok.header("X-Request-Id").size() == 16);
+  auto put = t::curl({"-X", "PUT", "-H", std::string("Authorization: Bearer ") + t::kToken, "-H",
+                      "Content-Type: application/json", "--data", R"({"data":{"k":"v"}})",
+                      s.url("/v1/collections/notes/records/c1")});
+  CHECK(put.status == 201);
+  CHECK(put.header("ETag") == "\"1\"");
+  auto unauth = t::curl({s.url("/v1/collections/notes/records")});
+  CHECK(unauth.status == 401);
+  CHECK(unauth.header("WWW-Authenticate") == "Bearer");
+  CHECK(Json::parse(unauth.body)["error"]["code"] == "unauthorized");
+  auto bad = t::curl({"-X", "PUT", "-H", std::string("Authorization: Bearer ") + t::kToken, "-H",
+                      "Content-Type: application/json", "--data", "{nope",
+                      s.url("/v1/collections/notes/records/c1")});
+  CHECK(bad.status == 400);
+  CHECK(Json::parse(bad.body)["error"]["code"] == "invalid_json");
+  auto nf = t::curl({s.url("/missing")});
+  CHECK(nf.status == 404);
+  auto doc = t::curl({s.url("/openapi.json")});
+  CHECK(doc.status == 200);
+  CHECK(Json::parse(doc.body) == s.router.openapi());
+}
+
+TEST_CASE("Server answers a missing and a malformed case of every declared parameter",
+          "[http][server]") {
+  t::TestServer s;
+  t::TcpClient c(s.port());
+  t::UnixClient u(s.server->unix_path());
+  std::size_t params = 0;
+  for (const auto& route : s.router.routes()) {
+    for (const auto& p : route.params()) {
+      ++params;
+      CAPTURE(route.path(), http::method_name(route.method()), p.name());
+      // Missing.
+      auto missing = t::to_beast(t::generate(route, &p, t::Override::kMissing));
+      auto r = c.request(missing);
+      if (p.in() == http::In::kPath) {
+        CHECK(r.result_int() == 404);
+      } else if (p.is_required()) {
+        check_error(r, 400, "missing_parameter");
+        CHECK(Json::parse(r.body())["error"]["parameter"] == p.name());
+      } else {
+        CHECK(r.result_int() != 400);
+        CHECK(r.result_int() < 500);
+      }
+      // Malformed, over TCP and over the Unix socket.
+      auto malformed = t::to_beast(t::generate(route, &p, t::Override::kMalformed));
+      for (const auto& m : {c.request(malformed), u.request(malformed)}) {
+        check_error(m, 400, "invalid_parameter");
+        CHECK(Json::parse(m.body())["error"]["parameter"] == p.name());
+      }
+    }
+  }
+  CHECK(params >= 15);
+}
+
+TEST_CASE("Server answers 401 without and with a wrong token on every route that needs auth",
+          "[http][server]") {
+  t::TestServer s;
+  t::TcpClient c(s.port());
+  std::size_t auth_routes = 0;
+  for (const auto& route : s.router.routes()) {
+    if (route.auth_requirement() == http::Auth::kNone) continue;
+    ++auth_routes;
+    CAPTURE(route.path(), http::method_name(route.method()));
+    auto g = t::generate(route, nullptr, t::Override::kNone, /*with_token=*/false);
+    for (const char* header : {"", "Bearer wrong-token", "Bearer ", "Basic dGVzdA==",
+                               "Bearer test-token-012345678", "Bearer test-token-01234567890"}) {
+      CAPTURE(header);
+      auto req = t::to_beast(g);
+      if (*header != '\0') req.set(bh::field::authorization, header);
+      auto r = c.request(req);
+      check_error(r, 401, "unauthorized");
+      CHECK(r[bh::field::www_authenticate] == "Bearer");
+    }
+    // And the right token gets past auth.
+    auto good = t::to_beast(t::generate(route));
+    CHECK(c.request(good).result_int() != 401);
+  }
+  CHECK(auth_routes >= 6);
+}
