@@ -9,12 +9,21 @@
 //
 // Example:
 //   try {
-//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//     db.write([](coordkit::db::Transaction& tx) {
+//       tx.execute("INSERT INTO records(id, body) VALUES (?, ?)", 1, "first");
+//     });
 //   } catch (const coordkit::db::Error& e) {
-//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
+//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* id 1 exists */ }
 //   }
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
+
+// coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
+// which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
+#if !defined(SQLITE_HAS_CODEC)
+#error \
+    "coordkit/db needs SQLCipher: compile with -DSQLITE_HAS_CODEC and link -lsqlcipher (Bazel: depend on @coordkit//libs/db, which brings both through //third_party:sqlcipher)"
+#endif
 
 #include <sqlcipher/sqlite3.h>
 
@@ -145,31 +154,34 @@ struct Classification {
   friend constexpr bool operator==(const Classification&, const Classification&) = default;
 };
 
-// classify: the one implementation of DESIGN.md's error-class table.
+// classify: the one implementation of the error-class table below.
 // `extended_result_code` is SQLite's extended (or primary) result code;
 // `key_verified` says whether this process has already read this file's schema
 // with this key (which turns NOTADB/CORRUPT from "wrong key" into "transient,
-// reconnect"). Pure function; thread-safe.
+// reconnect"). Returns the retry class and the code to surface; pure,
+// noexcept, thread-safe.
 //
-// | result                                            | class               | code |
-// |---------------------------------------------------|---------------------|-------------------------|
-// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy | | LOCKED,
-// LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   | |
-// SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql | | NOTADB,
-// CORRUPT* with key_verified                | kReconnect          | kCorrupt                | |
-// IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo | |
-// READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly | | NOTADB,
-// CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase | |
-// FULL                                              | kPermanent          | kFull | | READONLY*
-// (other)                                 | kPermanent          | kReadOnly               | | PERM,
-// AUTH                                        | kPermanent          | kPermission             | |
-// CANTOPEN*                                         | kPermanent          | kCantOpen | |
-// CONSTRAINT*                                       | kPermanent          | kConstraint | |
-// MISMATCH                                          | kPermanent          | kMismatch | | ERROR*,
-// TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       | |
-// RANGE                                             | kPermanent          | kInvalidArgument | |
-// MISUSE                                            | kPermanent          | kMisuse | | NOMEM,
-// IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
+// clang-format off
+// | result                                            | class                | code                    |
+// |---------------------------------------------------|----------------------|-------------------------|
+// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection | kBusy                   |
+// | LOCKED, LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection | kBusy                   |
+// | SCHEMA (schema changed under a statement)         | kRetrySameConnection | kSql                    |
+// | NOTADB, CORRUPT* with key_verified                | kReconnect           | kCorrupt                |
+// | IOERR* (except IOERR_NOMEM)                       | kReconnect           | kIo                     |
+// | READONLY_DBMOVED (file renamed/replaced under us) | kReconnect           | kReadOnly               |
+// | NOTADB, CORRUPT* without key_verified             | kPermanent           | kWrongKeyOrNotADatabase |
+// | FULL                                              | kPermanent           | kFull                   |
+// | READONLY* (other)                                 | kPermanent           | kReadOnly               |
+// | PERM, AUTH                                        | kPermanent           | kPermission             |
+// | CANTOPEN*                                         | kPermanent           | kCantOpen               |
+// | CONSTRAINT*                                       | kPermanent           | kConstraint             |
+// | MISMATCH                                          | kPermanent           | kMismatch               |
+// | ERROR*, TOOBIG, NOLFS, FORMAT                     | kPermanent           | kSql (NOLFS: kIo)       |
+// | RANGE                                             | kPermanent           | kInvalidArgument        |
+// | MISUSE                                            | kPermanent           | kMisuse                 |
+// | NOMEM, IOERR_NOMEM, INTERRUPT, anything else      | kPermanent           | kInternal               |
+// clang-format on
 constexpr Classification classify(int extended_result_code, bool key_verified) noexcept {
   const int primary = extended_result_code & 0xff;
   switch (primary) {

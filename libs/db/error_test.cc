@@ -1,4 +1,4 @@
-// The classifier implements DESIGN.md's error-class table, one row per
+// The classifier implements error.h's error-class table, one row per
 // SQLite result family, checked over the extended codes of each family.
 #include "coordkit/db/error.h"
 

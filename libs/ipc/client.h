@@ -55,8 +55,8 @@ namespace coordkit::ipc {
 
 // ClientOptions: which server to talk to; resolved like ServerOptions.
 struct ClientOptions {
-  std::string app;
-  std::optional<std::filesystem::path> runtime_dir;
+  std::string app{};
+  std::optional<std::filesystem::path> runtime_dir{};
 };
 
 // Status: one reading of the runtime directory.
@@ -64,7 +64,7 @@ struct Status {
   ServerState state = ServerState::kStopped;
   // record: the parsed status file, when there is one (also for kStale:
   // what the last server, or whatever wrote the file, said).
-  std::optional<StatusRecord> record;
+  std::optional<StatusRecord> record{};
   // verified: `record` describes the live process that holds the lock.
   bool verified = false;
   // lock_holder_pid: the holder of the lock as the OS reports it; 0 if none

@@ -78,14 +78,16 @@ inline constexpr std::chrono::milliseconds kDefaultPollInterval{500};
 // systems where inotify is known not to work.
 inline constexpr const char* kEnvForcePoll = "COORDKIT_IPC_FORCE_POLL";
 
-// ServerOptions: how a Server is set up. Only `app` is required.
+// ServerOptions: how a Server is set up. Only `app` is required. Every
+// member has a default initializer, so designated initializers naming only
+// some members compile cleanly under -Wextra (-Wmissing-field-initializers).
 struct ServerOptions {
-  std::string app;  // see is_valid_app_name
+  std::string app{};  // see is_valid_app_name
   // runtime_dir: an explicit directory (a --runtime-dir flag); otherwise the
   // rules in runtime_dir.h.
-  std::optional<std::filesystem::path> runtime_dir;
-  std::string version;  // published in the status file
-  std::string address;  // published; may be set later with set_address
+  std::optional<std::filesystem::path> runtime_dir{};
+  std::string version{};  // published in the status file
+  std::string address{};  // published; may be set later with set_address
   std::chrono::milliseconds poll_interval = kDefaultPollInterval;
   bool use_inotify = true;     // false: the poll alone (also COORDKIT_IPC_FORCE_POLL)
   bool handle_signals = true;  // SIGINT/SIGTERM request a graceful shutdown
@@ -93,11 +95,11 @@ struct ServerOptions {
   // upgraded to fast; from the watcher thread (or the thread calling
   // request_shutdown). Keep it short and thread-safe; never destroy the
   // Server from it. Exceptions it throws are swallowed.
-  std::function<void(const ShutdownRequest&)> on_shutdown;
+  std::function<void(const ShutdownRequest&)> on_shutdown{};
   // on_event: diagnostics to log (rejected shutdown files, a lost runtime
   // dir, inotify unavailable). Same threads and rules as on_shutdown; also
   // called from the constructor (e.g. a stale file found at start-up).
-  std::function<void(const Event&)> on_event;
+  std::function<void(const Event&)> on_event{};
 };
 
 // Server: the server side of the runtime directory. Not copyable or

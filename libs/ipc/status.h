@@ -14,7 +14,7 @@
 // Example:
 //   coordkit::ipc::StatusRecord record;
 //   record.pid = 4242;
-//   record.state = coordkit::ipc::Phase::kReady;
+//   record.set_phase(coordkit::ipc::Phase::kReady);
 //   std::string json = coordkit::ipc::format_status(record);
 //   std::optional<coordkit::ipc::StatusRecord> back = coordkit::ipc::parse_status(json);
 #ifndef COORDKIT_IPC_STATUS_H_
@@ -89,15 +89,15 @@ constexpr bool is_running(ServerState state) noexcept {
 
 // StatusRecord: the content of a status file.
 struct StatusRecord {
-  std::string app;
+  std::string app{};
   std::int64_t pid = 0;
   std::uint64_t start_time = 0;         // Linux: /proc/<pid>/stat field 22 (clock ticks since boot)
-  std::string boot_id;                  // Linux: /proc/sys/kernel/random/boot_id
-  std::string token;                    // random instance token, 32 lower-case hex digits
+  std::string boot_id{};                // Linux: /proc/sys/kernel/random/boot_id
+  std::string token{};                  // random instance token, 32 lower-case hex digits
   std::string state_word = "starting";  // as written; see phase()
-  std::string address;
-  std::string version;
-  std::string started_at;  // ISO 8601 UTC, millisecond precision
+  std::string address{};
+  std::string version{};
+  std::string started_at{};  // ISO 8601 UTC, millisecond precision
 
   // phase: the state word as a Phase; nullopt for a word this version does
   // not know (written by a newer server).

@@ -48,8 +48,8 @@ class Child {
  public:
   // Output: what communicate() collected.
   struct Output {
-    std::string out;
-    std::string err;
+    std::string out{};
+    std::string err{};
   };
 
   Child(Child&& other) noexcept

@@ -143,8 +143,13 @@ class Connection {
       Stmt stmt(raw_stmt);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt.get());
       if (rc != SQLITE_ROW) {
-        throw make_error(c->db_, rc, "the key does not read the schema of " + setup.path, {},
-                         key_verified);
+        const int primary = rc & 0xff;
+        const bool locked = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+        throw make_error(c->db_, rc,
+                         (locked ? "the database stayed locked while verifying the key of "
+                                 : "the key does not read the schema of ") +
+                             setup.path,
+                         {}, key_verified);
       }
       user_version = sqlite3_column_int(stmt.get(), 1);
       const auto* jm = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 2));

@@ -240,11 +240,18 @@ class DatabaseState {
       throw Error(ErrorCode::kMisuse, std::string(what) + " called inside a transaction");
   }
 
+  // rollback: ends a failed attempt's transaction. Never throws: the cached
+  // ROLLBACK may have to be prepared (first use, evicted, the schema changed
+  // under it), and a prepare can fail (out of memory, a locked schema); a
+  // connection that cannot roll back is closed instead, which rolls back, and
+  // is not reused.
   void rollback() noexcept {
     if (!conn_ || sqlite3_get_autocommit(conn_->db()) != 0) return;
-    if (conn_->step_cached("ROLLBACK", opener_.key_verified()) != SQLITE_OK) {
-      conn_.reset();  // a connection that cannot roll back is not reused
+    try {
+      if (conn_->step_cached("ROLLBACK", opener_.key_verified()) == SQLITE_OK) return;
+    } catch (...) {
     }
+    conn_.reset();
   }
 
   // diagnose_corruption: a short quick_check for the message of a corruption

@@ -5,8 +5,10 @@
 #define COORDKIT_DB_INTERNAL_OPEN_H_
 
 #include <sqlcipher/sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -46,6 +48,19 @@ inline int sort_migrations(std::vector<Migration>& migrations) {
   return max_version;
 }
 
+// auto_vacuum_pragma: the statement that sets `mode` on a new file.
+inline const char* auto_vacuum_pragma(AutoVacuum mode) noexcept {
+  switch (mode) {
+    case AutoVacuum::kFull:
+      return "PRAGMA auto_vacuum=FULL";
+    case AutoVacuum::kIncremental:
+      return "PRAGMA auto_vacuum=INCREMENTAL";
+    case AutoVacuum::kNone:
+      break;
+  }
+  return "PRAGMA auto_vacuum=NONE";
+}
+
 // Opener: opens, creates, migrates and reopens the connection `conn` of one
 // Database. Holds references to the Database's options, connection, counters
 // and ladder, which outlive it. One thread at a time.
@@ -82,6 +97,7 @@ class Opener {
   // transaction on `conn`.
   void open_initial(FunctionRef<void()> run_migrations) {
     const std::string path = options_.path.string();
+    check_directory();
     if (!file_id_of(path)) {
       if (!options_.create_if_missing) throw not_initialised(path);
       initialise_under_lock(run_migrations);
@@ -123,13 +139,36 @@ class Opener {
     if (v > max_version_) throw_too_new(v);
     for (const Migration& m : options_.migrations) {
       if (m.version <= v) continue;
-      if (!m.sql.empty()) tx.exec(m.sql);
+      if (!m.sql.empty()) tx.execute_script(m.sql);
       if (m.apply) m.apply(tx);
     }
-    if (max_version_ > v) tx.exec("PRAGMA user_version = " + std::to_string(max_version_));
+    if (max_version_ > v)
+      tx.execute_script("PRAGMA user_version = " + std::to_string(max_version_));
   }
 
  private:
+  // check_directory: kCantOpen naming the directory when the database's
+  // directory does not exist or is not a directory (rather than an error
+  // about the first sidecar file that could not be made in it).
+  void check_directory() const {
+    const std::filesystem::path dir = options_.path.parent_path().empty()
+                                          ? std::filesystem::path(".")
+                                          : options_.path.parent_path();
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT || err == ENOTDIR) {
+        throw Error(ErrorCode::kCantOpen,
+                    "the database's directory does not exist: " + dir.string(), err);
+      }
+      return;  // other failures surface with the open itself
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      throw Error(ErrorCode::kCantOpen,
+                  "the database's directory is not a directory: " + dir.string(), ENOTDIR);
+    }
+  }
+
   static Error not_initialised(const std::string& path) {
     return Error(ErrorCode::kNotInitialised, "database does not exist (yet): " + path);
   }
@@ -137,16 +176,35 @@ class Opener {
   // open_connection: opens and verifies; on kWrongKeyOrNotADatabase tries
   // once more (a salt read while the file was being replaced heals so),
   // reusing the derived key if the salt did not change.
+  // A file that stays locked while the key is verified (another process's
+  // checkpoint on close, an exclusive lock) is busy, not a wrong key: the
+  // open waits and tries again, like a transaction, within
+  // RetryPolicy::deadline, then throws kBusy.
   std::unique_ptr<Connection> open_connection(OpenedInfo* info) {
     DerivedHint hint;
     const ConnectionSetup setup = setup_for(options_.path.string());
-    for (int attempt = 0;; ++attempt) {
+    const auto deadline = Clock::now() + options_.retry.deadline;
+    int wrong_key_attempts = 0;
+    int busy_step = 0;
+    for (;;) {
       try {
         auto c = Connection::open(setup, options_.key, key_verified_, nullptr, info, &hint);
         key_verified_ = true;
         return c;
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::kWrongKeyOrNotADatabase || attempt >= 1) throw;
+        if (e.retry_class() == RetryClass::kRetrySameConnection && e.code() == ErrorCode::kBusy) {
+          CountersCell::add(
+              counters_
+                  .failures_by_class[static_cast<std::size_t>(RetryClass::kRetrySameConnection)]);
+          if (Clock::now() >= deadline) {
+            throw Error(ErrorCode::kBusy, e.retry_class(), e.extended_code(),
+                        "gave up opening after the retry deadline: " + std::string(e.what()),
+                        e.sql());
+          }
+          ladder_.backoff(busy_step++, deadline);
+          continue;
+        }
+        if (e.code() != ErrorCode::kWrongKeyOrNotADatabase || wrong_key_attempts++ >= 1) throw;
         sleep_for(std::chrono::milliseconds(2));
       }
     }
@@ -213,13 +271,15 @@ class Opener {
       setup.synchronous = Synchronous::kFull;
       const Salt salt = random_salt();
       auto c = Connection::open(setup, options_.key, false, &salt, nullptr, nullptr);
+      // Before WAL and before the first table: later, SQLite ignores it.
+      c->exec(auto_vacuum_pragma(options_.auto_vacuum), true);
       set_wal(*c, Clock::now() + options_.retry.deadline);
       c->exec("BEGIN IMMEDIATE", true);
       try {
         Transaction tx = TransactionAccess::make(c->db(), &c->cache(), true, false);
         migrate(tx);
         // Writes page 1 even without migrations, so the file is complete.
-        if (max_version_ == 0) tx.exec("PRAGMA user_version = 0");
+        if (max_version_ == 0) tx.execute_script("PRAGMA user_version = 0");
         c->exec("COMMIT", true);
       } catch (...) {
         sqlite3_exec(c->db(), "ROLLBACK", nullptr, nullptr, nullptr);
