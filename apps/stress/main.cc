@@ -89,6 +89,9 @@ void setup_run(CLI::App& app, cs::RunOptions& o, Outputs& out) {
   app.add_option("--graceful-restarts", o.graceful_restarts, "Chaos: gateway restarts via the shutdown file")
       ->check(CLI::Range(0, 100));
   app.add_option("--kill9-restarts", o.kill9_restarts, "Chaos: gateway kill -9 and restart")->check(CLI::Range(0, 100));
+  app.add_option("--restart-command", o.restart_command,
+                 "Chaos on a gateway you started: the shell command that starts it again "
+                 "(with --runtime-dir; the tester stops it)");
   app.add_flag("!--no-progress", o.progress, "No progress lines");
   app.add_option("--json", out.json_path, "Write the JSON report here ('-': stdout)");
   app.add_option("--html", out.html_path, "Write the HTML report here");

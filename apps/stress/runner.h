@@ -13,6 +13,7 @@
 #define COORDKIT_APPS_STRESS_RUNNER_H_
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,7 +83,11 @@ struct RunOptions {
   double kill_rate = 0;            // worker kills per second
   double checkpoint_every_s = 0;
   double backup_every_s = 0;
-  int graceful_restarts = 0;       // spread over the run (spawned gateway only)
+  int graceful_restarts = 0;       // spread over the run: spawned gateway, or restart_command
+  // restart_command: for a gateway the tester did not start: after stopping
+  // it (shutdown file, or kill -9 of the verified pid from its status file),
+  // `/bin/sh -c restart_command` starts it again (e.g. coordctl gateway start).
+  std::string restart_command{};
   int kill9_restarts = 0;
   bool progress = true;
   std::function<void(double)> on_tick{};  // tests: called about every 100 ms with t_s
@@ -115,6 +120,10 @@ inline std::string read_token(const std::filesystem::path& runtime_dir) {
   return t;
 }
 
+// kHotMs: how long after its creation a record is read and written by the
+// load (HTTP pool and workers' listings alike).
+inline constexpr std::int64_t kHotMs = 2000;
+
 // Shared: what every thread of a run sees.
 struct Shared {
   const RunOptions* o = nullptr;
@@ -124,7 +133,10 @@ struct Shared {
   std::atomic<int> window{0};  // > 0 while a restart (and its grace) is on
   std::atomic<std::uint64_t> total_ops{0};
   std::mutex mu;
-  std::deque<std::string> pool;  // recent ids, shared by the HTTP connections
+  // pool: ids created or listed in the last kHotMs, shared by the HTTP
+  // connections; older records go cold (no actor touches them again), so a
+  // test can tamper with one behind the tester's back.
+  std::deque<std::pair<std::string, Clock::time_point>> pool;
   std::vector<Event> events;
   double t() const { return std::chrono::duration<double>(Clock::now() - start).count(); }
   void event(std::string kind, std::string detail) {
@@ -133,13 +145,13 @@ struct Shared {
   }
   void add_id(const std::string& id) {
     std::lock_guard<std::mutex> l(mu);
-    pool.push_back(id);
+    pool.emplace_back(id, Clock::now());
     while (pool.size() > 256) pool.pop_front();
   }
   void drop_id(const std::string& id) {
     std::lock_guard<std::mutex> l(mu);
     for (auto it = pool.begin(); it != pool.end(); ++it) {
-      if (*it == id) {
+      if (it->first == id) {
         pool.erase(it);
         break;
       }
@@ -147,8 +159,10 @@ struct Shared {
   }
   std::optional<std::string> pick(std::mt19937_64& rng) {
     std::lock_guard<std::mutex> l(mu);
+    const auto cold = Clock::now() - std::chrono::milliseconds(kHotMs);
+    while (!pool.empty() && pool.front().second < cold) pool.pop_front();
     if (pool.empty()) return std::nullopt;
-    return pool[rng() % pool.size()];
+    return pool[rng() % pool.size()].first;
   }
 };
 
@@ -368,7 +382,7 @@ class HttpActor {
       case OpKind::kList: {
         const auto r = exchange(bhttp::verb::get,
                                 records_path() + "?limit=50&cursor=" +
-                                    recent_cursor(sh_.o->collection, 3000),
+                                    recent_cursor(sh_.o->collection, kHotMs),
                                 {}, {}, false);
         if (r && r->status == 200) {
           if (auto j = parse(*r)) {
@@ -451,6 +465,40 @@ class GatewayProcess {
   std::filesystem::path runtime_dir_;
   std::uint16_t port_;
   std::optional<spawn::Child> child_;
+};
+
+// ExternalGateway: a gateway someone else started, known by its runtime dir.
+class ExternalGateway {
+ public:
+  ExternalGateway(std::filesystem::path runtime_dir, std::string restart_command,
+                  std::filesystem::path log)
+      : client_({.app = "gateway", .runtime_dir = std::move(runtime_dir)}),
+        restart_(std::move(restart_command)), log_(std::move(log)) {}
+
+  void stop(bool graceful) {
+    if (graceful) {
+      client_.request_shutdown(ipc::ShutdownMode::kGraceful, std::chrono::milliseconds(5000));
+    } else {
+      const ipc::Status s = client_.status();
+      if (!s.verified || !s.record) throw std::runtime_error("the gateway has no verified status");
+      ::kill(static_cast<pid_t>(s.record->pid), SIGKILL);
+    }
+    if (!client_.wait_until_stopped(std::chrono::milliseconds(30000))) {
+      throw std::runtime_error("the gateway did not stop");
+    }
+  }
+  void start() {
+    spawn::Child c = spawn::spawn({.executable = "/bin/sh", .args = {"-c", restart_},
+                                   .out = spawn::Stdio::file(log_), .err = spawn::Stdio::file(log_)});
+    const auto st = c.wait_for(std::chrono::milliseconds(60000));
+    if (!st || !st->success()) throw std::runtime_error("the restart command failed");
+    client_.wait_until_ready(std::chrono::milliseconds(30000));
+  }
+
+ private:
+  ipc::Client client_;
+  std::string restart_;
+  std::filesystem::path log_;
 };
 
 // WorkerPool: N worker processes kept running; killed ones replaced.
@@ -612,7 +660,11 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   double next_checkpoint = o.checkpoint_every_s > 0 ? o.checkpoint_every_s : 1e18;
   double next_backup = o.backup_every_s > 0 ? o.backup_every_s : 1e18;
   std::vector<std::pair<double, bool>> restarts;  // (time, graceful)
-  if (gw) {
+  std::optional<internal::ExternalGateway> ext;
+  if (!gw && !o.restart_command.empty()) {
+    ext.emplace(runtime_dir, o.restart_command, o.work_dir / "restart.log");
+  }
+  if (gw || ext) {
     const int n = o.graceful_restarts + o.kill9_restarts;
     for (int i = 0; i < n; ++i) restarts.push_back({o.duration_s * (i + 1) / (n + 1), true});
     // alternate graceful / kill -9 while both remain
@@ -662,19 +714,19 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
       }
       next_backup += o.backup_every_s;
     }
-    if (gw && next_restart < restarts.size() && t >= restarts[next_restart].first) {
+    if ((gw || ext) && next_restart < restarts.size() && t >= restarts[next_restart].first) {
       const bool graceful_restart = restarts[next_restart++].second;
       ++sh.window;
       const auto down = Clock::now();
       sh.event(graceful_restart ? "restart_graceful" : "restart_kill9", "");
-      if (graceful_restart) {
-        gw->stop_graceful();
-        ++graceful;
+      if (gw) {
+        graceful_restart ? gw->stop_graceful() : gw->kill9();
+        gw->start();
       } else {
-        gw->kill9();
-        ++kill9;
+        ext->stop(graceful_restart);
+        ext->start();
       }
-      gw->start();
+      ++(graceful_restart ? graceful : kill9);
       unavailable_ms += std::chrono::duration<double, std::milli>(Clock::now() - down).count();
       sh.event("ready", "");
       std::thread([&sh] {

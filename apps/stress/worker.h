@@ -160,7 +160,7 @@ inline int run_worker(const WorkerOptions& o) {
         ack(op, started);
       } else {
         const rec::Page page = d.read([&](db::Transaction& tx) {
-          return rec::list(tx, o.collection, recent_cursor(o.collection, 3000), 50, rec::Limits{});
+          return rec::list(tx, o.collection, recent_cursor(o.collection, 2000), 50, rec::Limits{});
         });
         if (page.records.empty()) continue;
         const std::string id = page.records[rng() % page.records.size()].id;
