@@ -79,11 +79,15 @@ struct Report {
     return !verdicts.empty() &&
            std::all_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.ok; });
   }
-  // ops: operations of one actor kind ("http", "worker"), all kinds if empty.
+  // ops: operations of one actor kind ("http", "worker"), those in restart
+  // windows ("window http get") included; all kinds if empty.
   std::uint64_t ops(std::string_view kind = {}) const {
     std::uint64_t n = 0;
     for (const auto& [name, s] : series) {
-      if (kind.empty() || name.rfind(std::string(kind) + " ", 0) == 0) n += s.latency.count();
+      if (kind.empty() || name.rfind(std::string(kind) + " ", 0) == 0 ||
+          name.rfind("window " + std::string(kind) + " ", 0) == 0) {
+        n += s.latency.count();
+      }
     }
     return n;
   }

@@ -146,3 +146,18 @@ TEST_CASE("The table names every check, its verdict and offenders", "[stress]") 
   CHECK(t.find("SOME CHECKS FAILED") != std::string::npos);
   CHECK(cs::render_table(sample(false)).find("ALL CHECKS HOLD") != std::string::npos);
 }
+
+TEST_CASE("Throughput counts operations in restart windows; their latency stays apart", "[stress]") {
+  cs::Report r;
+  r.duration_s = 2;
+  r.at("http get").record(0.5, 1000);
+  r.at("window http get").record(1.5, 900000);
+  r.at("worker get").record(0.5, 500);
+  CHECK(r.ops("http") == 2);
+  CHECK(r.ops("worker") == 1);
+  CHECK(r.ops() == 3);
+  const nlohmann::json j = cs::summary_json(r);
+  CHECK(j["http_ops_per_s"] == 1.0);
+  CHECK(j["p99_ms"]["http get"].get<double>() < 1.1);
+  CHECK(j["p99_ms"]["window http get"].get<double>() > 800);
+}
