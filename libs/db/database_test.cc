@@ -7,9 +7,13 @@
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <latch>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -327,8 +331,9 @@ TEST_CASE("Permanent errors surface at once, with the statement", "[db][retry]")
     CHECK(e.sql() == "INSERT INTO t(id, v) VALUES (1, 'b')");
   }
   CHECK(runs == 1);
-  CHECK(code_of([&] { d.read([](db::Transaction& tx) { tx.exec("SELECT * FROM nope"); }); }) ==
-        db::ErrorCode::kSql);
+  CHECK(code_of([&] {
+          d.read([](db::Transaction& tx) { tx.execute_script("SELECT * FROM nope"); });
+        }) == db::ErrorCode::kSql);
   CHECK(code_of([&] {
           d.read([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
         }) == db::ErrorCode::kReadOnly);
@@ -524,4 +529,133 @@ TEST_CASE("Maintenance: checkpoint, checks, stats, backup and rekey", "[db][main
     RawDb raw(dir / "a.db", "new pass", false);
     CHECK(raw.text("SELECT count(*) FROM t") == "301");
   }
+}
+
+TEST_CASE("Counters::transactions counts the caller's transactions, not the library's own reads",
+          "[db][counters]") {
+  const auto dir = scratch_dir("own");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  const db::Counters before = d.counters();
+  CHECK(d.stats().user_version == 1);
+  CHECK(d.user_version() == 1);
+  CHECK(d.quick_check().ok);
+  CHECK(d.integrity_check().ok);
+  const db::Counters after_maintenance = d.counters();
+  CHECK(after_maintenance.transactions == before.transactions);
+  CHECK(after_maintenance.own_transactions == before.own_transactions + 4);
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('a')"); });
+  CHECK(count_rows(d) == 1);
+  CHECK(d.counters().transactions == before.transactions + 2);
+}
+
+TEST_CASE("A rollback that must prepare its statement and cannot does not end the process",
+          "[db][retry]") {
+  const auto dir = scratch_dir("rollback");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('kept')"); });
+  RawDb other(dir / "a.db", kRawPragma, false);
+  bool prepare_failed = false;
+  // This connection has never rolled back, so its ROLLBACK is not cached:
+  // the rollback must prepare it, after another connection changed the
+  // schema, with SQLite out of memory.
+  CHECK_THROWS_AS(d.read([&](db::Transaction& tx) {
+    CHECK(tx.query_value<std::int64_t>("SELECT count(*) FROM t") == 1);
+    REQUIRE(other.exec("CREATE TABLE u(x INTEGER)") == SQLITE_OK);
+    sqlite3_hard_heap_limit64(sqlite3_memory_used());
+    sqlite3_stmt* probe = nullptr;
+    prepare_failed =
+        sqlite3_prepare_v2(other.get(), "SELECT 1", -1, &probe, nullptr) == SQLITE_NOMEM;
+    sqlite3_finalize(probe);
+    throw std::runtime_error("fn fails");
+  }),
+                  std::runtime_error);
+  sqlite3_hard_heap_limit64(0);
+  REQUIRE(prepare_failed);  // the rollback really could not prepare
+  // The connection that could not roll back was dropped; the next call
+  // reconnects and sees the other connection's schema.
+  CHECK(count_rows(d) == 1);
+  CHECK(d.read([](db::Transaction& tx) {
+    return tx.query_value<std::int64_t>("SELECT count(*) FROM u");
+  }) == 0);
+}
+
+TEST_CASE("Open waits out a lock held across the key verification, and says busy, not key",
+          "[db][open]") {
+  const auto dir = scratch_dir("openbusy");
+  const auto path = dir / "a.db";
+  { auto d = db::Database::open(options_for(path)); }
+  db::Options o = options_for(path);
+  o.retry.busy_timeout = milliseconds(50);
+  // An exclusive lock: no other connection can read the schema while it lasts.
+  auto holder = std::make_unique<RawDb>(path, kRawPragma, false);
+  REQUIRE(holder->exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;") == SQLITE_OK);
+
+  SECTION("held longer than busy_timeout, shorter than the deadline: the open succeeds") {
+    o.retry.deadline = milliseconds(10000);
+    std::latch opening(1);
+    std::thread release([&] {
+      opening.wait();
+      std::this_thread::sleep_for(milliseconds(300));  // the hold's length, six busy timeouts
+      holder.reset();
+    });
+    opening.count_down();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto d = db::Database::open(o);
+    const double took = ms_since(t0);
+    release.join();
+    CHECK(took >= 250.0);  // it did wait for the lock
+    CHECK(count_rows(d) == 0);
+  }
+  SECTION("held past the deadline: kBusy, never kWrongKeyOrNotADatabase") {
+    o.retry.deadline = milliseconds(300);
+    try {
+      db::Database::open(o);
+      FAIL("opened under an exclusive lock");
+    } catch (const db::Error& e) {
+      CHECK(e.code() == db::ErrorCode::kBusy);
+      CHECK(e.primary_code() == SQLITE_BUSY);
+    }
+    holder.reset();
+    auto d = db::Database::open(o);
+    CHECK(count_rows(d) == 0);
+  }
+}
+
+TEST_CASE("Opening in a directory that does not exist fails with kCantOpen naming it",
+          "[db][open]") {
+  const auto dir = scratch_dir("nodir");
+  db::Options o = options_for(dir / "missing" / "a.db");
+  try {
+    db::Database::open(o);
+    FAIL("opened in a missing directory");
+  } catch (const db::Error& e) {
+    CHECK(e.code() == db::ErrorCode::kCantOpen);
+    CHECK(e.os_error() == ENOENT);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "missing"));
+  write_file(dir / "file", "not a directory");
+  CHECK(code_of([&] { db::Database::open(options_for(dir / "file" / "a.db")); }) ==
+        db::ErrorCode::kCantOpen);
+}
+
+TEST_CASE("auto_vacuum is applied when the file is created, before WAL", "[db][open]") {
+  const auto dir = scratch_dir("autovacuum");
+  struct Case {
+    db::AutoVacuum mode;
+    const char* pragma;
+  };
+  const Case c = GENERATE(Case{db::AutoVacuum::kNone, "0"}, Case{db::AutoVacuum::kFull, "1"},
+                          Case{db::AutoVacuum::kIncremental, "2"});
+  CAPTURE(c.pragma);
+  const auto path = dir / (std::string("a") + c.pragma + ".db");
+  db::Options o = options_for(path);
+  o.auto_vacuum = c.mode;
+  { auto d = db::Database::open(o); }
+  RawDb raw(path, kRawPragma, false);
+  CHECK(raw.text("PRAGMA auto_vacuum") == c.pragma);
+  CHECK(raw.text("PRAGMA journal_mode") == "wal");
+  // An existing file keeps its own.
+  o.auto_vacuum = c.mode == db::AutoVacuum::kFull ? db::AutoVacuum::kNone : db::AutoVacuum::kFull;
+  { auto d = db::Database::open(o); }
+  CHECK(raw.text("PRAGMA auto_vacuum") == c.pragma);
 }

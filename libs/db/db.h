@@ -6,7 +6,7 @@
 //   #include "coordkit/db/db.h"
 //
 //   coordkit::db::Options options;
-//   options.path = "app.db";
+//   options.path = dir / "app.db";
 //   options.key = coordkit::db::Key::passphrase("secret");
 //   options.migrations = {{1, "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"}};
 //   auto store = coordkit::db::Store::open(std::move(options));

@@ -2,7 +2,13 @@
 // file system. Run through tools/bench/db (bazel run -c opt). Re-executes
 // itself for the worker processes of the multi-process phases.
 //
-// Prints one line per figure, then one JSON object with all of them.
+// Prints one line per figure, then one JSON object with all of them, the
+// library's and the naive client's side by side. The multi-process phase
+// runs, for each client, one writer alone and four mixes of one long-lived
+// writer (the service) with four CLI-like processes (see MixKind): the
+// tight loop, its CPU-share control (the CLIs read instead of writing), a
+// paced mix (each CLI writes 100 times a second) and the paced mix's
+// control.
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlcipher/sqlite3.h>
@@ -37,6 +43,10 @@ namespace {
 constexpr const char* kPassphrase = "benchmark passphrase";
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS rows(id INTEGER PRIMARY KEY, who INTEGER, body TEXT)";
+// kReadSql: the CPU-share control's read, one index lookup whatever the
+// table's size.
+constexpr const char* kReadSql = "SELECT max(id) FROM rows";
+
 // The multi-process phases alternate this many stretches of the mix with
 // baseline stretches (alternating_mix).
 constexpr int kMixRounds = 5;
@@ -84,6 +94,7 @@ struct NaiveDb {
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* begin = nullptr;
   sqlite3_stmt* commit = nullptr;
+  sqlite3_stmt* select = nullptr;
   NaiveDb(const fs::path& path, const std::string& raw_key, db::Synchronous sync) {
     sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     sqlite3_key_v2(db, "main", raw_key.data(), static_cast<int>(raw_key.size()));
@@ -95,11 +106,13 @@ struct NaiveDb {
     sqlite3_prepare_v2(db, "INSERT INTO rows(who, body) VALUES (?, ?)", -1, &insert, nullptr);
     sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, nullptr);
     sqlite3_prepare_v2(db, "COMMIT", -1, &commit, nullptr);
+    sqlite3_prepare_v2(db, kReadSql, -1, &select, nullptr);
   }
   ~NaiveDb() {
     sqlite3_finalize(insert);
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
+    sqlite3_finalize(select);
     sqlite3_close_v2(db);
   }
   static bool step(sqlite3_stmt* s) {
@@ -111,6 +124,12 @@ struct NaiveDb {
     sqlite3_bind_int(insert, 1, who);
     sqlite3_bind_text(insert, 2, kBody.data(), static_cast<int>(kBody.size()), SQLITE_STATIC);
     return step(insert);
+  }
+  // read: one read (autocommit); false on any error (no retry).
+  bool read() {
+    const int rc = sqlite3_step(select);
+    sqlite3_reset(select);
+    return rc == SQLITE_ROW;
   }
   // write: one transaction of `n` rows; false on any error (no retry).
   bool write(int who, int n = 1) {
@@ -146,15 +165,39 @@ void lib_insert(db::Transaction& tx, int who) {
   tx.execute("INSERT INTO rows(who, body) VALUES (?, ?)", who, kBody);
 }
 
+void lib_read(db::Transaction& tx) { tx.query_value<std::int64_t>(kReadSql); }
+
 // ---------------------------------------------------------------- workers
+
+// CliMode: what a CLI-like worker does in each of its short-lived processes'
+// worth of work: open, one write transaction or one read transaction, close.
+// Tight: back to back; paced: at kPacedRate per second, each operation due
+// at a fixed time (its latency counts from then, so a CLI that falls behind
+// shows it instead of hiding it).
+struct CliMode {
+  bool write = true;
+  bool paced = false;
+};
+
+CliMode cli_mode(const std::string& kind) {
+  return {kind.find("-read") == std::string::npos, kind.find("-paced") != std::string::npos};
+}
+
+// kPacedRate: operations per second of each paced CLI, as scripts and people
+// run them.
+constexpr double kPacedRate = 100;
 
 // A worker reports on stdout: "READY" once set up, then after "GO" on stdin
 // and `seconds` of work: "RESULT <commits> <surfaced errors>", and writes its
-// per-operation latencies (ms, one per line) to <db>.lat.<who>.
+// per-operation latencies (ms, one per line) to <db>.lat.<who>. Kinds:
+// writer / naive-writer (the service: one connection, writes back to back),
+// cli / naive-cli (open, write, close), with "-read" (open, read, close: the
+// CPU-share control) and "-paced" (kPacedRate operations per second).
 int worker_main(const std::string& kind, const fs::path& path, int who, double seconds,
                 const std::string& raw_key) {
   const bool naive = kind.rfind("naive", 0) == 0;
   const bool cli = kind.find("cli") != std::string::npos;
+  const CliMode mode = cli_mode(kind);
   std::vector<double> lat;
   lat.reserve(200000);
   std::uint64_t commits = 0;
@@ -177,15 +220,28 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   const auto start = Clock::now();
   const auto end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto period =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / kPacedRate));
+  // Paced CLIs start a quarter period apart, so their operations interleave.
+  auto due = start + period * who / 4;
   while (Clock::now() < end) {
-    const auto t0 = Clock::now();
+    if (cli && mode.paced) {
+      std::this_thread::sleep_until(due);
+      if (due >= end) break;
+    }
+    const auto t0 = cli && mode.paced ? due : Clock::now();
+    due += period;
     bool ok = true;
     if (!naive) {
       try {
         if (cli) {
           auto d = db::Database::open(lib_options(path));
           const auto t1 = Clock::now();
-          d.write([&](db::Transaction& tx) { lib_insert(tx, who); });
+          if (mode.write) {
+            d.write([&](db::Transaction& tx) { lib_insert(tx, who); });
+          } else {
+            d.read([](db::Transaction& tx) { lib_read(tx); });
+          }
           const auto t2 = Clock::now();
           dbg_open.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           dbg_write.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
@@ -202,7 +258,7 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
       }
     } else if (cli) {
       NaiveDb d(path, raw_key, db::Synchronous::kNormal);
-      ok = d.write(who);
+      ok = mode.write ? d.write(who) : d.read();
     } else {
       ok = nv->write(who);
     }
@@ -283,15 +339,17 @@ Child spawn_worker(const std::string& self, const std::string& kind, const fs::p
   return c;
 }
 
-// MultiResult: one or more stretches of the multi-process mix, summed.
+// MultiResult: one or more stretches of a multi-process mix, summed.
 struct MultiResult {
   double seconds = 0;
   std::uint64_t writer_commits = 0;
-  std::uint64_t cli_commits = 0;
+  std::uint64_t cli_commits = 0;  // the CLIs' transactions (reads in the controls)
   std::uint64_t surfaced = 0;
-  std::vector<double> cli_lat_ms;  // every CLI-like open-write-close
+  std::vector<double> cli_lat_ms;  // every CLI-like open-write-close (or open-read-close)
 
   double tps() const { return ratio(static_cast<double>(writer_commits + cli_commits), seconds); }
+  // service_tps: the long-lived writer's own rate.
+  double service_tps() const { return ratio(static_cast<double>(writer_commits), seconds); }
   double cli_p99_ms() const { return percentile(cli_lat_ms, 0.99); }
   double cli_max_ms() const {
     return cli_lat_ms.empty() ? 0 : *std::max_element(cli_lat_ms.begin(), cli_lat_ms.end());
@@ -305,14 +363,16 @@ struct MultiResult {
   }
 };
 
-// run_multi: 1 long-lived writer process + `clis` CLI-like processes.
-MultiResult run_multi(const std::string& self, bool naive, const fs::path& path, int clis,
-                      double seconds, const std::string& raw_key) {
+// run_multi: 1 long-lived writer process + `clis` CLI-like processes of
+// kind `cli_kind` ("cli", "cli-read", "cli-paced", "cli-read-paced"; see
+// worker_main).
+MultiResult run_multi(const std::string& self, bool naive, const std::string& cli_kind,
+                      const fs::path& path, int clis, double seconds, const std::string& raw_key) {
   std::vector<Child> children;
-  children.push_back(
-      spawn_worker(self, naive ? "naive-writer" : "writer", path, 0, seconds, raw_key));
+  const std::string prefix = naive ? "naive-" : "";
+  children.push_back(spawn_worker(self, prefix + "writer", path, 0, seconds, raw_key));
   for (int i = 1; i <= clis; ++i) {
-    children.push_back(spawn_worker(self, naive ? "naive-cli" : "cli", path, i, seconds, raw_key));
+    children.push_back(spawn_worker(self, prefix + cli_kind, path, i, seconds, raw_key));
   }
   char line[256];
   for (auto& c : children) {
@@ -465,76 +525,174 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
   return median(ratios);
 }
 
-// alternating_mix: `rounds` stretches of the mix (seconds / rounds each),
-// each bracketed by baseline stretches (rounds + 1 of them, seconds /
-// (rounds + 1) each, so the baseline and the mix run equally long), summed
-// into `*mix`. Returns the baseline's mean rate. This machine's speed drifts
-// over seconds: with one baseline stretch before and one after the mix, two
-// runs whose mixes committed nearly the same (67k and 70k) gave ratios of
-// 0.69 and 0.81; alternating averages more of the drift out. With
-// COORDKIT_BENCH_DEBUG, prints each round's ratio.
+// The mixes of a multi-process phase, each one long-lived writer (the
+// service) and four CLI-like processes, in the order each round runs them:
+//  - kTight: the CLIs open, write, close back to back (the first figures
+//    this benchmark had; they move with how fast the CLI loops run);
+//  - kControl: the CPU-share control: the same CLIs open, read, close back
+//    to back and take no write turn. On two cores, five busy processes share
+//    the CPU whatever the locking does; the service's rate here is what that
+//    sharing alone leaves it, and the tight mix against it is what the write
+//    turn costs;
+//  - kPaced: each CLI writes at kPacedRate per second, as scripts and people
+//    do;
+//  - kPacedControl: the paced mix's CPU-share control: each CLI opens, reads
+//    and closes at kPacedRate per second. The paced mix's service ratio is
+//    taken against this one, which costs the CPU the paced CLIs cost; against
+//    the tight control (whose CLIs burn whole cores) any paced mix would look
+//    better than one writer's share.
+enum MixKind { kTight, kControl, kPaced, kPacedControl, kMixKinds };
+constexpr const char* kCliKind[kMixKinds] = {"cli", "cli-read", "cli-paced", "cli-read-paced"};
+constexpr const char* kMixName[kMixKinds] = {"tight", "control", "paced", "paced_control"};
+
+// PhaseResult: one client's multi-process phase.
+struct PhaseResult {
+  double single = 0;  // one writer alone, mean of the baseline stretches
+  MultiResult mix[kMixKinds];
+};
+
+// alternating_mix: `rounds` rounds, each running every mix for seconds /
+// rounds, bracketed by stretches of the single-writer baseline (rounds + 1
+// of them, seconds / (rounds + 1) each, so the baseline runs as long as each
+// mix), summed into `*out`. This machine's speed drifts over seconds: with
+// one baseline stretch before and one after the mix, two runs whose mixes
+// committed nearly the same (67k and 70k) gave ratios of 0.69 and 0.81;
+// alternating averages more of the drift out, and a mix is compared with its
+// control from the same rounds. With COORDKIT_BENCH_DEBUG, prints each
+// round's figures.
 template <class Baseline, class Mix>
-double alternating_mix(double seconds, int rounds, Baseline baseline, Mix run_mix,
-                       MultiResult* mix) {
+void alternating_mix(double seconds, int rounds, Baseline baseline, Mix run_mix, PhaseResult* out) {
   const double base_stretch = seconds / (rounds + 1);
   double before = baseline(base_stretch);
   double sum = before;
   for (int r = 0; r < rounds; ++r) {
-    const MultiResult m = run_mix(seconds / rounds);
+    MultiResult m[kMixKinds];
+    for (int k = 0; k < kMixKinds; ++k) m[k] = run_mix(static_cast<MixKind>(k), seconds / rounds);
     const double after = baseline(base_stretch);
     sum += after;
     if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
-      std::fprintf(stderr, "round %d: ratio %.3f (mix %.0f tx/s, baseline %.0f -> %.0f)\n", r,
-                   m.tps() / ((before + after) / 2), m.tps(), before, after);
+      std::fprintf(stderr,
+                   "round %d: baseline %.0f -> %.0f; tight %.0f tx/s (ratio %.3f, against the "
+                   "control %.3f); paced service %.0f tx/s (against its control %.3f), cli p99 "
+                   "%.2f ms\n",
+                   r, before, after, m[kTight].tps(), m[kTight].tps() / ((before + after) / 2),
+                   ratio(m[kTight].tps(), m[kControl].service_tps()), m[kPaced].service_tps(),
+                   ratio(m[kPaced].service_tps(), m[kPacedControl].service_tps()),
+                   m[kPaced].cli_p99_ms());
     }
-    mix->add(m);
+    for (int k = 0; k < kMixKinds; ++k) out->mix[k].add(m[k]);
     before = after;
   }
-  return sum / (rounds + 1);
+  out->single = sum / (rounds + 1);
 }
 
 // say: one figure, one line.
 void say(const std::string& name, double v, const char* unit) {
-  std::printf("%-28s %12.3f %s\n", name.c_str(), v, unit);
+  std::printf("%-32s %12.3f %s\n", name.c_str(), v, unit);
   std::fflush(stdout);
 }
 
-// mix_phase: one writer alone, alternating with the mix of one loop writer
-// and four CLI-like processes, through the library or (naive) plain
-// SQLCipher. Prints its figures, named with "naive_" in front for the naive
-// client, and returns the single writer's rate.
-double mix_phase(const std::string& self, const fs::path& dir, double seconds, bool naive,
-                 MultiResult* mix, std::uint64_t* surfaced) {
+// Json: the final line, built one figure at a time.
+class Json {
+ public:
+  void add(const std::string& name, double v, int decimals) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    text_ += (text_.empty() ? "{" : ", ") + ("\"" + name + "\": ") + buf;
+  }
+  std::string str() const { return text_ + "}"; }
+
+ private:
+  std::string text_;
+};
+
+// Figure: one named figure of a phase, printed on its own line and in the JSON.
+struct Figure {
+  std::string name;
+  double value;
+  int decimals;
+  std::string unit;
+};
+
+// The paced mix's targets: the service keeps this share of its rate against
+// the paced control, and the CLIs' p99 stays within this.
+constexpr double kPacedServiceTarget = 0.9;
+constexpr double kPacedP99TargetMs = 10;
+
+// phase_figures: what one client's phase shows, in the order printed. A
+// phase that did not run gives zeros, so the JSON always has every key.
+std::vector<Figure> phase_figures(const PhaseResult& r) {
+  const MultiResult& tight = r.mix[kTight];
+  const MultiResult& control = r.mix[kControl];
+  const MultiResult& paced = r.mix[kPaced];
+  const MultiResult& paced_control = r.mix[kPacedControl];
+  std::uint64_t errors = 0;
+  for (const MultiResult& m : r.mix) errors += m.surfaced;
+  return {
+      {"single_writer_tps", r.single, 0, "tx/s (NORMAL; alternating with the mixes)"},
+      // The tight-loop mix.
+      {"multi_process_tps", tight.tps(), 0, "tx/s (1 writer + 4 open-write-close loops)"},
+      {"multi_process_ratio", ratio(tight.tps(), r.single), 3, "(against one writer alone)"},
+      {"cli_p99_ms", tight.cli_p99_ms(), 3, "ms (open, write, close)"},
+      {"cli_max_ms", tight.cli_max_ms(), 3, "ms"},
+      // The CPU-share control, and the tight mix against it.
+      {"control_service_tps", control.service_tps(), 0,
+       "tx/s (the writer beside 4 open-read-close loops)"},
+      {"control_ratio", ratio(control.service_tps(), r.single), 3,
+       "(the CPU share alone, against one writer alone)"},
+      {"multi_process_vs_control", ratio(tight.tps(), control.service_tps()), 3,
+       "(the tight mix against the control: what the write turn costs)"},
+      // The paced mix against its control.
+      {"paced_control_service_tps", paced_control.service_tps(), 0,
+       "tx/s (the writer beside 4 open-read-close at 100/s each)"},
+      {"paced_service_tps", paced.service_tps(), 0,
+       "tx/s (the writer beside 4 open-write-close at 100/s each)"},
+      {"paced_cli_writes_per_s", ratio(static_cast<double>(paced.cli_commits), paced.seconds), 0,
+       "writes/s (the 4 CLIs together)"},
+      {"paced_service_ratio", ratio(paced.service_tps(), paced_control.service_tps()), 3,
+       "(against the paced control; target >= 0.9)"},
+      {"paced_cli_p99_ms", paced.cli_p99_ms(), 3, "ms (from each write's due time; target <= 10)"},
+      {"paced_cli_max_ms", paced.cli_max_ms(), 3, "ms"},
+      {"errors", static_cast<double>(errors), 0, "(surfaced in the mixes)"},
+  };
+}
+
+// mix_phase: one writer alone, alternating with every mix (MixKind) through
+// the library or (naive) plain SQLCipher. Prints its figures, named with
+// "naive_" in front for the naive client.
+PhaseResult mix_phase(const std::string& self, const fs::path& dir, double seconds, bool naive,
+                      std::uint64_t* surfaced) {
   const fs::path path = dir / (naive ? "multi-naive.db" : "multi-lib.db");
   { auto d = db::Database::open(lib_options(path)); }
   const std::string raw_key = naive_raw_key(path);
-  const double single = alternating_mix(
+  PhaseResult r;
+  alternating_mix(
       seconds, kMixRounds,
       [&](double s) {
         return naive ? single_writer_tps_naive(path, raw_key, db::Synchronous::kNormal, s)
                      : single_writer_tps_lib(path, db::Synchronous::kNormal, s, surfaced);
       },
-      [&](double s) { return run_multi(self, naive, path, 4, s, raw_key); }, mix);
+      [&](MixKind k, double s) { return run_multi(self, naive, kCliKind[k], path, 4, s, raw_key); },
+      &r);
   const std::string p = naive ? "naive_" : "";
-  say(p + "single_writer_tps", single, "tx/s (NORMAL; alternating with the mix)");
-  say(p + "multi_process_tps", mix->tps(), "tx/s (1 writer + 4 CLI processes)");
-  say("  " + p + "writer_commits", static_cast<double>(mix->writer_commits), "");
-  say("  " + p + "cli_commits", static_cast<double>(mix->cli_commits), "");
-  say(p + "multi_process_ratio", ratio(mix->tps(), single), "");
-  say(p + "cli_p99_ms", mix->cli_p99_ms(), "ms (open, write, close)");
-  say(p + "cli_max_ms", mix->cli_max_ms(), "ms");
-  if (naive) {
-    say("naive_errors", static_cast<double>(mix->surfaced), "");
-  } else {
-    *surfaced += mix->surfaced;
+  for (const Figure& f : phase_figures(r)) say(p + f.name, f.value, f.unit.c_str());
+  if (!naive) {
+    for (const MultiResult& m : r.mix) *surfaced += m.surfaced;
+    const MultiResult& paced = r.mix[kPaced];
+    const double service = ratio(paced.service_tps(), r.mix[kPacedControl].service_tps());
+    const bool met = service >= kPacedServiceTarget && paced.cli_p99_ms() <= kPacedP99TargetMs;
+    std::printf("paced targets (service >= %.1f of its control, cli p99 <= %.0f ms): %s\n",
+                kPacedServiceTarget, kPacedP99TargetMs, met ? "met" : "MISSED");
   }
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
-    const auto& lat = mix->cli_lat_ms;
-    std::fprintf(stderr, "%scli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
-                 p.c_str(), percentile(lat, 0.5), percentile(lat, 0.9), percentile(lat, 0.95),
-                 percentile(lat, 0.99), percentile(lat, 0.999));
+    for (int k = 0; k < kMixKinds; ++k) {
+      const auto& lat = r.mix[k].cli_lat_ms;
+      std::fprintf(stderr, "%s%s cli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
+                   p.c_str(), kMixName[k], percentile(lat, 0.5), percentile(lat, 0.9),
+                   percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 0.999));
+    }
   }
-  return single;
+  return r;
 }
 
 int bench_main(const std::string& self, const fs::path& dir, double seconds,
@@ -578,12 +736,10 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
     say("reopen_speedup", open_passphrase_ms / reopen_derived_ms, "x");
   }
 
-  double single = 0;
-  MultiResult multi;
-  if (want("multi")) single = mix_phase(self, dir, seconds, false, &multi, &surfaced);
-  double naive_single = 0;
-  MultiResult naive;
-  if (want("naive")) naive_single = mix_phase(self, dir, seconds, true, &naive, &surfaced);
+  PhaseResult lib;
+  if (want("multi")) lib = mix_phase(self, dir, seconds, false, &surfaced);
+  PhaseResult naive;
+  if (want("naive")) naive = mix_phase(self, dir, seconds, true, &surfaced);
   double single_full = 0;
   double gc = 0;
   if (want("group")) {
@@ -606,19 +762,26 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
   }
   say("surfaced_errors", static_cast<double>(surfaced), "");
 
-  std::printf(
-      "{\"open_passphrase_ms\": %.3f, \"reopen_derived_ms\": %.3f, \"reopen_speedup\": %.1f, "
-      "\"single_writer_tps\": %.0f, \"multi_process_tps\": %.0f, \"multi_process_ratio\": %.3f, "
-      "\"cli_p99_ms\": %.3f, \"cli_max_ms\": %.3f, \"naive_single_writer_tps\": %.0f, "
-      "\"naive_multi_process_tps\": %.0f, \"naive_multi_process_ratio\": %.3f, "
-      "\"naive_cli_p99_ms\": %.3f, \"naive_cli_max_ms\": %.3f, \"naive_errors\": %llu, "
-      "\"single_writer_full_tps\": %.0f, \"group_commit_tps\": %.0f, "
-      "\"group_commit_speedup\": %.2f, \"wrapper_overhead\": %.3f, \"surfaced_errors\": %llu}\n",
-      open_passphrase_ms, reopen_derived_ms, ratio(open_passphrase_ms, reopen_derived_ms), single,
-      multi.tps(), ratio(multi.tps(), single), multi.cli_p99_ms(), multi.cli_max_ms(), naive_single,
-      naive.tps(), ratio(naive.tps(), naive_single), naive.cli_p99_ms(), naive.cli_max_ms(),
-      static_cast<unsigned long long>(naive.surfaced), single_full, gc, ratio(gc, single_full),
-      overhead, static_cast<unsigned long long>(surfaced));
+  // The JSON line: the library's and the naive client's figures side by side.
+  Json json;
+  json.add("open_passphrase_ms", open_passphrase_ms, 3);
+  json.add("reopen_derived_ms", reopen_derived_ms, 3);
+  json.add("reopen_speedup", ratio(open_passphrase_ms, reopen_derived_ms), 1);
+  const std::vector<Figure> lib_figures = phase_figures(lib);
+  const std::vector<Figure> naive_figures = phase_figures(naive);
+  for (std::size_t i = 0; i < lib_figures.size(); ++i) {
+    // The library's mix errors are in surfaced_errors.
+    if (lib_figures[i].name != "errors") {
+      json.add(lib_figures[i].name, lib_figures[i].value, lib_figures[i].decimals);
+    }
+    json.add("naive_" + naive_figures[i].name, naive_figures[i].value, naive_figures[i].decimals);
+  }
+  json.add("single_writer_full_tps", single_full, 0);
+  json.add("group_commit_tps", gc, 0);
+  json.add("group_commit_speedup", ratio(gc, single_full), 2);
+  json.add("wrapper_overhead", overhead, 3);
+  json.add("surfaced_errors", static_cast<double>(surfaced), 0);
+  std::printf("%s\n", json.str().c_str());
   return 0;
 }
 

@@ -2,25 +2,37 @@
 // that decides, for every SQLite result code, whether a transaction is retried
 // on the same connection, retried after a reconnection, or surfaced at once.
 //
-// Callers and tests branch on `Error::code()` (stable), never on `what()`
-// (human text that may change). Messages never contain key material.
+// Callers and tests branch on `Error::code()` (stable), or on the base's
+// `code_name()`, never on `what()` (human text that may change). Messages
+// never contain key material. Error derives from coordkit::Error, so one
+// `catch (const coordkit::Error&)` serves every coordkit library.
 //
 // Example:
 //   try {
-//     db.write([](coordkit::db::Transaction& tx) { tx.exec("INSERT INTO t VALUES (1)"); });
+//     db.write([](coordkit::db::Transaction& tx) {
+//       tx.execute("INSERT INTO records(id, body) VALUES (?, ?)", 1, "first");
+//     });
 //   } catch (const coordkit::db::Error& e) {
-//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* duplicate */ }
+//     if (e.code() == coordkit::db::ErrorCode::kConstraint) { /* id 1 exists */ }
 //   }
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
 
+// coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
+// which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
+#if !defined(SQLITE_HAS_CODEC)
+#error \
+    "coordkit/db needs SQLCipher: compile with -DSQLITE_HAS_CODEC and link -lsqlcipher (Bazel: depend on @coordkit//libs/db, which brings both through //third_party:sqlcipher)"
+#endif
+
 #include <sqlcipher/sqlite3.h>
 
 #include <cstddef>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "coordkit/base/error.h"
 
 namespace coordkit::db {
 
@@ -48,52 +60,66 @@ enum class ErrorCode {
   kInvalidArgument,    // a bad argument from the caller (empty key, bad hex, ...)
   kMisuse,             // API misuse: nested transactions, a closed handle, ...
   kInternal,           // out of memory, interrupted, or an unexpected SQLite result
+  // The call's own deadline (CallOptions::deadline) passed, or a wait with no
+  // contention behind it (the Store's reader pool, its group commit) outlived
+  // RetryPolicy::deadline. Transient: the message says what the call was
+  // waiting for (the write turn, busy retries, a reader connection, the
+  // group commit, the writer connection).
+  kTimeout,
+  // A column read as a non-optional type held NULL (read it as std::optional<T>).
+  kNullValue,
 };
 
-// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code.
-inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
+// kErrorCodeCount: number of ErrorCode values, for arrays indexed by code
+// (new codes go last, and this names the last one).
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kNullValue) + 1;
 
-// to_string(ErrorCode): the enumerator's name without the `k` ("WrongKeyOrNotADatabase").
-constexpr std::string_view to_string(ErrorCode code) noexcept {
+// code_name(ErrorCode): the stable snake_case name of `code` ("wrong_key_or_not_a_database"),
+// the name coordkit::Error::code_name() reports. Never changes for an existing code.
+constexpr std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kWrongKeyOrNotADatabase:
-      return "WrongKeyOrNotADatabase";
+      return "wrong_key_or_not_a_database";
     case ErrorCode::kPlaintextDatabase:
-      return "PlaintextDatabase";
+      return "plaintext_database";
     case ErrorCode::kNoCodec:
-      return "NoCodec";
+      return "no_codec";
     case ErrorCode::kBusy:
-      return "Busy";
+      return "busy";
     case ErrorCode::kCorrupt:
-      return "Corrupt";
+      return "corrupt";
     case ErrorCode::kIo:
-      return "Io";
+      return "io";
     case ErrorCode::kFull:
-      return "Full";
+      return "full";
     case ErrorCode::kReadOnly:
-      return "ReadOnly";
+      return "read_only";
     case ErrorCode::kPermission:
-      return "Permission";
+      return "permission";
     case ErrorCode::kCantOpen:
-      return "CantOpen";
+      return "cant_open";
     case ErrorCode::kConstraint:
-      return "Constraint";
+      return "constraint";
     case ErrorCode::kMismatch:
-      return "Mismatch";
+      return "mismatch";
     case ErrorCode::kSql:
-      return "Sql";
+      return "sql";
     case ErrorCode::kNotInitialised:
-      return "NotInitialised";
+      return "not_initialised";
     case ErrorCode::kSchemaTooNew:
-      return "SchemaTooNew";
+      return "schema_too_new";
     case ErrorCode::kInvalidArgument:
-      return "InvalidArgument";
+      return "invalid_argument";
     case ErrorCode::kMisuse:
-      return "Misuse";
+      return "misuse";
     case ErrorCode::kInternal:
-      return "Internal";
+      return "internal";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kNullValue:
+      return "null_value";
   }
-  return "Unknown";
+  return "unknown";
 }
 
 // RetryClass: what the retry ladder does with a failed transaction attempt.
@@ -107,17 +133,17 @@ enum class RetryClass {
 // kRetryClassCount: number of RetryClass values, for arrays indexed by class.
 inline constexpr std::size_t kRetryClassCount = 3;
 
-// to_string(RetryClass): "RetrySameConnection", "Reconnect" or "Permanent".
-constexpr std::string_view to_string(RetryClass retry_class) noexcept {
+// code_name(RetryClass): "retry_same_connection", "reconnect" or "permanent".
+constexpr std::string_view code_name(RetryClass retry_class) noexcept {
   switch (retry_class) {
     case RetryClass::kRetrySameConnection:
-      return "RetrySameConnection";
+      return "retry_same_connection";
     case RetryClass::kReconnect:
-      return "Reconnect";
+      return "reconnect";
     case RetryClass::kPermanent:
-      return "Permanent";
+      return "permanent";
   }
-  return "Unknown";
+  return "unknown";
 }
 
 // Classification: the classifier's verdict, the retry class plus the code an
@@ -128,31 +154,34 @@ struct Classification {
   friend constexpr bool operator==(const Classification&, const Classification&) = default;
 };
 
-// classify: the one implementation of DESIGN.md's error-class table.
+// classify: the one implementation of the error-class table below.
 // `extended_result_code` is SQLite's extended (or primary) result code;
 // `key_verified` says whether this process has already read this file's schema
 // with this key (which turns NOTADB/CORRUPT from "wrong key" into "transient,
-// reconnect"). Pure function; thread-safe.
+// reconnect"). Returns the retry class and the code to surface; pure,
+// noexcept, thread-safe.
 //
-// | result                                            | class               | code |
-// |---------------------------------------------------|---------------------|-------------------------|
-// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection| kBusy | | LOCKED,
-// LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection| kBusy                   | |
-// SCHEMA (schema changed under a statement)         | kRetrySameConnection| kSql | | NOTADB,
-// CORRUPT* with key_verified                | kReconnect          | kCorrupt                | |
-// IOERR* (except IOERR_NOMEM)                       | kReconnect          | kIo | |
-// READONLY_DBMOVED (file renamed/replaced under us) | kReconnect          | kReadOnly | | NOTADB,
-// CORRUPT* without key_verified             | kPermanent          | kWrongKeyOrNotADatabase | |
-// FULL                                              | kPermanent          | kFull | | READONLY*
-// (other)                                 | kPermanent          | kReadOnly               | | PERM,
-// AUTH                                        | kPermanent          | kPermission             | |
-// CANTOPEN*                                         | kPermanent          | kCantOpen | |
-// CONSTRAINT*                                       | kPermanent          | kConstraint | |
-// MISMATCH                                          | kPermanent          | kMismatch | | ERROR*,
-// TOOBIG, NOLFS, FORMAT                     | kPermanent          | kSql (NOLFS: kIo)       | |
-// RANGE                                             | kPermanent          | kInvalidArgument | |
-// MISUSE                                            | kPermanent          | kMisuse | | NOMEM,
-// IOERR_NOMEM, INTERRUPT, anything else      | kPermanent          | kInternal               |
+// clang-format off
+// | result                                            | class                | code                    |
+// |---------------------------------------------------|----------------------|-------------------------|
+// | BUSY, BUSY_SNAPSHOT, BUSY_RECOVERY, BUSY_TIMEOUT  | kRetrySameConnection | kBusy                   |
+// | LOCKED, LOCKED_SHAREDCACHE, LOCKED_VTAB, PROTOCOL | kRetrySameConnection | kBusy                   |
+// | SCHEMA (schema changed under a statement)         | kRetrySameConnection | kSql                    |
+// | NOTADB, CORRUPT* with key_verified                | kReconnect           | kCorrupt                |
+// | IOERR* (except IOERR_NOMEM)                       | kReconnect           | kIo                     |
+// | READONLY_DBMOVED (file renamed/replaced under us) | kReconnect           | kReadOnly               |
+// | NOTADB, CORRUPT* without key_verified             | kPermanent           | kWrongKeyOrNotADatabase |
+// | FULL                                              | kPermanent           | kFull                   |
+// | READONLY* (other)                                 | kPermanent           | kReadOnly               |
+// | PERM, AUTH                                        | kPermanent           | kPermission             |
+// | CANTOPEN*                                         | kPermanent           | kCantOpen               |
+// | CONSTRAINT*                                       | kPermanent           | kConstraint             |
+// | MISMATCH                                          | kPermanent           | kMismatch               |
+// | ERROR*, TOOBIG, NOLFS, FORMAT                     | kPermanent           | kSql (NOLFS: kIo)       |
+// | RANGE                                             | kPermanent           | kInvalidArgument        |
+// | MISUSE                                            | kPermanent           | kMisuse                 |
+// | NOMEM, IOERR_NOMEM, INTERRUPT, anything else      | kPermanent           | kInternal               |
+// clang-format on
 constexpr Classification classify(int extended_result_code, bool key_verified) noexcept {
   const int primary = extended_result_code & 0xff;
   switch (primary) {
@@ -204,20 +233,25 @@ constexpr Classification classify(int extended_result_code, bool key_verified) n
 }
 
 // Error: the exception every coordkit::db function throws for a database
-// failure. Carries the stable code, SQLite's primary and extended result codes
-// (0 when the error did not come from SQLite), the retry class, and the SQL
-// statement involved (never key material: keys go through sqlite3_key_v2, never
-// through SQL). Copyable; thread-safe to read.
-class Error : public std::runtime_error {
+// failure; a coordkit::Error with library() "db" and code_name() the
+// snake_case name of code(). Carries the stable code, SQLite's primary and
+// extended result codes (0 when the error did not come from SQLite), the
+// retry class, and the SQL statement involved (never key material: keys go
+// through sqlite3_key_v2, never through SQL). what() is the base's one format;
+// its message part ends with the SQLite codes and the SQL, when there are any:
+//   coordkit::db: busy: BEGIN IMMEDIATE: database is locked (sqlite 5/5 database is locked) in: ...
+// Copyable; thread-safe to read.
+class Error : public coordkit::Error {
  public:
-  // Error: an error not produced by SQLite (retry class kPermanent, codes 0).
-  Error(ErrorCode code, const std::string& message)
-      : Error(code, RetryClass::kPermanent, 0, message, std::string()) {}
+  // Error: an error not produced by SQLite (retry class kPermanent, codes 0);
+  // `os_error` is the errno behind it, 0 when no OS call failed.
+  Error(ErrorCode code, const std::string& message, int os_error = 0)
+      : Error(code, RetryClass::kPermanent, 0, message, std::string(), os_error) {}
 
   // Error: an error with SQLite's result code and the statement, if any.
   Error(ErrorCode code, RetryClass retry_class, int extended_code, const std::string& message,
-        std::string sql)
-      : std::runtime_error(compose(code, extended_code, message, sql)),
+        std::string sql, int os_error = 0)
+      : coordkit::Error("db", db::code_name(code), detail(extended_code, message, sql), os_error),
         code_(code),
         retry_class_(retry_class),
         extended_code_(extended_code),
@@ -235,12 +269,9 @@ class Error : public std::runtime_error {
   const std::string& sql() const noexcept { return sql_; }
 
  private:
-  static std::string compose(ErrorCode code, int extended_code, const std::string& message,
-                             const std::string& sql) {
-    std::string out = "coordkit::db: ";
-    out += to_string(code);
-    out += ": ";
-    out += message;
+  // detail: the message part of what(): the message, SQLite's codes, the SQL.
+  static std::string detail(int extended_code, const std::string& message, const std::string& sql) {
+    std::string out = message;
     if (extended_code != 0) {
       out += " (sqlite ";
       out += std::to_string(extended_code & 0xff);

@@ -1,12 +1,18 @@
-// The classifier implements DESIGN.md's error-class table, one row per
+// The classifier implements error.h's error-class table, one row per
 // SQLite result family, checked over the extended codes of each family.
 #include "coordkit/db/error.h"
 
 #include <sqlcipher/sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cerrno>
+#include <set>
 #include <string>
+#include <string_view>
+
+#include "coordkit/base/error.h"
 
 using coordkit::db::Classification;
 using coordkit::db::classify;
@@ -119,8 +125,35 @@ TEST_CASE("An Error carries its code, SQLite's codes, the class and the SQL", "[
   CHECK(plain.retry_class() == RetryClass::kPermanent);
 }
 
-TEST_CASE("Every error code has a name", "[db][error]") {
+TEST_CASE("Every error code has its own snake_case name", "[db][error]") {
+  std::set<std::string_view> seen;
   for (std::size_t i = 0; i < coordkit::db::kErrorCodeCount; ++i) {
-    CHECK(to_string(static_cast<ErrorCode>(i)) != "Unknown");
+    const std::string_view name = code_name(static_cast<ErrorCode>(i));
+    CAPTURE(i, name);
+    CHECK(name != "unknown");
+    CHECK(seen.insert(name).second);
+    CHECK(std::all_of(name.begin(), name.end(),
+                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }));
   }
+  CHECK(code_name(ErrorCode::kWrongKeyOrNotADatabase) == "wrong_key_or_not_a_database");
+  CHECK(code_name(RetryClass::kRetrySameConnection) == "retry_same_connection");
+  CHECK(code_name(RetryClass::kReconnect) == "reconnect");
+  CHECK(code_name(RetryClass::kPermanent) == "permanent");
+}
+
+TEST_CASE("A db Error is a coordkit::Error from library db with its code's name", "[db][error]") {
+  try {
+    throw Error(ErrorCode::kCantOpen, "cannot open", ENOENT);
+  } catch (const coordkit::Error& e) {
+    CHECK(e.library() == "db");
+    CHECK(e.code_name() == "cant_open");
+    CHECK(e.os_error() == ENOENT);
+    const auto* db_error = dynamic_cast<const Error*>(&e);
+    REQUIRE(db_error != nullptr);
+    CHECK(db_error->code() == ErrorCode::kCantOpen);
+  }
+  const Error busy(ErrorCode::kBusy, RetryClass::kRetrySameConnection, SQLITE_BUSY, "begin",
+                   "BEGIN IMMEDIATE");
+  CHECK(busy.code_name() == "busy");
+  CHECK(busy.os_error() == 0);
 }

@@ -1,5 +1,5 @@
 // coordkit/db/maintenance.h: the results of maintenance operations
-// (checkpoint, integrity checks, stats) shared by Database and Store.
+// (checkpoint, integrity checks, VACUUM, stats) shared by Database and Store.
 //
 // Example:
 //   coordkit::db::CheckResult r = db.integrity_check();
@@ -29,6 +29,16 @@ struct CheckpointResult {
   int log_frames = 0;
   int checkpointed_frames = 0;
   bool busy = false;
+};
+
+// VacuumResult: what Database::vacuum() did. VACUUM rewrites the database
+// into the WAL; the main file shrinks to pages_after pages once the WAL is
+// checkpointed, which vacuum() does itself unless readers hold older
+// snapshots (wal_truncated false: a later checkpoint shrinks the file).
+struct VacuumResult {
+  std::int64_t pages_before = 0;
+  std::int64_t pages_after = 0;
+  bool wal_truncated = false;
 };
 
 // Stats: the file's shape plus the counters.

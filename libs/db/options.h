@@ -3,10 +3,10 @@
 //
 // Example:
 //   coordkit::db::Options options;
-//   options.path = "/var/lib/app/app.db";
+//   options.path = dir / "app.db";
 //   options.key = coordkit::db::Key::passphrase("correct horse battery staple");
 //   options.migrations = {
-//       {1, "CREATE TABLE records(id INTEGER PRIMARY KEY, body TEXT NOT NULL);"},
+//       {1, "CREATE TABLE records(id INTEGER PRIMARY KEY, body TEXT NOT NULL, note TEXT);"},
 //       {2, "CREATE INDEX records_body ON records(body);"},
 //   };
 //   coordkit::db::Database db = coordkit::db::Database::open(std::move(options));
@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,14 @@ enum class Synchronous { kNormal, kFull };
 // spinning. kTruncate also shrinks the WAL file to zero bytes.
 enum class CheckpointMode { kPassive, kFull, kRestart, kTruncate };
 
+// AutoVacuum: PRAGMA auto_vacuum of a new database file. SQLite takes it
+// only before the first table exists (and, in WAL mode, before WAL is on), so
+// the library applies it when it creates the file; changing it later needs a
+// VACUUM. kNone (SQLite's default) keeps freed pages for reuse; kFull returns
+// them to the file system at every commit; kIncremental on request
+// (PRAGMA incremental_vacuum).
+enum class AutoVacuum { kNone, kFull, kIncremental };
+
 // RetryPolicy: the retry ladder's knobs, per Database (per connection).
 //   1. SQLite's busy handler waits up to `busy_timeout` inside one statement
 //      (polling with short, growing sleeps);
@@ -46,26 +55,57 @@ enum class CheckpointMode { kPassive, kFull, kRestart, kTruncate };
 //      began (then Error{kBusy});
 //   3. reconnect-class errors reconnect first, at most `max_reconnects` times
 //      per call; then a quick_check runs and the error is surfaced.
+// A call's CallOptions::deadline takes the place of `deadline` (a miss is
+// then kTimeout), and the busy handler stops at it too. Plain value.
 struct RetryPolicy {
+  // busy_timeout: the longest one statement waits in SQLite's busy handler.
   std::chrono::milliseconds busy_timeout{2000};
+  // initial_backoff, max_backoff: the backoff's first cap and its largest.
   std::chrono::microseconds initial_backoff{200};
   std::chrono::microseconds max_backoff{50000};
+  // deadline: how long a call without CallOptions keeps retrying and
+  // waiting (also open(), for its locks).
   std::chrono::milliseconds deadline{10000};
+  // max_reconnects: reconnections per call before a reconnect-class error
+  // is surfaced.
   int max_reconnects = 3;
   // seed: 0 = a random seed per Database; anything else makes the jitter
   // sequence reproducible (tests).
   std::uint64_t seed = 0;
 };
 
-// Migration: one step of the schema, applied when PRAGMA user_version is below
-// `version`. `sql` (may hold several statements) runs first, then `apply` if
-// set. All pending steps run in ascending version order inside one
-// BEGIN IMMEDIATE, which also sets user_version to the highest version, so two
-// processes starting together apply each step exactly once.
+// CallOptions: what bounds one call of a Database or a Store. Plain value.
+//
+// Example:
+//   // A request handler with 200 ms left: every wait inside the call (the
+//   // write turn, busy retries, a reader connection, the group commit) ends
+//   // by then, with Error{kTimeout}.
+//   store->write([&](coordkit::db::Transaction& tx) { tx.execute(sql, id); },
+//                coordkit::db::CallOptions::timeout(std::chrono::milliseconds(200)));
+struct CallOptions {
+  // deadline: when the call gives up waiting, with Error{kTimeout}. Unset:
+  // RetryPolicy::deadline after the call began (then contention surfaces as
+  // kBusy, as without CallOptions).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+
+  // timeout: CallOptions whose deadline is `timeout` from now.
+  static CallOptions timeout(std::chrono::steady_clock::duration timeout) {
+    CallOptions c;
+    c.deadline = std::chrono::steady_clock::now() + timeout;
+    return c;
+  }
+};
+
+// Migration: one step of the schema, applied when PRAGMA user_version is
+// below `version` ({version, sql} is enough; `apply` is optional). `sql` (may
+// hold several statements) runs first, then `apply` if set. All pending steps
+// run in ascending version order inside one BEGIN IMMEDIATE, which also sets
+// user_version to the highest version, so two processes starting together
+// apply each step exactly once.
 struct Migration {
   int version = 0;
   std::string sql;
-  std::function<void(Transaction&)> apply;
+  std::function<void(Transaction&)> apply = {};
 };
 
 // Options: everything Database::open needs. Plain value; copyable.
@@ -83,24 +123,22 @@ struct Options {
   // Error{kNotInitialised}. A zero-byte file is never initialised: it was not
   // made by this library, so it is Error{kWrongKeyOrNotADatabase} and left alone.
   bool create_if_missing = true;
+  // auto_vacuum: applied when this open creates the file; an existing file
+  // keeps its own.
+  AutoVacuum auto_vacuum = AutoVacuum::kNone;
   Synchronous synchronous = Synchronous::kNormal;
   RetryPolicy retry;
   // wal_autocheckpoint_pages: PRAGMA wal_autocheckpoint (0 turns it off).
   int wal_autocheckpoint_pages = 1000;
-  // fair_write_turn: take the cross-process write turn (a FIFO hand-off in
-  // shared memory, see database.h) before BEGIN IMMEDIATE. Turn it off only to
-  // measure what it buys.
+  // fair_write_turn: take the cross-process write turn before BEGIN
+  // IMMEDIATE (README.md, "Write turn"). Turn it off only to measure what it
+  // buys.
   bool fair_write_turn = true;
   // write_turn_lease: how long a writer may keep the write turn across
   // back-to-back transactions while others queue for it. Longer: more
-  // throughput for a busy writer (hand-offs cost a wake-up each, paid once
-  // per lease instead of once per transaction), longer waits for the others
-  // (a waiter waits about one lease plus the transactions queued ahead).
-  // Measured with tools/bench/db (one loop writer and four open-write-close
-  // processes on two cores; their rate against one writer alone, and the
-  // open-write-close p99): 5 ms gave 0.70; 10 ms a median of 0.79 over 17
-  // runs, p99 15-17 ms; 13 ms a median of 0.82 over 25 runs, p99 17.1-19.1
-  // ms; 14 ms put p99 at 18.5-19.4 ms, too close to a 20 ms budget.
+  // throughput for a busy writer, longer waits for the others (a waiter
+  // waits about one lease plus the transactions queued ahead). The default
+  // and its measurements: README.md, "Write turn".
   std::chrono::microseconds write_turn_lease{13000};
   std::vector<Migration> migrations;
 };

@@ -1,12 +1,16 @@
-// coordkit/db/transaction.h: what the function given to write()/read()
-// receives: statements run inside the one transaction that the library began
-// and will commit, roll back or run again as a whole.
+// coordkit/db/transaction.h: Transaction, what the function given to
+// write()/read() receives: statements run inside the one transaction that the
+// library began and will commit, roll back or run again as a whole.
 //
-// Statements are prepared once per connection and cached by their SQL text,
-// so pass values as parameters (`?`), never spliced into the text.
+// Statements with parameters are prepared once per connection and cached by
+// their SQL text, so pass values as parameters (`?`), never spliced into the
+// text. A query states the type of every column it reads; a column count
+// that differs from the statement's is Error{kMisuse}, and NULL read into a
+// type that is not std::optional is Error{kNullValue}: nothing reads as a
+// silent zero.
 //
 // Example:
-//   db.write([&](coordkit::db::Transaction& tx) {
+//   std::int64_t id = db.write([&](coordkit::db::Transaction& tx) {
 //     tx.execute("INSERT INTO records(body) VALUES (?)", body);
 //     return tx.last_insert_rowid();
 //   });
@@ -14,9 +18,9 @@
 //     return tx.query_value<std::int64_t>("SELECT count(*) FROM records").value_or(0);
 //   });
 //   db.read([](coordkit::db::Transaction& tx) {
-//     tx.query<std::int64_t, std::string>(
-//         "SELECT id, body FROM records WHERE id > ?",
-//         [](std::int64_t id, const std::string& body) { /* ... */ }, 10);
+//     tx.query<std::int64_t, std::optional<std::string>>(
+//         "SELECT id, note FROM records WHERE id > ?",
+//         [](std::int64_t id, const std::optional<std::string>& note) { /* ... */ }, 10);
 //   });
 #ifndef COORDKIT_DB_TRANSACTION_H_
 #define COORDKIT_DB_TRANSACTION_H_
@@ -42,22 +46,27 @@ struct TransactionAccess;
 
 // Transaction: a view of one connection inside one transaction. Only the
 // library creates it; it is valid only during the call of fn that received it
-// and belongs to that call's thread. Every method throws Error, classified by
-// the retry ladder when it leaves fn (do not catch and swallow BUSY-class
-// errors inside fn: let them propagate so the whole transaction is retried).
+// and belongs to that call's thread; it owns nothing. Every method throws
+// Error, classified by the retry ladder when it leaves fn (do not catch and
+// swallow BUSY-class errors inside fn: let them propagate so the whole
+// transaction is retried).
 // Values bound: integers, bool, floating point, anything convertible to
 // std::string_view (text), std::span<const std::byte> or
 // std::span<const std::uint8_t> (blob), std::optional<T>, nullptr/std::nullopt
 // (NULL). Columns read: integers, bool, floating point, std::string,
-// std::vector<std::byte>, std::vector<std::uint8_t>, std::optional<T>.
+// std::vector<std::byte>, std::vector<std::uint8_t>, and std::optional<T> of
+// those for a column that may be NULL.
 class Transaction {
  public:
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
-  // exec: runs one or more statements without parameters or results
-  // (migrations, DDL). Not cached.
-  void exec(std::string_view sql) {
+  // execute_script: runs a script of one or more statements separated by
+  // `;`, without parameters, skipping any rows (migrations, DDL). Each
+  // statement is prepared anew, never cached. Throws Error for the first
+  // statement that fails (statements before it have run, inside the
+  // transaction).
+  void execute_script(std::string_view sql) {
     std::string_view rest = sql;
     while (!rest.empty()) {
       sqlite3_stmt* raw = nullptr;
@@ -77,8 +86,10 @@ class Transaction {
     }
   }
 
-  // execute: one statement with parameters bound in order; rows it returns
-  // are skipped. Returns sqlite3_changes() (rows inserted/updated/deleted).
+  // execute: one statement (cached) with `args` bound to its parameters in
+  // order; rows it returns are skipped. Returns sqlite3_changes() (rows
+  // inserted, updated or deleted). Throws Error{kInvalidArgument} when the
+  // number of args differs from the statement's parameters.
   template <class... Args>
   int execute(std::string_view sql, const Args&... args) {
     sqlite3_stmt* s = prepare(sql);
@@ -91,21 +102,26 @@ class Transaction {
     return sqlite3_changes(db_);
   }
 
-  // query: runs `sql` with `args` and calls on_row(Cols...) for each row;
-  // on_row may return bool, false to stop early.
+  // query: runs `sql` (cached) with `args` and calls on_row(Cols...) for
+  // each row; on_row may return bool, false to stop early. Throws
+  // Error{kMisuse} when the statement has not exactly sizeof...(Cols)
+  // columns, Error{kNullValue} when a column read as a non-optional type is
+  // NULL, and what on_row throws.
   template <class... Cols, class F, class... Args>
   void query(std::string_view sql, F&& on_row, const Args&... args) {
     sqlite3_stmt* s = prepare(sql);
     internal::StmtUse use(s);
+    check_columns(s, sql, sizeof...(Cols));
     bind_all(s, sql, args...);
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      if (!call_row<Cols...>(s, on_row, std::index_sequence_for<Cols...>{})) return;
+      if (!call_row<Cols...>(s, sql, on_row, std::index_sequence_for<Cols...>{})) return;
     }
     if (rc != SQLITE_DONE) internal::throw_error(db_, rc, "step", sql, key_verified_);
   }
 
   // query_one: the first row as a tuple, or nullopt when there is none.
+  // Throws like query().
   template <class... Cols, class... Args>
   std::optional<std::tuple<Cols...>> query_one(std::string_view sql, const Args&... args) {
     std::optional<std::tuple<Cols...>> out;
@@ -119,8 +135,9 @@ class Transaction {
     return out;
   }
 
-  // query_value: the first column of the first row, or nullopt when there is
-  // no row.
+  // query_value: the one column of the first row, or nullopt when there is
+  // no row. Throws like query() (a NULL value: read it as
+  // query_value<std::optional<T>>).
   template <class T, class... Args>
   std::optional<T> query_value(std::string_view sql, const Args&... args) {
     std::optional<T> out;
@@ -175,14 +192,26 @@ class Transaction {
     if (rc != SQLITE_OK) internal::throw_error(db_, rc, "bind", sql, key_verified_);
   }
 
+  static void check_columns(sqlite3_stmt* s, std::string_view sql, std::size_t wanted) {
+    const int has = sqlite3_column_count(s);
+    if (has != static_cast<int>(wanted)) {
+      throw Error(
+          ErrorCode::kMisuse, RetryClass::kPermanent, 0,
+          "statement has " + std::to_string(has) + " columns, " + std::to_string(wanted) + " read",
+          std::string(sql));
+    }
+  }
+
   template <class... Cols, class F, std::size_t... I>
-  static bool call_row(sqlite3_stmt* s, F& on_row, std::index_sequence<I...>) {
+  static bool call_row(sqlite3_stmt* s, std::string_view sql, F& on_row,
+                       std::index_sequence<I...>) {
     using R = std::invoke_result_t<F&, Cols...>;
     if constexpr (std::is_same_v<R, void>) {
-      on_row(internal::column_one<Cols>(s, static_cast<int>(I))...);
+      on_row(internal::column_value<Cols>(s, static_cast<int>(I), sql)...);
       return true;
     } else {
-      return static_cast<bool>(on_row(internal::column_one<Cols>(s, static_cast<int>(I))...));
+      return static_cast<bool>(
+          on_row(internal::column_value<Cols>(s, static_cast<int>(I), sql)...));
     }
   }
 

@@ -13,6 +13,9 @@
 // against the verified server process, through a pidfd-backed
 // coordkit::spawn::Process.
 //
+// wait_until_ready() is the other direction: after spawning a server, wait
+// until it publishes `ready`, and fail at once if it exits first.
+//
 // Example:
 //   coordkit::ipc::Client client({.app = "gateway"});
 //   if (client.status().running()) {
@@ -36,10 +39,12 @@
 #include "coordkit/ipc/shutdown.h"
 #include "coordkit/ipc/status.h"
 #include "coordkit/spawn/process.h"
+#include "coordkit/spawn/spawn.h"
 
 #if !defined(_WIN32)
 #include <unistd.h>
 
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
@@ -50,8 +55,8 @@ namespace coordkit::ipc {
 
 // ClientOptions: which server to talk to; resolved like ServerOptions.
 struct ClientOptions {
-  std::string app;
-  std::optional<std::filesystem::path> runtime_dir;
+  std::string app{};
+  std::optional<std::filesystem::path> runtime_dir{};
 };
 
 // Status: one reading of the runtime directory.
@@ -59,13 +64,16 @@ struct Status {
   ServerState state = ServerState::kStopped;
   // record: the parsed status file, when there is one (also for kStale:
   // what the last server, or whatever wrote the file, said).
-  std::optional<StatusRecord> record;
+  std::optional<StatusRecord> record{};
   // verified: `record` describes the live process that holds the lock.
   bool verified = false;
   // lock_holder_pid: the holder of the lock as the OS reports it; 0 if none
   // or unknown (a holder in another PID namespace).
   std::int64_t lock_holder_pid = 0;
 
+  // running: a server holds the lock: true for kStarting, kReady,
+  // kDraining and kUnknownState alike (see is_running). Use
+  // `state == ServerState::kReady` to ask whether it serves.
   bool running() const noexcept { return is_running(state); }
 };
 
@@ -139,7 +147,7 @@ class Client {
 #if defined(_WIN32)
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) return Status{};
     return read_status(dir.get());
 #endif
@@ -156,7 +164,7 @@ class Client {
     (void)deadline;
     throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
 #else
-    internal::UniqueFd dir = open_dir();
+    UniqueFd dir = open_dir();
     if (!dir) throw Error(ErrorCode::kNotRunning, "no runtime dir " + location_.path.string());
     const Status s = read_status(dir.get());
     if (!s.running()) throw Error(ErrorCode::kNotRunning, "'" + app_ + "' is not running");
@@ -181,7 +189,7 @@ class Client {
     bool tried_open = false;
     auto pause = std::chrono::milliseconds(1);
     while (true) {
-      internal::UniqueFd dir = open_dir();
+      UniqueFd dir = open_dir();
       if (!dir) return true;
       const Status s = read_status(dir.get());
       if (!s.running()) return true;
@@ -205,6 +213,53 @@ class Client {
       pause = std::min(pause * 2, std::chrono::milliseconds(20));
     }
 #endif
+  }
+
+  // wait_until_ready: waits up to `timeout` until a verified server says
+  // ready, and returns that Status (state kReady, verified, with its
+  // record). Checks with a backoff from 1 to 20 ms. Throws
+  // Error{kTimedOut} when the time runs out first (the server may still be
+  // starting, or none was started), the kRuntimeDir* errors for an unsafe
+  // directory, Error{kSystem}. A server that is starting, draining or not
+  // there yet is waited for: a CLI may call this right after spawning one.
+  Status wait_until_ready(std::chrono::milliseconds timeout) const {
+    return wait_ready(timeout, [](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      std::this_thread::sleep_for(slice);
+      return std::nullopt;
+    });
+  }
+
+  // wait_until_ready: the same, for a server this process started as
+  // `server`: throws Error{kExitedBeforeReady} as soon as that child exits
+  // without a verified ready status (a bad flag, an unsafe runtime dir,
+  // another instance running, a crash); `server.wait()` then returns its
+  // exit status at once. Sleeps on the child (its pidfd), so the exit is
+  // seen when it happens. Pass the server process itself, not a launcher
+  // that exits once it has started the server. Throws Error{kInvalidArgument}
+  // for a moved-from or released Child.
+  Status wait_until_ready(std::chrono::milliseconds timeout, spawn::Child& server) const {
+    return wait_ready(timeout, [&](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      try {
+        if (std::optional<spawn::ExitStatus> exited = server.wait_for(slice)) {
+          return "pid " + std::to_string(server.pid()) + ", " + exited->to_string();
+        }
+        return std::nullopt;
+      } catch (const spawn::Error& e) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "wait_until_ready: the server Child has no process (spawn " +
+                        std::string(e.code_name()) + ")");
+      }
+    });
+  }
+
+  // wait_until_ready: the same, for a server known by a verified handle
+  // (spawn::Process::open of its identity): throws Error{kExitedBeforeReady}
+  // as soon as that process exits without a verified ready status.
+  Status wait_until_ready(std::chrono::milliseconds timeout, spawn::Process& server) const {
+    return wait_ready(timeout, [&](std::chrono::milliseconds slice) -> std::optional<std::string> {
+      if (server.wait_for_exit(slice)) return "pid " + std::to_string(server.pid());
+      return std::nullopt;
+    });
   }
 
   // stop: asks the server to stop and waits up to options.deadline; then,
@@ -242,7 +297,7 @@ class Client {
       const bool draining_gracefully =
           s.state == ServerState::kDraining && options.mode == ShutdownMode::kGraceful;
       if (!draining_gracefully) {
-        internal::UniqueFd dir = open_dir();
+        UniqueFd dir = open_dir();
         if (dir) {
           try {
             write_request(dir.get(), s.record->token, options.mode, options.deadline);
@@ -273,13 +328,15 @@ class Client {
     try {
       process->terminate();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGTERM: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGTERM to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.terminate_grace)) return finish(StopOutcome::kTerminated);
     try {
       process->kill();
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("SIGKILL: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem, "SIGKILL to the server: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     if (wait_until_stopped(options.kill_wait)) return finish(StopOutcome::kKilled);
     return finish(StopOutcome::kTimedOut);
@@ -290,15 +347,47 @@ class Client {
   using Clock = std::chrono::steady_clock;
 
 #if !defined(_WIN32)
-  internal::UniqueFd open_dir() const {
+  UniqueFd open_dir() const {
     return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
+  }
+
+  // wait_ready: the loop behind wait_until_ready. `sleep_or_exit(slice)`
+  // waits up to `slice` and returns a description of the exit when the
+  // watched process has exited.
+  template <typename SleepOrExit>
+  Status wait_ready(std::chrono::milliseconds timeout, SleepOrExit sleep_or_exit) const {
+    const auto until = Clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    while (true) {
+      Status s = status();
+      if (s.state == ServerState::kReady && s.verified && s.record) return s;
+      const auto now = Clock::now();
+      if (now >= until) {
+        throw Error(ErrorCode::kTimedOut, "'" + app_ + "' was not ready within " +
+                                              std::to_string(timeout.count()) + " ms (it is " +
+                                              std::string(to_string(s.state)) + ")");
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+      if (std::optional<std::string> exited =
+              sleep_or_exit(std::clamp(left, std::chrono::milliseconds(1), pause))) {
+        // A server that became ready after the status read and exited
+        // since is reported as exited too: it no longer serves.
+        throw Error(
+            ErrorCode::kExitedBeforeReady,
+            "the '" + app_ + "' server process exited before it was ready (" + *exited + ")");
+      }
+      pause = std::min(pause * 2, std::chrono::milliseconds(20));
+    }
   }
 
   static std::optional<spawn::Process> open_process(const StatusRecord& record) {
     try {
       return spawn::Process::open({record.pid, record.start_time, record.boot_id});
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("open process: ") + e.what(), e.system_error());
+      throw Error(ErrorCode::kSystem,
+                  "open the server process " + std::to_string(record.pid) + ": spawn " +
+                      std::string(e.code_name()),
+                  e.os_error());
     }
   }
 
@@ -338,7 +427,7 @@ class Client {
     out.verified = true;
     const std::optional<Phase> phase = r.phase();
     if (!phase) {
-      out.state = ServerState::kRunning;
+      out.state = ServerState::kUnknownState;
     } else if (*phase == Phase::kReady) {
       out.state = ServerState::kReady;
     } else if (*phase == Phase::kDraining) {

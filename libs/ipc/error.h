@@ -1,9 +1,10 @@
 // coordkit/ipc/error.h: the one error type of coordkit::ipc.
 //
-// Every failure of the ipc library is thrown as coordkit::ipc::Error. Callers
-// branch on code() (stable across releases), never on what(): the message is
-// for humans and may change. system_error() keeps errno (GetLastError on
-// Windows) when an OS call was the cause.
+// Every failure of the ipc library is thrown as coordkit::ipc::Error, a
+// coordkit::Error with library() "ipc". Callers branch on code() (or on
+// code_name(), stable across releases), never on what(): the message is for
+// humans and may change. os_error() keeps errno (GetLastError on Windows)
+// when an OS call was the cause.
 //
 // Example:
 //   try {
@@ -15,9 +16,10 @@
 #ifndef COORDKIT_IPC_ERROR_H_
 #define COORDKIT_IPC_ERROR_H_
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "coordkit/base/error.h"
 
 namespace coordkit::ipc {
 
@@ -33,12 +35,14 @@ enum class ErrorCode {
   kNotRunning,              // a client asked a server that does not run
   kNoStatus,                // a server runs but has not published a usable status yet
   kTimedOut,                // a bounded wait ran out
+  kExitedBeforeReady,       // the process that was to become the server exited first
   kUnsupported,             // not available on this platform (yet)
-  kSystem,                  // any other OS failure; see system_error()
+  kSystem,                  // any other OS failure; see os_error()
 };
 
-// to_string: a stable, lower-case name for logs ("already_running").
-constexpr std::string_view to_string(ErrorCode code) noexcept {
+// code_name: the stable snake_case name of `code` ("already_running"), the
+// same as Error::code_name(). Never throws.
+constexpr std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kAlreadyRunning:
       return "already_running";
@@ -60,6 +64,8 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
       return "no_status";
     case ErrorCode::kTimedOut:
       return "timed_out";
+    case ErrorCode::kExitedBeforeReady:
+      return "exited_before_ready";
     case ErrorCode::kUnsupported:
       return "unsupported";
     case ErrorCode::kSystem:
@@ -69,23 +75,18 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
 }
 
 // Error: the exception every coordkit::ipc function throws. Copyable, cheap.
-class Error : public std::runtime_error {
+class Error : public coordkit::Error {
  public:
   // Error: `message` should say what was attempted and on which path;
-  // `system_error` is errno / GetLastError, 0 when no OS call failed.
-  Error(ErrorCode code, const std::string& message, int system_error = 0)
-      : std::runtime_error(std::string(to_string(code)) + ": " + message),
-        code_(code),
-        system_error_(system_error) {}
+  // `os_error` is errno / GetLastError, 0 when no OS call failed.
+  Error(ErrorCode code, const std::string& message, int os_error = 0)
+      : coordkit::Error("ipc", ipc::code_name(code), message, os_error), code_(code) {}
 
   // code: the stable classification; tests and exit codes use this.
   ErrorCode code() const noexcept { return code_; }
-  // system_error: errno (POSIX) or GetLastError (Windows), 0 if none.
-  int system_error() const noexcept { return system_error_; }
 
  private:
   ErrorCode code_;
-  int system_error_;
 };
 
 }  // namespace coordkit::ipc

@@ -1,12 +1,20 @@
 // coordkit/ipc/events.h: what a Server reports about its shutdown channel.
 //
-// The library never prints. Things a server operator should see (a rejected
-// shutdown file, a lost runtime directory, inotify unavailable) arrive as
-// Events through ServerOptions::on_event; the server logs them.
+// The library never prints. What a server operator may want to see arrives
+// as Events through ServerOptions::on_event, each with a severity: routine
+// events (a shutdown request accepted) are kInfo; problems are kWarn (a
+// refused shutdown file, inotify unavailable: the server carries on) or
+// kError (the runtime dir lost, the status file unwritable, an OS error in
+// the watcher). The server logs them at that level.
 //
 // Example:
 //   options.on_event = [&](const coordkit::ipc::Event& e) {
-//     logger.warn("ipc", std::string(coordkit::ipc::to_string(e.kind)) + " " + e.detail);
+//     if (e.severity == coordkit::ipc::EventSeverity::kInfo) {
+//       logger.info("ipc event", {{"event", coordkit::ipc::to_string(e.kind)}});
+//     } else {
+//       logger.warn("ipc problem", {{"event", coordkit::ipc::to_string(e.kind)},
+//                                   {"detail", e.detail}});
+//     }
 //   };
 #ifndef COORDKIT_IPC_EVENTS_H_
 #define COORDKIT_IPC_EVENTS_H_
@@ -45,6 +53,43 @@ constexpr std::string_view to_string(EventKind kind) noexcept {
   return "unknown";
 }
 
+// EventSeverity: how much an event matters to an operator.
+enum class EventSeverity {
+  kInfo,   // routine: the server works as intended (a shutdown accepted)
+  kWarn,   // a problem the server works around (a refused file, polling alone)
+  kError,  // a problem that costs something: the server stops or cannot
+           // publish its state, or the watcher hit an OS error
+};
+
+// to_string: "info", "warn", "error" (the names of coordkit::log's levels).
+constexpr std::string_view to_string(EventSeverity severity) noexcept {
+  switch (severity) {
+    case EventSeverity::kInfo:
+      return "info";
+    case EventSeverity::kWarn:
+      return "warn";
+    case EventSeverity::kError:
+      return "error";
+  }
+  return "error";
+}
+
+// severity_of: the severity every event of `kind` carries.
+constexpr EventSeverity severity_of(EventKind kind) noexcept {
+  switch (kind) {
+    case EventKind::kShutdownAccepted:
+      return EventSeverity::kInfo;
+    case EventKind::kShutdownFileRejected:
+    case EventKind::kInotifyUnavailable:
+      return EventSeverity::kWarn;
+    case EventKind::kRuntimeDirLost:
+    case EventKind::kStatusWriteFailed:
+    case EventKind::kWatcherError:
+      return EventSeverity::kError;
+  }
+  return EventSeverity::kError;
+}
+
 // RejectReason: why a shutdown file was refused.
 enum class RejectReason {
   kWrongToken,      // well-formed, but not this instance's token (stale or forged)
@@ -76,13 +121,14 @@ constexpr std::string_view to_string(RejectReason reason) noexcept {
   return "unknown";
 }
 
-// Event: one report. `detail` is plain text for a log line (file names,
-// errno text); it may contain any bytes a file name can, so log it through
-// an ASCII-safe sink.
+// Event: one report. `severity` is severity_of(kind). `detail` is plain
+// text for a log line (file names, errno text); it may contain any bytes a
+// file name can, so log it through an ASCII-safe sink.
 struct Event {
   EventKind kind = EventKind::kWatcherError;
-  std::optional<RejectReason> reason;  // set for kShutdownFileRejected
-  std::string detail;
+  EventSeverity severity = EventSeverity::kError;
+  std::optional<RejectReason> reason{};  // set for kShutdownFileRejected
+  std::string detail{};
 };
 
 }  // namespace coordkit::ipc

@@ -37,13 +37,13 @@ enum class RuntimeDirSource { kExplicit, kEnvironment, kXdgRuntimeDir, kStateDir
 
 // RuntimeDirLocation: a resolved (not yet created or checked) directory.
 struct RuntimeDirLocation {
-  std::filesystem::path path;  // absolute
+  std::filesystem::path path{};  // absolute
   // trusted_base: the part of `path` that is not ours to police (it may
   // contain symlinks or be shared, e.g. /tmp or $XDG_RUNTIME_DIR). Every
   // component below it is created 0700 and checked; the last one must be
   // exactly private. For an explicit or $COORDKIT_RUNTIME_DIR location, the
   // parent of the directory.
-  std::filesystem::path trusted_base;
+  std::filesystem::path trusted_base{};
   RuntimeDirSource source = RuntimeDirSource::kExplicit;
 };
 

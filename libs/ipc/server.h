@@ -8,9 +8,11 @@
 // request_shutdown(); all of them end in the same ShutdownRequest, which the
 // server reads in whichever way suits its main loop:
 //   - wait_for_shutdown(timeout): a blocking wait (a simple main thread);
-//   - shutdown_native_handle(): a descriptor that becomes readable once a
-//     shutdown is requested and stays readable (an Asio server wraps it in a
-//     posix::stream_descriptor and async_wait(wait_read)s; do not read it);
+//   - shutdown_handle_dup(): a descriptor of the caller's own that becomes
+//     readable once a shutdown is requested and stays readable. An Asio
+//     server hands it to a posix::stream_descriptor (which closes it when
+//     destroyed: that is why it is a duplicate) and async_wait(wait_read)s;
+//     never read it;
 //   - ServerOptions::on_shutdown: a callback on the watcher thread (post to
 //     your io_context from it).
 // Destruction stops the watcher, restores signal dispositions, removes the
@@ -55,6 +57,10 @@
 #include "coordkit/ipc/status.h"
 
 #if !defined(_WIN32)
+#include <fcntl.h>
+
+#include "coordkit/base/unique_fd.h"
+#include "coordkit/ipc/internal/posix.h"
 #include "coordkit/ipc/internal/server_core.h"
 #endif
 
@@ -72,14 +78,16 @@ inline constexpr std::chrono::milliseconds kDefaultPollInterval{500};
 // systems where inotify is known not to work.
 inline constexpr const char* kEnvForcePoll = "COORDKIT_IPC_FORCE_POLL";
 
-// ServerOptions: how a Server is set up. Only `app` is required.
+// ServerOptions: how a Server is set up. Only `app` is required. Every
+// member has a default initializer, so designated initializers naming only
+// some members compile cleanly under -Wextra (-Wmissing-field-initializers).
 struct ServerOptions {
-  std::string app;  // see is_valid_app_name
+  std::string app{};  // see is_valid_app_name
   // runtime_dir: an explicit directory (a --runtime-dir flag); otherwise the
   // rules in runtime_dir.h.
-  std::optional<std::filesystem::path> runtime_dir;
-  std::string version;  // published in the status file
-  std::string address;  // published; may be set later with set_address
+  std::optional<std::filesystem::path> runtime_dir{};
+  std::string version{};  // published in the status file
+  std::string address{};  // published; may be set later with set_address
   std::chrono::milliseconds poll_interval = kDefaultPollInterval;
   bool use_inotify = true;     // false: the poll alone (also COORDKIT_IPC_FORCE_POLL)
   bool handle_signals = true;  // SIGINT/SIGTERM request a graceful shutdown
@@ -87,11 +95,11 @@ struct ServerOptions {
   // upgraded to fast; from the watcher thread (or the thread calling
   // request_shutdown). Keep it short and thread-safe; never destroy the
   // Server from it. Exceptions it throws are swallowed.
-  std::function<void(const ShutdownRequest&)> on_shutdown;
+  std::function<void(const ShutdownRequest&)> on_shutdown{};
   // on_event: diagnostics to log (rejected shutdown files, a lost runtime
   // dir, inotify unavailable). Same threads and rules as on_shutdown; also
   // called from the constructor (e.g. a stale file found at start-up).
-  std::function<void(const Event&)> on_event;
+  std::function<void(const Event&)> on_event{};
 };
 
 // Server: the server side of the runtime directory. Not copyable or
@@ -167,9 +175,33 @@ class Server {
     core_->accept({mode, deadline, ShutdownSource::kProgrammatic});
   }
   // shutdown_native_handle: a descriptor (POSIX) that is readable once a
-  // shutdown was requested and stays so. Owned by the Server: never read,
-  // write or close it; valid for the Server's lifetime.
+  // shutdown was requested and stays so, for poll()/select()/epoll. Owned
+  // by the Server: never read, write or close it, and never give it to an
+  // object that closes it (an Asio posix::stream_descriptor does on
+  // destruction: use shutdown_handle_dup() for those); valid for the
+  // Server's lifetime.
   std::intptr_t shutdown_native_handle() const noexcept { return core_->notify_fd(); }
+
+#if !defined(_WIN32)
+  // shutdown_handle_dup: a new descriptor (close-on-exec) for the same
+  // readiness as shutdown_native_handle(), owned by the caller, who may
+  // close it (or let an Asio object close it) at any time. Never read from
+  // it: the byte that makes it readable is shared with the Server's own.
+  // Once the Server is destroyed it reports a hang-up (POLLHUP), which also
+  // completes an Asio wait_read, so no waiter outlives its Server unwoken.
+  // Throws Error{kSystem} (os_error() EMFILE) when this process has no
+  // descriptor left.
+  //
+  // Example:
+  //   boost::asio::posix::stream_descriptor shutdown(io, server.shutdown_handle_dup().release());
+  //   shutdown.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+  //                       [&](boost::system::error_code) { begin_drain(); });
+  coordkit::UniqueFd shutdown_handle_dup() const {
+    coordkit::UniqueFd fd(::fcntl(core_->notify_fd(), F_DUPFD_CLOEXEC, 3));
+    if (!fd) internal::throw_errno("dup of the shutdown handle");
+    return fd;
+  }
+#endif
 
  private:
 #if !defined(_WIN32)

@@ -60,6 +60,15 @@ struct EventLog {
     for (const auto& e : events) n += e.kind == kind ? 1 : 0;
     return n;
   }
+  // severities: the severity of every event of `kind` seen.
+  std::vector<ipc::EventSeverity> severities(ipc::EventKind kind) {
+    std::lock_guard<std::mutex> g(mutex);
+    std::vector<ipc::EventSeverity> out;
+    for (const auto& e : events) {
+      if (e.kind == kind) out.push_back(e.severity);
+    }
+    return out;
+  }
   std::optional<ipc::RejectReason> last_reason() {
     std::lock_guard<std::mutex> g(mutex);
     for (auto it = events.rbegin(); it != events.rend(); ++it) {
@@ -178,6 +187,9 @@ TEST_CASE("A shutdown file with the instance token is honoured and acknowledged"
     CHECK(::poll(&p, 1, 0) == 1);
   }
   CHECK(log.count(ipc::EventKind::kShutdownAccepted) == 1);
+  // Routine: an accepted request is an info event, not a problem.
+  CHECK(log.severities(ipc::EventKind::kShutdownAccepted) ==
+        std::vector<ipc::EventSeverity>{ipc::EventSeverity::kInfo});
 }
 
 TEST_CASE("A shutdown file that is not a valid request for this instance is removed and reported",
@@ -230,6 +242,9 @@ TEST_CASE("A shutdown file that is not a valid request for this instance is remo
   CHECK(eventually([&] { return !fs::exists(fs::symlink_status(file)); }));
   CHECK(eventually([&] { return log.count(ipc::EventKind::kShutdownFileRejected) == 1; }));
   CHECK(log.last_reason() == row.reason);
+  // A refused file is a problem the server works around: a warning.
+  CHECK(log.severities(ipc::EventKind::kShutdownFileRejected) ==
+        std::vector<ipc::EventSeverity>{ipc::EventSeverity::kWarn});
   CHECK_FALSE(server.wait_for_shutdown(150ms).has_value());
   CHECK(server.phase() == ipc::Phase::kStarting);
   // Control: a valid request for this instance does stop it.
@@ -294,4 +309,46 @@ TEST_CASE("The watcher sees a request by inotify and by the poll alone", "[ipc][
   CHECK(server.using_inotify() == inotify);
   ipc::Client({"unit", dir}).request_shutdown(ipc::ShutdownMode::kGraceful, 1s);
   CHECK(server.wait_for_shutdown(5s).has_value());
+}
+
+TEST_CASE("A verified server with a state word this version does not know reads as unknown_state",
+          "[ipc][server]") {
+  const fs::path dir = fresh_dir("newer");
+  ipc::Server server(options_for(dir));
+  auto record = ipc::parse_status(read_file(dir / "unit.status"));
+  REQUIRE(record.has_value());
+  record->state_word = "warming_up";  // what a newer server might publish
+  write_file(dir / "unit.status", ipc::format_status(*record));
+  const ipc::Status s = ipc::Client({"unit", dir}).status();
+  CHECK(s.state == ipc::ServerState::kUnknownState);
+  CHECK(ipc::to_string(s.state) == "unknown_state");
+  CHECK(s.verified);
+  CHECK(s.running());                          // it holds the lock ...
+  CHECK(s.state != ipc::ServerState::kReady);  // ... but is not known to serve
+}
+
+TEST_CASE("Every event kind has one severity: routine events info, problems warn or error",
+          "[ipc][events]") {
+  CHECK(ipc::severity_of(ipc::EventKind::kShutdownAccepted) == ipc::EventSeverity::kInfo);
+  CHECK(ipc::severity_of(ipc::EventKind::kShutdownFileRejected) == ipc::EventSeverity::kWarn);
+  CHECK(ipc::severity_of(ipc::EventKind::kInotifyUnavailable) == ipc::EventSeverity::kWarn);
+  CHECK(ipc::severity_of(ipc::EventKind::kRuntimeDirLost) == ipc::EventSeverity::kError);
+  CHECK(ipc::severity_of(ipc::EventKind::kStatusWriteFailed) == ipc::EventSeverity::kError);
+  CHECK(ipc::severity_of(ipc::EventKind::kWatcherError) == ipc::EventSeverity::kError);
+  CHECK(ipc::to_string(ipc::EventSeverity::kWarn) == "warn");
+}
+
+TEST_CASE("A lost runtime dir is reported as an error event and ends the server",
+          "[ipc][server][events]") {
+  const fs::path dir = fresh_dir("lost");
+  EventLog log;
+  ipc::Server server(options_for(dir, &log));
+  fs::remove(dir / "unit.lock");
+  const auto request = server.wait_for_shutdown(5s);
+  REQUIRE(request.has_value());
+  CHECK(request->source == ipc::ShutdownSource::kRuntimeDirLost);
+  CHECK(log.severities(ipc::EventKind::kRuntimeDirLost) ==
+        std::vector<ipc::EventSeverity>{ipc::EventSeverity::kError});
+  CHECK(log.severities(ipc::EventKind::kShutdownAccepted) ==
+        std::vector<ipc::EventSeverity>{ipc::EventSeverity::kInfo});
 }

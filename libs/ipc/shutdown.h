@@ -66,7 +66,7 @@ struct ShutdownRequest {
 
 // ShutdownFile: the content of a shutdown request file.
 struct ShutdownFile {
-  std::string token;
+  std::string token{};
   ShutdownMode mode = ShutdownMode::kGraceful;
   std::chrono::milliseconds deadline{0};
 };

@@ -14,7 +14,7 @@
 // Example:
 //   coordkit::ipc::StatusRecord record;
 //   record.pid = 4242;
-//   record.state = coordkit::ipc::Phase::kReady;
+//   record.set_phase(coordkit::ipc::Phase::kReady);
 //   std::string json = coordkit::ipc::format_status(record);
 //   std::optional<coordkit::ipc::StatusRecord> back = coordkit::ipc::parse_status(json);
 #ifndef COORDKIT_IPC_STATUS_H_
@@ -46,19 +46,21 @@ constexpr std::string_view to_string(Phase phase) noexcept {
 
 // ServerState: what a client concludes from the lock and the status file.
 enum class ServerState {
-  kStopped,   // no server holds the lock and no status file is left
-  kStale,     // no server holds the lock but a status file remains (a killed
-              // server, a garbage file, or one naming a process that is not
-              // the server): not running
-  kStarting,  // a server holds the lock and says starting, or has not yet
-              // published a status that names it (missing/partial/old file)
-  kReady,     // a verified server says ready
-  kDraining,  // a verified server is shutting down
-  kRunning,   // a verified server holds the lock but its state word is one
-              // this version does not know (a newer server)
+  kStopped,       // no server holds the lock and no status file is left
+  kStale,         // no server holds the lock but a status file remains (a killed
+                  // server, a garbage file, or one naming a process that is not
+                  // the server): not running
+  kStarting,      // a server holds the lock and says starting, or has not yet
+                  // published a status that names it (missing/partial/old file)
+  kReady,         // a verified server says ready
+  kDraining,      // a verified server is shutting down
+  kUnknownState,  // a verified server holds the lock but its state word is
+                  // one this version does not know (a newer server); it
+                  // runs, but whether it is ready cannot be told
 };
 
-// to_string: "stopped", "stale", "starting", "ready", "draining", "running".
+// to_string: "stopped", "stale", "starting", "ready", "draining",
+// "unknown_state".
 constexpr std::string_view to_string(ServerState state) noexcept {
   switch (state) {
     case ServerState::kStopped:
@@ -71,29 +73,31 @@ constexpr std::string_view to_string(ServerState state) noexcept {
       return "ready";
     case ServerState::kDraining:
       return "draining";
-    case ServerState::kRunning:
-      return "running";
+    case ServerState::kUnknownState:
+      return "unknown_state";
   }
   return "stopped";
 }
 
-// is_running: true for every state in which a server holds the lock.
+// is_running: true for every state in which a server holds the lock
+// (starting, ready, draining, unknown_state): a server process runs,
+// whatever it says about itself. Only kReady means it serves.
 constexpr bool is_running(ServerState state) noexcept {
   return state == ServerState::kStarting || state == ServerState::kReady ||
-         state == ServerState::kDraining || state == ServerState::kRunning;
+         state == ServerState::kDraining || state == ServerState::kUnknownState;
 }
 
 // StatusRecord: the content of a status file.
 struct StatusRecord {
-  std::string app;
+  std::string app{};
   std::int64_t pid = 0;
   std::uint64_t start_time = 0;         // Linux: /proc/<pid>/stat field 22 (clock ticks since boot)
-  std::string boot_id;                  // Linux: /proc/sys/kernel/random/boot_id
-  std::string token;                    // random instance token, 32 lower-case hex digits
+  std::string boot_id{};                // Linux: /proc/sys/kernel/random/boot_id
+  std::string token{};                  // random instance token, 32 lower-case hex digits
   std::string state_word = "starting";  // as written; see phase()
-  std::string address;
-  std::string version;
-  std::string started_at;  // ISO 8601 UTC, millisecond precision
+  std::string address{};
+  std::string version{};
+  std::string started_at{};  // ISO 8601 UTC, millisecond precision
 
   // phase: the state word as a Phase; nullopt for a word this version does
   // not know (written by a newer server).

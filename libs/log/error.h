@@ -19,9 +19,10 @@
 #ifndef COORDKIT_LOG_ERROR_H_
 #define COORDKIT_LOG_ERROR_H_
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "coordkit/base/error.h"
 
 namespace coordkit::log {
 
@@ -35,9 +36,10 @@ enum class ErrorCode {
   kOpenFailed = 2,
 };
 
-// error_code_name: a short stable name for `code` ("invalid_argument",
-// "open_failed"), for JSON output and exit-code tables.
-constexpr std::string_view error_code_name(ErrorCode code) noexcept {
+// code_name: the stable snake_case name of `code` ("invalid_argument",
+// "open_failed"), the same as Error::code_name(), for JSON output and
+// exit-code tables.
+constexpr std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kInvalidArgument:
       return "invalid_argument";
@@ -48,24 +50,21 @@ constexpr std::string_view error_code_name(ErrorCode code) noexcept {
 }
 
 // Error: thrown by set-up functions of coordkit::log (FileSink's constructor,
-// reserve_standard_fds()). Carries a stable code and, for system failures,
-// the errno value. what() is a human-readable ASCII message.
-class Error : public std::runtime_error {
+// reserve_standard_fds()): a coordkit::Error with library() "log", a stable
+// code and, for system failures, the errno value in os_error(). what() is
+// ASCII.
+class Error : public coordkit::Error {
  public:
   // Error: `message` should already be ASCII (paths in it go through
   // to_ascii()); `os_error` is an errno value or 0.
   Error(ErrorCode code, const std::string& message, int os_error = 0)
-      : std::runtime_error(message), code_(code), os_error_(os_error) {}
+      : coordkit::Error("log", log::code_name(code), message, os_error), code_(code) {}
 
   // code: the stable reason.
   ErrorCode code() const noexcept { return code_; }
 
-  // os_error: the errno value behind a system failure, 0 if none.
-  int os_error() const noexcept { return os_error_; }
-
  private:
   ErrorCode code_;
-  int os_error_;
 };
 
 }  // namespace coordkit::log

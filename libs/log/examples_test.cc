@@ -101,7 +101,7 @@ TEST_CASE("the error.h example holds", "[log]") {
     }
   }
   CHECK(refused);
-  CHECK(coordkit::log::error_code_name(coordkit::log::ErrorCode::kOpenFailed) == "open_failed");
+  CHECK(coordkit::log::code_name(coordkit::log::ErrorCode::kOpenFailed) == "open_failed");
 }
 
 TEST_CASE("the file_sink.h example holds", "[log]") {

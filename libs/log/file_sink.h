@@ -24,9 +24,9 @@
 // One process writes a given file: two processes rotating the same file
 // would lose lines. Start children with posix_spawn or fork+exec (as
 // coordkit::spawn does); a child that fork()s and keeps running would
-// inherit the unflushed buffer and write those lines a second time. A failed write (disk full, I/O error, the directory
-// gone) drops the lines it carried, is counted in stats(), and is retried
-// with the next lines; the sink never throws after construction.
+// inherit the unflushed buffer and write those lines a second time. A failed write (disk full, I/O
+// error, the directory gone) drops the lines it carried, is counted in stats(), and is retried with
+// the next lines; the sink never throws after construction.
 //
 // Example:
 //
@@ -62,6 +62,8 @@
 #include <utility>
 #include <vector>
 
+#include "coordkit/base/file_id.h"
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/log/error.h"
 #include "coordkit/log/format.h"
 #include "coordkit/log/internal/exit_flush.h"
@@ -131,7 +133,6 @@ class FileSink final : public Sink {
       }
     } catch (...) {
       internal::ExitFlushList::instance().remove(this);
-      ::close(fd_);
       throw;
     }
   }
@@ -147,7 +148,6 @@ class FileSink final : public Sink {
     if (flusher_.joinable()) flusher_.join();
     const std::lock_guard lock(mutex_);
     flush_locked();
-    if (fd_ >= 0) ::close(fd_);
   }
 
   void write(const Record& record) noexcept override {
@@ -175,8 +175,7 @@ class FileSink final : public Sink {
   void reopen() noexcept {
     const std::lock_guard lock(mutex_);
     flush_locked();
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     open_locked();
   }
 
@@ -216,7 +215,7 @@ class FileSink final : public Sink {
     if (error == 0 && partial_line_) {
       // A write failed mid-line earlier; end that fragment so this chunk
       // starts on a line of its own.
-      error = internal::write_all(fd_, "\n", 1);
+      error = internal::write_all(fd_.get(), "\n", 1);
       if (error == 0) {
         partial_line_ = false;
         ++file_bytes_;
@@ -224,7 +223,7 @@ class FileSink final : public Sink {
     }
     if (error == 0) {
       std::size_t written = 0;
-      error = internal::write_all(fd_, data, n, &written);
+      error = internal::write_all(fd_.get(), data, n, &written);
       file_bytes_ += written;
       if (error != 0 && written != 0 && data[written - 1] != '\n') partial_line_ = true;
     }
@@ -239,10 +238,10 @@ class FileSink final : public Sink {
   // (creating it) if it was closed, removed or replaced by another file.
   // One stat() per buffer written. Returns 0 or an errno.
   int ensure_open_locked() noexcept {
-    if (fd_ >= 0) {
+    if (fd_) {
       struct stat st {};
       if (::stat(options_.path.c_str(), &st) == 0) {
-        if (st.st_dev == dev_ && st.st_ino == ino_) {
+        if (coordkit::file_id(st) == id_) {
           // Also catches a truncation by `logrotate copytruncate`.
           if (S_ISREG(st.st_mode)) file_bytes_ = static_cast<std::uint64_t>(st.st_size);
           return 0;
@@ -250,25 +249,20 @@ class FileSink final : public Sink {
       } else if (errno != ENOENT) {
         return 0;  // cannot tell (EACCES, ...): keep writing where we are
       }
-      ::close(fd_);
-      fd_ = -1;
+      fd_.reset();
     }
     return open_locked();
   }
 
   int open_locked() noexcept {
-    const int fd = ::open(options_.path.c_str(),
-                          O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, options_.file_mode);
-    if (fd < 0) return errno;
+    coordkit::UniqueFd fd(::open(options_.path.c_str(),
+                                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+                                 options_.file_mode));
+    if (!fd) return errno;
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const int error = errno;
-      ::close(fd);
-      return error;
-    }
-    fd_ = fd;
-    dev_ = st.st_dev;
-    ino_ = st.st_ino;
+    if (::fstat(fd.get(), &st) != 0) return errno;
+    fd_ = std::move(fd);
+    id_ = coordkit::file_id(st);
     file_bytes_ = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
     partial_line_ = false;
     return 0;
@@ -278,8 +272,7 @@ class FileSink final : public Sink {
   // path. Rename failures leave files where they are (the live file then
   // keeps growing) rather than losing lines.
   void rotate_locked() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     if (rotated_paths_.empty()) {
       ::unlink(options_.path.c_str());
     } else {
@@ -303,9 +296,8 @@ class FileSink final : public Sink {
   std::vector<std::string> rotated_paths_;  // path.1 ... path.(max_files-1)
 
   std::mutex mutex_;  // guards everything below
-  int fd_ = -1;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
+  coordkit::UniqueFd fd_;
+  coordkit::FileId id_;           // of the file fd_ has open
   std::uint64_t file_bytes_ = 0;  // size of the live file as last known
   bool partial_line_ = false;     // the file ends in a fragment of a failed write
   std::unique_ptr<char[]> buffer_;

@@ -7,7 +7,7 @@
 //
 // Example:
 //   coordkit::spawn::Command command{
-//       .executable = "/usr/bin/env",
+//       .executable = "/usr/bin/printenv",
 //       .args = {"LANG"},
 //       .env = {{"LANG", "C"}, {"LC_ALL", std::nullopt}},
 //       .out = coordkit::spawn::Stdio::file("/tmp/env.log"),

@@ -1,8 +1,9 @@
 // coordkit/spawn/error.h: the one error type of coordkit::spawn.
 //
-// Every failure in coordkit::spawn is reported as a `coordkit::spawn::Error`
-// carrying a stable `ErrorCode`. Callers branch on `code()`, never on the
-// message text, which is for humans and may change.
+// Every failure in coordkit::spawn is reported as a `coordkit::spawn::Error`,
+// a coordkit::Error with library() "spawn", carrying a stable `ErrorCode`.
+// Callers branch on `code()` (or `code_name()`), never on the message text,
+// which is for humans and may change.
 //
 // Example:
 //   try {
@@ -13,10 +14,10 @@
 #ifndef COORDKIT_SPAWN_ERROR_H_
 #define COORDKIT_SPAWN_ERROR_H_
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
+
+#include "coordkit/base/error.h"
 
 namespace coordkit::spawn {
 
@@ -29,47 +30,45 @@ enum class ErrorCode {
   kTimedOut,         // a bounded read or write on a child's pipes ran out of time
   kNoSuchProcess,    // the process is gone, or its identity did not verify
   kUnsupported,      // not available on this platform (Windows paths not written yet)
-  kSystem,           // anything else; system_error() has errno / GetLastError
+  kSystem,           // anything else; os_error() has errno / GetLastError
 };
 
-// error_code_name: the enumerator's name without the leading 'k' ("NotFound"),
-// for logs and test messages. Never throws.
-constexpr std::string_view error_code_name(ErrorCode code) noexcept {
+// code_name: the stable snake_case name of `code` ("not_found"), the same as
+// Error::code_name(), for logs and test messages. Never throws.
+constexpr std::string_view code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kNotFound:
-      return "NotFound";
+      return "not_found";
     case ErrorCode::kPermissionDenied:
-      return "PermissionDenied";
+      return "permission_denied";
     case ErrorCode::kResourceExhausted:
-      return "ResourceExhausted";
+      return "resource_exhausted";
     case ErrorCode::kInvalidArgument:
-      return "InvalidArgument";
+      return "invalid_argument";
     case ErrorCode::kTimedOut:
-      return "TimedOut";
+      return "timed_out";
     case ErrorCode::kNoSuchProcess:
-      return "NoSuchProcess";
+      return "no_such_process";
     case ErrorCode::kUnsupported:
-      return "Unsupported";
+      return "unsupported";
     case ErrorCode::kSystem:
-      return "System";
+      return "system";
   }
-  return "Unknown";
+  return "unknown";
 }
 
 // Error: thrown by every coordkit::spawn function that can fail.
-// `code()` is the stable classification; `system_error()` is the errno
-// (POSIX) or GetLastError() (Windows) value behind it, 0 when there is none.
-class Error : public std::runtime_error {
+// `code()` is the stable classification; `os_error()` is the errno (POSIX)
+// or GetLastError() (Windows) value behind it, 0 when there is none.
+class Error : public coordkit::Error {
  public:
-  Error(ErrorCode code, const std::string& message, int system_error = 0)
-      : std::runtime_error(message), code_(code), system_error_(system_error) {}
+  Error(ErrorCode code, const std::string& message, int os_error = 0)
+      : coordkit::Error("spawn", spawn::code_name(code), message, os_error), code_(code) {}
 
   ErrorCode code() const noexcept { return code_; }
-  int system_error() const noexcept { return system_error_; }
 
  private:
   ErrorCode code_;
-  int system_error_;
 };
 
 }  // namespace coordkit::spawn

@@ -48,8 +48,8 @@ class Child {
  public:
   // Output: what communicate() collected.
   struct Output {
-    std::string out;
-    std::string err;
+    std::string out{};
+    std::string err{};
   };
 
   Child(Child&& other) noexcept
@@ -119,7 +119,7 @@ class Child {
   // was already closed). SIGPIPE is never raised in this process.
 
   // write_stdin: writes all of `data` to the child's stdin. Throws
-  // Error{kSystem} with system_error() == EPIPE if the child closed its stdin.
+  // Error{kSystem} with os_error() == EPIPE if the child closed its stdin.
   void write_stdin(std::string_view data,
                    std::optional<std::chrono::milliseconds> timeout = std::nullopt) {
     pipes_.write_in(data, timeout);

@@ -290,7 +290,7 @@ TEST_CASE("writing to a child that closed its stdin reports EPIPE, never SIGPIPE
     FAIL("write_stdin to a dead child succeeded");
   } catch (const sp::Error& e) {
     CHECK(e.code() == sp::ErrorCode::kSystem);
-    CHECK(e.system_error() == EPIPE);
+    CHECK(e.os_error() == EPIPE);
   }
   sigset_t pending;
   sigpending(&pending);

@@ -20,7 +20,7 @@
 namespace coordkit::dbtest {
 
 // ClientError: a failure that reached the caller (the worker counts it by
-// `code`: an ErrorCode name such as "Busy" for the library, an SQLite name
+// `code`: an ErrorCode name such as "busy" for the library, an SQLite name
 // such as "SQLITE_BUSY_SNAPSHOT" for the naive client).
 class ClientError : public std::runtime_error {
  public:
@@ -83,8 +83,9 @@ class Client {
                                const std::string& payload, const std::filesystem::path& marker,
                                std::chrono::microseconds row_sleep) = 0;
   // maintenance: checkpoint-passive|checkpoint-restart|checkpoint-truncate|
-  // backup|vacuum|rekey|integrity; `arg` is the backup destination or the
-  // new passphrase. Returns details for the report.
+  // backup|vacuum|rekey|integrity|quick-check|delete-rows; `arg` is the backup
+  // destination or (delete-rows) the worker whose rows go. Returns details
+  // for the report.
   virtual nlohmann::json maintenance(std::string_view op, const std::string& arg) = 0;
   // counters: the library's counters (empty object for the naive client).
   virtual nlohmann::json counters() = 0;

@@ -99,7 +99,7 @@ TEST_CASE(
     const WorkerResult& r = cli.finish(s.deadline());
     INFO(r.describe());
     CHECK(r.exit_code() == 3);
-    CHECK(r.report.value("open_error", "") == "NotInitialised");
+    CHECK(r.report.value("open_error", "") == "not_initialised");
     CHECK(r.report.value("open_ms", 1e9) < 1000.0);
     CHECK_FALSE(fs::exists(s.db()));
   }
@@ -127,9 +127,9 @@ TEST_CASE(
     const nlohmann::json errors = c.errors();
     for (const auto& [code, n] : errors.items()) {
       INFO("error " << code << " x" << n);
-      CHECK(code == "NotInitialised");
+      CHECK(code == "not_initialised");
     }
-    CHECK(c.error_count("Sql") == 0);
+    CHECK(c.error_count("sql") == 0);
 
     const DbCheck db = verify_database(s.db());
     check_database(db);

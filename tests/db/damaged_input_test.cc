@@ -68,12 +68,12 @@ TEST_CASE(
     "Wrong key, plaintext, text, empty and truncated files fail fast with their typed error, "
     "without a retry storm, and stay byte-for-byte unchanged",
     "[db][scenario8]") {
-  const Damage d = GENERATE(Damage{"wrong key", "WrongKeyOrNotADatabase"},
-                            Damage{"plaintext SQLite database", "PlaintextDatabase"},
-                            Damage{"text file", "WrongKeyOrNotADatabase"},
-                            Damage{"empty file", "WrongKeyOrNotADatabase"},
-                            Damage{"database truncated at 100 bytes", "WrongKeyOrNotADatabase"},
-                            Damage{"database truncated at half", "WrongKeyOrNotADatabase"});
+  const Damage d = GENERATE(Damage{"wrong key", "wrong_key_or_not_a_database"},
+                            Damage{"plaintext SQLite database", "plaintext_database"},
+                            Damage{"text file", "wrong_key_or_not_a_database"},
+                            Damage{"empty file", "wrong_key_or_not_a_database"},
+                            Damage{"database truncated at 100 bytes", "wrong_key_or_not_a_database"},
+                            Damage{"database truncated at half", "wrong_key_or_not_a_database"});
   CAPTURE(d.name);
   Scenario s("damaged", seconds(60));
   const fs::path target = s.file("target.db");
@@ -186,7 +186,7 @@ TEST_CASE(
     const WorkerResult& r = probe.finish(s.deadline());
     INFO(r.describe());
     CHECK(r.exit_code() == 0);
-    CHECK(r.report.value("open", "") == "WrongKeyOrNotADatabase");
+    CHECK(r.report.value("open", "") == "wrong_key_or_not_a_database");
     CHECK(r.report.value("after_reconnect", "") == "ok:5");
     CHECK(r.stderr_text.empty());
   }

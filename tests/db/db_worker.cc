@@ -17,7 +17,9 @@
 //   big-tx     one transaction of --rows rows (slowly, --row-sleep-us),
 //              touching --marker once under way: a target for SIGKILL
 //   maint      --op checkpoint-passive|checkpoint-restart|checkpoint-truncate|
-//              backup|vacuum|rekey|integrity every --interval-ms
+//              backup|vacuum|rekey|integrity|quick-check|delete-rows every
+//              --interval-ms (delete-rows: the rows of worker --arg);
+//              checks that did not say ok are counted in checks_failed
 //   open       open once and read once: how fast and how a damaged file fails
 //   probe      open, read, touch --ready, wait for --barrier, then --count
 //              reads on the same connection (bare retries), then, with
@@ -241,7 +243,7 @@ class Run {
 };
 
 bool is_key_error(const std::string& code) {
-  return code == "WrongKeyOrNotADatabase" || code == "Corrupt" || code == "SQLITE_NOTADB";
+  return code == "wrong_key_or_not_a_database" || code == "corrupt" || code == "SQLITE_NOTADB";
 }
 
 // attempt: runs op once; with --reopen-on-key-error a key error (the key was
@@ -488,16 +490,26 @@ int role_big_tx(const Args& args, Run& run, Client& client) {
 int role_maint(const Args& args, Run& run, Client& client) {
   if (int rc = open_first(args, run, client); rc >= 0) return rc;
   nlohmann::json results = nlohmann::json::array();
+  // Checks (integrity, quick-check) that ran and did not say ok, and the
+  // first few of them.
+  std::int64_t checks_failed = 0;
+  nlohmann::json failed = nlohmann::json::array();
   while (run.keep_going()) {
     const auto t0 = Clock::now();
     nlohmann::json r;
     if (attempt(args, run, client, [&] { r = client.maintenance(args.op, args.arg); })) {
       run.ok(ms_since(t0));
       if (results.size() < 200) results.push_back(r);
+      if (r.contains("ok") && !r["ok"].get<bool>()) {
+        ++checks_failed;
+        if (failed.size() < 5) failed.push_back(r);
+      }
     }
     std::this_thread::sleep_for(milliseconds(args.interval_ms));
   }
   run.report()["results"] = results;
+  run.report()["checks_failed"] = checks_failed;
+  run.report()["failed_checks"] = failed;
   return run.finish(&client, kExitOk);
 }
 

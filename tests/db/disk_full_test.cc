@@ -94,7 +94,7 @@ TEST_CASE("A full disk surfaces as kFull, corrupts nothing, and work resumes onc
     INFO(w.describe());
     CHECK(w.exit_code() == 1);
     CHECK(w.ops() > 0);
-    CHECK(w.errors() == nlohmann::json{{"Full", 1}});
+    CHECK(w.errors() == nlohmann::json{{"full", 1}});
     // kFull is permanent: surfaced at once, not retried until a deadline.
     CHECK(w.counter("retries_same") == 0);
     CHECK(w.counter("reconnects") == 0);

@@ -23,10 +23,10 @@ namespace coordkit::dbtest {
 
 namespace cdb = coordkit::db;
 
-// error_code_name: "Busy", "Corrupt", ... (cdb::to_string), the names the
+// error_code_name: "busy", "corrupt", ... (cdb::code_name), the names the
 // worker's JSON report and the tests use.
 inline std::string error_code_name(cdb::ErrorCode code) {
-  return std::string(cdb::to_string(code));
+  return std::string(cdb::code_name(code));
 }
 
 // counters_json: every field of cdb::Counters, the per-class and per-code
@@ -50,7 +50,7 @@ inline nlohmann::json counters_json(const cdb::Counters& c) {
   nlohmann::json by_class = nlohmann::json::object();
   for (std::size_t i = 0; i < cdb::kRetryClassCount; ++i) {
     if (c.failures_by_class[i] != 0) {
-      by_class[std::string(cdb::to_string(static_cast<cdb::RetryClass>(i)))] =
+      by_class[std::string(cdb::code_name(static_cast<cdb::RetryClass>(i)))] =
           c.failures_by_class[i];
     }
   }
@@ -179,24 +179,21 @@ class LibraryClient final : public Client {
       } else if (op == "backup") {
         db().backup_to(arg, cdb::Key::passphrase(passphrase()));
       } else if (op == "vacuum") {
-        // coordkit::db has no vacuum(): VACUUM cannot run inside the
-        // BEGIN IMMEDIATE that write() opens, so it goes straight to the
-        // library's connection (its busy handler applies, its ladder does not).
-        char* err = nullptr;
-        const int rc = sqlite3_exec(db().native_handle(), "VACUUM", nullptr, nullptr, &err);
-        const std::string message = err != nullptr ? err : "";
-        sqlite3_free(err);
-        if (rc != SQLITE_OK) {
-          throw ClientError(result_code_name(sqlite3_extended_errcode(db().native_handle())),
-                            "VACUUM: " + message);
-        }
+        const cdb::VacuumResult r = db().vacuum();
+        out["pages_before"] = r.pages_before;
+        out["pages_after"] = r.pages_after;
+        out["wal_truncated"] = r.wal_truncated;
+      } else if (op == "delete-rows") {
+        out["deleted"] = db().write([&](cdb::Transaction& tx) {
+          return tx.execute("DELETE FROM items WHERE worker = ?", arg);
+        });
       } else if (op == "rekey") {
         // The new passphrase comes from the environment, never argv.
         const char* next = std::getenv("DB_WORKER_NEW_PASSPHRASE");
         if (next == nullptr) throw ClientError("Usage", "rekey needs DB_WORKER_NEW_PASSPHRASE");
         db().rekey(cdb::Key::passphrase(next));
-      } else if (op == "integrity") {
-        const cdb::CheckResult r = db().integrity_check();
+      } else if (op == "integrity" || op == "quick-check") {
+        const cdb::CheckResult r = op == "integrity" ? db().integrity_check() : db().quick_check();
         out["ok"] = r.ok;
         out["problems"] = r.problems;
       } else {

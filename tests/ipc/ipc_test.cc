@@ -1,5 +1,4 @@
-// Multi-process behaviour of coordkit::ipc with real test_server processes:
-// one test case per item of the ipc list in issue 4 (items 1 to 13).
+// Multi-process behaviour of coordkit::ipc with real test_server processes.
 // Every process a test starts is a spawn::Child (killed and reaped when it
 // goes out of scope) or sits in a ProcessGuard, so a failing CHECK or
 // REQUIRE leaks nothing. Every wait is bounded.
@@ -57,7 +56,6 @@ int count_prefix(const std::vector<std::string>& lines, std::string_view prefix)
 
 }  // namespace
 
-// Item 1.
 TEST_CASE(
     "Of eight servers started at once on one runtime dir exactly one runs, the others exit "
     "already-running without touching its files",
@@ -138,7 +136,6 @@ TEST_CASE(
   CHECK(exit->exit_code == kExitOk);
 }
 
-// Item 2.
 TEST_CASE("After kill -9 of a running server the status says stale at once and a new server starts",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("kill9");
@@ -167,7 +164,6 @@ TEST_CASE("After kill -9 of a running server the status says stale at once and a
   CHECK(second.wait_exit()->exit_code == kExitOk);
 }
 
-// Item 3.
 TEST_CASE("A child the server spawned does not hold the instance lock after the server dies",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("grandchild");
@@ -232,7 +228,6 @@ TEST_CASE("A child the server spawned does not hold the instance lock after the 
   CHECK(next.wait_exit()->exit_code == kExitOk);
 }
 
-// Item 4.
 TEST_CASE("A shutdown requested while the server is still starting is honoured before ready",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("during_start");
@@ -254,7 +249,6 @@ TEST_CASE("A shutdown requested while the server is still starting is honoured b
   CHECK(client.status().state == ipc::ServerState::kStopped);
 }
 
-// Item 5.
 TEST_CASE(
     "A shutdown file left from an earlier run or carrying a wrong token does not stop a new "
     "server; it is logged and removed",
@@ -301,7 +295,6 @@ TEST_CASE(
   CHECK(server.wait_exit()->exit_code == kExitOk);
 }
 
-// Item 6.
 TEST_CASE(
     "A status file naming a live process that is not the server reads as not running and "
     "stop never signals that process",
@@ -355,7 +348,6 @@ TEST_CASE(
   CHECK_FALSE(sleeper.try_wait().has_value());  // never signalled
 }
 
-// Item 7.
 TEST_CASE("A partial or empty status file reads as stale or starting and never crashes a reader",
           "[ipc][multiprocess]") {
   const std::string content =
@@ -388,7 +380,6 @@ TEST_CASE("A partial or empty status file reads as stale or starting and never c
   }
 }
 
-// Item 8.
 TEST_CASE("Two stops at once, and a stop during draining, all return once the server is gone",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("two_stops");
@@ -433,7 +424,6 @@ TEST_CASE("Two stops at once, and a stop during draining, all return once the se
   }
 }
 
-// Item 9.
 TEST_CASE("A server that ignores the request is escalated against at the deadline and stop says so",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("escalate");
@@ -475,7 +465,6 @@ TEST_CASE("A server that ignores the request is escalated against at the deadlin
   CHECK_FALSE(bystander.try_wait().has_value());
 }
 
-// Item 10.
 TEST_CASE("A server whose runtime dir is removed notices and shuts down cleanly",
           "[ipc][multiprocess]") {
   const bool poll_only = GENERATE(false, true);
@@ -501,7 +490,6 @@ TEST_CASE("A server whose runtime dir is removed notices and shuts down cleanly"
   CHECK(client_for(run).stop({.deadline = 10s}).outcome == ipc::StopOutcome::kStopped);
 }
 
-// Item 11.
 TEST_CASE("A runtime dir that is group- or world-writable, someone else's, or a symlink is refused",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("unsafe_dir");
@@ -535,7 +523,7 @@ TEST_CASE("A runtime dir that is group- or world-writable, someone else's, or a 
   const auto exit = server.wait_exit(10s);
   REQUIRE(exit.has_value());
   CHECK(exit->exit_code == kExitUnsafeRuntimeDir);
-  CHECK(server.log_text().find("code=" + std::string(ipc::to_string(expected))) !=
+  CHECK(server.log_text().find("code=" + std::string(ipc::code_name(expected))) !=
         std::string::npos);
   std::optional<ipc::ErrorCode> client_error;
   try {
@@ -554,7 +542,6 @@ TEST_CASE("A runtime dir that is group- or world-writable, someone else's, or a 
   CHECK(client_for(run).stop({.deadline = 10s}).outcome == ipc::StopOutcome::kStopped);
 }
 
-// Item 12.
 TEST_CASE("With inotify forced off the shutdown is still seen within the poll interval",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("polling");
@@ -577,7 +564,6 @@ TEST_CASE("With inotify forced off the shutdown is still seen within the poll in
   CHECK(elapsed < kInterval + 700ms);
 }
 
-// Item 13.
 TEST_CASE("A graceful shutdown under load finishes every in-flight job before exiting 0",
           "[ipc][multiprocess]") {
   const fs::path work = scratch_dir("load");
@@ -608,5 +594,99 @@ TEST_CASE("A graceful shutdown under load finishes every in-flight job before ex
     // Control: a fast stop abandons the jobs in flight, which a test of
     // draining must be able to see.
     CHECK(aborted > 0);
+  }
+}
+
+TEST_CASE("wait_until_ready returns the verified ready status of a server that becomes ready",
+          "[ipc][multiprocess][ready]") {
+  const bool with_child = GENERATE(true, false);
+  CAPTURE(with_child);
+  const fs::path work = scratch_dir("ready");
+  const fs::path run = work / "run";
+  ServerProcess server(work, "server", run, {"--start-delay-ms", "300"});
+  const ipc::Client client = client_for(run);
+  const ipc::Status s =
+      with_child ? client.wait_until_ready(20s, server.child()) : client.wait_until_ready(20s);
+  CHECK(s.state == ipc::ServerState::kReady);
+  CHECK(s.verified);
+  REQUIRE(s.record.has_value());
+  CHECK(s.record->pid == server.pid());
+  CHECK(s.record->version == "test-1");
+  CHECK(server.wait_event("ready"));  // the server logs it right after publishing
+  CHECK(client.stop({.deadline = 10s}).outcome == ipc::StopOutcome::kStopped);
+}
+
+TEST_CASE("wait_until_ready fails at once with exited_before_ready when the server exits first",
+          "[ipc][multiprocess][ready]") {
+  const fs::path work = scratch_dir("exits_first");
+  const fs::path run = work / "run";
+  const ipc::Client client = client_for(run);
+
+  SECTION("a server that refuses its command line (a Child)") {
+    ServerProcess server(work, "server", run, {"--jobs", "-1"});
+    std::optional<ipc::ErrorCode> code;
+    try {
+      client.wait_until_ready(60s, server.child());
+    } catch (const ipc::Error& e) {
+      code = e.code();
+      CHECK(e.code_name() == "exited_before_ready");
+    }
+    CHECK(code == ipc::ErrorCode::kExitedBeforeReady);
+    // The Child is reaped already; its exit status says why.
+    const auto exit = server.wait_exit(0ms);
+    REQUIRE(exit.has_value());
+    CHECK(exit->exit_code == 2);
+  }
+  SECTION("a server killed during its start-up (a verified Process handle)") {
+    ServerProcess server(work, "server", run, {"--start-delay-ms", "60000"});
+    REQUIRE(eventually([&] { return client.status().verified; }));
+    std::optional<spawn::Process> process = spawn::Process::open(server.child().identity());
+    REQUIRE(process.has_value());
+    std::latch waiting(1);
+    std::thread killer([&] {
+      waiting.wait();
+      std::this_thread::sleep_for(50ms);
+      server.child().kill();
+    });
+    std::optional<ipc::ErrorCode> code;
+    try {
+      waiting.count_down();
+      client.wait_until_ready(60s, *process);
+    } catch (const ipc::Error& e) {
+      code = e.code();
+    }
+    killer.join();
+    CHECK(code == ipc::ErrorCode::kExitedBeforeReady);
+    const auto exit = server.wait_exit(10s);
+    REQUIRE(exit.has_value());
+    CHECK(exit->signal == SIGKILL);
+    CHECK_FALSE(server.has_event("ready"));
+  }
+}
+
+TEST_CASE("wait_until_ready times out while a server is still starting or none was started",
+          "[ipc][multiprocess][ready]") {
+  const fs::path work = scratch_dir("ready_timeout");
+  const fs::path run = work / "run";
+  const ipc::Client client = client_for(run);
+  auto code_of = [](auto&& fn) -> std::optional<ipc::ErrorCode> {
+    try {
+      fn();
+    } catch (const ipc::Error& e) {
+      return e.code();
+    }
+    return std::nullopt;
+  };
+  SECTION("no server at all") {
+    CHECK(code_of([&] { client.wait_until_ready(100ms); }) == ipc::ErrorCode::kTimedOut);
+  }
+  SECTION("a server that is still starting") {
+    ServerProcess server(work, "server", run, {"--start-delay-ms", "60000"});
+    REQUIRE(eventually([&] { return client.status().verified; }));
+    CHECK(code_of([&] { client.wait_until_ready(200ms, server.child()); }) ==
+          ipc::ErrorCode::kTimedOut);
+    CHECK(client.status().state == ipc::ServerState::kStarting);
+    CHECK_FALSE(server.wait_exit(0ms).has_value());  // still running: the wait did not end it
+    CHECK(client.stop({.deadline = 10s}).outcome == ipc::StopOutcome::kStopped);
   }
 }

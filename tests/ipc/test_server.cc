@@ -236,8 +236,9 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   options.handle_signals = !flags.ignore_signals;
   options.on_shutdown = [&requests](const ipc::ShutdownRequest& r) { requests.push(r); };
   options.on_event = [&log](const ipc::Event& e) {
-    const cklog::Level level =
-        e.kind == ipc::EventKind::kShutdownAccepted ? cklog::Level::kInfo : cklog::Level::kWarn;
+    const cklog::Level level = e.severity == ipc::EventSeverity::kInfo   ? cklog::Level::kInfo
+                               : e.severity == ipc::EventSeverity::kWarn ? cklog::Level::kWarn
+                                                                         : cklog::Level::kError;
     log.log(level, "ipc event",
             {{"event", ipc::to_string(e.kind)},
              {"reason", e.reason ? ipc::to_string(*e.reason) : std::string_view("-")},
@@ -248,7 +249,7 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   try {
     server.emplace(std::move(options));
   } catch (const ipc::Error& e) {
-    log.error("cannot start", {{"code", ipc::to_string(e.code())}, {"error", e.what()}});
+    log.error("cannot start", {{"code", e.code_name()}, {"error", e.what()}});
     switch (e.code()) {
       case ipc::ErrorCode::kAlreadyRunning:
         return kExitAlreadyRunning;

@@ -143,8 +143,13 @@ class Connection {
       Stmt stmt(raw_stmt);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt.get());
       if (rc != SQLITE_ROW) {
-        throw make_error(c->db_, rc, "the key does not read the schema of " + setup.path, {},
-                         key_verified);
+        const int primary = rc & 0xff;
+        const bool locked = primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+        throw make_error(c->db_, rc,
+                         (locked ? "the database stayed locked while verifying the key of "
+                                 : "the key does not read the schema of ") +
+                             setup.path,
+                         {}, key_verified);
       }
       user_version = sqlite3_column_int(stmt.get(), 1);
       const auto* jm = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 2));
@@ -153,8 +158,7 @@ class Connection {
     c->configure_verified();
     sqlite3_db_config(c->db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
 
-    FileId id;
-    file_id(setup.path, &id);
+    const FileId id = file_id_of(setup.path).value_or(FileId{});
     if (key.kind() == Key::Kind::kPassphrase) KeyCache::instance().remember(key, salt, raw);
     c->salt_ = salt;
     if (info != nullptr) {
@@ -180,6 +184,10 @@ class Connection {
   // one statement (a checkpoint counts as one).
   std::chrono::milliseconds busy_timeout() const noexcept { return busy_timeout_; }
   void set_busy_timeout(std::chrono::milliseconds t) noexcept { busy_timeout_ = t; }
+
+  // set_deadline: the busy handler also stops waiting at `deadline` (the
+  // current call's), whatever is left of busy_timeout.
+  void set_deadline(Clock::time_point deadline) noexcept { deadline_ = deadline; }
 
   // wal_frames: frames in the WAL after this connection's last commit.
   int wal_frames() const noexcept { return wal_frames_; }
@@ -287,11 +295,12 @@ class Connection {
     const auto now = Clock::now();
     if (n == 0) self->busy_start_ = now;
     const auto elapsed = now - self->busy_start_;
-    if (elapsed >= self->busy_timeout_) return 0;
+    if (elapsed >= self->busy_timeout_ || now >= self->deadline_) return 0;
     auto pause = std::chrono::microseconds(50) * (1 << std::min(n, 6));
     pause = std::min(pause, std::chrono::microseconds(2000));
-    const auto remaining =
-        std::chrono::duration_cast<std::chrono::microseconds>(self->busy_timeout_ - elapsed);
+    const auto remaining = std::min(
+        std::chrono::duration_cast<std::chrono::microseconds>(self->busy_timeout_ - elapsed),
+        std::chrono::duration_cast<std::chrono::microseconds>(self->deadline_ - now));
     pause = std::min(pause, remaining + std::chrono::microseconds(1));
     sleep_for(pause);
     if (self->counters_ != nullptr) {
@@ -314,6 +323,7 @@ class Connection {
   Synchronous synchronous_;
   std::int64_t journal_size_limit_;
   Clock::time_point busy_start_{};
+  Clock::time_point deadline_ = Clock::time_point::max();
   int wal_frames_ = 0;
   Salt salt_{};
 };

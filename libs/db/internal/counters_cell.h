@@ -1,5 +1,6 @@
 // Internal: the live counters, updated with relaxed atomics by the thread
 // that owns the connection and read as a Counters snapshot by any thread.
+// Its fields come from COORDKIT_DB_COUNTER_FIELDS (counters.h).
 #ifndef COORDKIT_DB_INTERNAL_COUNTERS_CELL_H_
 #define COORDKIT_DB_INTERNAL_COUNTERS_CELL_H_
 
@@ -16,9 +17,9 @@ namespace coordkit::db::internal {
 class CountersCell {
  public:
   using U = std::atomic<std::uint64_t>;
-  U transactions{0}, attempts{0}, retries_same{0}, reconnects{0}, waits{0}, wait_us{0};
-  U busy_handler_waits{0}, busy_handler_wait_us{0}, turn_waits{0}, turn_wait_us{0};
-  U surfaced_errors{0};
+#define COORDKIT_DB_COUNTER_CELL(name, description) U name{0};
+  COORDKIT_DB_COUNTER_FIELDS(COORDKIT_DB_COUNTER_CELL)
+#undef COORDKIT_DB_COUNTER_CELL
   std::array<U, kRetryClassCount> failures_by_class{};
   std::array<U, kErrorCodeCount> surfaced_by_code{};
 
@@ -33,17 +34,9 @@ class CountersCell {
   Counters snapshot() const noexcept {
     Counters c;
     auto ld = [](const U& u) { return u.load(std::memory_order_relaxed); };
-    c.transactions = ld(transactions);
-    c.attempts = ld(attempts);
-    c.retries_same = ld(retries_same);
-    c.reconnects = ld(reconnects);
-    c.waits = ld(waits);
-    c.wait_us = ld(wait_us);
-    c.busy_handler_waits = ld(busy_handler_waits);
-    c.busy_handler_wait_us = ld(busy_handler_wait_us);
-    c.turn_waits = ld(turn_waits);
-    c.turn_wait_us = ld(turn_wait_us);
-    c.surfaced_errors = ld(surfaced_errors);
+#define COORDKIT_DB_COUNTER_LOAD(name, description) c.name = ld(name);
+    COORDKIT_DB_COUNTER_FIELDS(COORDKIT_DB_COUNTER_LOAD)
+#undef COORDKIT_DB_COUNTER_LOAD
     for (std::size_t i = 0; i < kRetryClassCount; ++i)
       c.failures_by_class[i] = ld(failures_by_class[i]);
     for (std::size_t i = 0; i < kErrorCodeCount; ++i)

@@ -63,7 +63,7 @@ class InitLock {
   }
 
  private:
-  Fd fd_;
+  UniqueFd fd_;
 };
 
 }  // namespace coordkit::db::internal

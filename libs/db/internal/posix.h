@@ -1,5 +1,6 @@
-// Internal: small POSIX helpers: an owned file descriptor, the monotonic
-// clock, sleeping, futexes, and file identity.
+// Internal: small POSIX helpers: opening with O_CLOEXEC, the monotonic
+// clock, sleeping, futexes, file sizes. Descriptors are owned by
+// coordkit::UniqueFd and file identities are coordkit::FileId (libs/base).
 #ifndef COORDKIT_DB_INTERNAL_POSIX_H_
 #define COORDKIT_DB_INTERNAL_POSIX_H_
 
@@ -15,48 +16,25 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+
+#include "coordkit/base/file_id.h"
+#include "coordkit/base/unique_fd.h"
 
 namespace coordkit::db::internal {
 
 using Clock = std::chrono::steady_clock;
 
-// Fd: owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // open_cloexec: open(2) with O_CLOEXEC, retrying EINTR.
-inline Fd open_cloexec(const std::string& path, int flags, mode_t mode = 0) {
+inline UniqueFd open_cloexec(const std::string& path, int flags, mode_t mode = 0) {
   int fd;
   do {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
-  return Fd(fd);
+  return UniqueFd(fd);
 }
 
 // sidecar_mode: the permission bits for a sidecar file of `db_path`: the
@@ -68,24 +46,12 @@ inline mode_t sidecar_mode(const std::string& db_path) {
   return 0644;
 }
 
-// FileId: a file's identity (device, inode).
-struct FileId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  friend bool operator==(const FileId&, const FileId&) = default;
-  friend bool operator<(const FileId& a, const FileId& b) {
-    return a.dev != b.dev ? a.dev < b.dev : a.ino < b.ino;
-  }
-};
-
-// file_id: the identity of the file at `path` (stat, which takes no locks and
-// opens no descriptor), or nullopt-like {0,0} when it does not exist.
-inline bool file_id(const std::string& path, FileId* out, off_t* size = nullptr) {
+// file_size: the size of the file at `path` (stat), or nullopt when it does
+// not exist.
+inline std::optional<off_t> file_size(const std::string& path) noexcept {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return false;
-  *out = FileId{st.st_dev, st.st_ino};
-  if (size != nullptr) *size = st.st_size;
-  return true;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return st.st_size;
 }
 
 inline void sleep_for(std::chrono::microseconds d) {
@@ -111,7 +77,7 @@ inline void futex_wake(std::atomic<std::uint32_t>* word, int count) {
 
 // fsync_dir: makes a rename/link in `dir` durable. Best effort.
 inline void fsync_dir(const std::filesystem::path& dir) {
-  Fd fd = open_cloexec(dir.empty() ? std::string(".") : dir.string(), O_RDONLY | O_DIRECTORY);
+  UniqueFd fd = open_cloexec(dir.empty() ? std::string(".") : dir.string(), O_RDONLY | O_DIRECTORY);
   if (fd.valid()) ::fsync(fd.get());
 }
 

@@ -181,8 +181,8 @@ int bind_one(sqlite3_stmt* s, int index, const T& v) {
   }
 }
 
-// column_one: reads column `index` (0-based) as T. NULL reads as 0, 0.0 or
-// empty unless T is std::optional.
+// column_one: reads column `index` (0-based) as T, a NULL as nullopt when T
+// is std::optional (column_value checks NULL for the other types).
 template <class T>
 T column_one(sqlite3_stmt* s, int index) {
   using U = std::remove_cvref_t<T>;
@@ -210,6 +210,22 @@ T column_one(sqlite3_stmt* s, int index) {
                   "std::vector<std::byte>, std::vector<std::uint8_t> or std::optional of those");
     return U{};
   }
+}
+
+// column_value: column_one, but a NULL read as a type that is not
+// std::optional throws Error{kNullValue} naming the column and `sql`.
+template <class T>
+T column_value(sqlite3_stmt* s, int index, std::string_view sql) {
+  if constexpr (!IsOptional<std::remove_cvref_t<T>>::value) {
+    if (sqlite3_column_type(s, index) == SQLITE_NULL) {
+      const char* name = sqlite3_column_name(s, index);
+      throw Error(ErrorCode::kNullValue, RetryClass::kPermanent, 0,
+                  "column " + std::to_string(index) + " (" + (name != nullptr ? name : "?") +
+                      ") is NULL; read it as std::optional",
+                  std::string(sql));
+    }
+  }
+  return column_one<T>(s, index);
 }
 
 }  // namespace coordkit::db::internal

@@ -1,7 +1,7 @@
 // Internal: the cross-process write turn, a FIFO ticket queue with short
-// leases, in a small shared-memory file `<db>.coordkit-gate` that library
-// writers pass before BEGIN IMMEDIATE (database.h, "Fair write turn", says
-// why).
+// leases in the shared-memory file `<db>.coordkit-gate`, which library
+// writers pass before BEGIN IMMEDIATE. Why it exists, why leases, and what
+// measuring taught: README.md, "Write turn". This comment says how it works.
 //
 // Layout (4096 bytes, MAP_SHARED; all zero is the valid initial state, so the
 // file needs no initialisation and a fresh or truncated file is fine):
@@ -10,6 +10,7 @@
 //   parked        serving+1 while its owner is between transactions and keeps
 //                 its lease (0 otherwise)
 //   lease_start   CLOCK_MONOTONIC ns when `serving` got the turn
+//   parked_at     CLOCK_MONOTONIC ns when the turn was last parked
 //   62 slots      per handle: its ticket+1 (0 = none), a futex word it sleeps
 //                 on, a "sleeping" flag
 // Slot ownership is an OFD write lock on byte i of the file (advisory, so it
@@ -19,44 +20,30 @@
 // dies, so a slot whose lock is free belongs to nobody.
 //
 // Protocol.
-//   acquire: if this handle parked the turn, take it back (CAS parked ->0)
+//   acquire: if this handle parked the turn, take it back (CAS parked -> 0)
 //     unless its lease is over and someone queued; else t = next_ticket++,
-//     publish t in the slot, wait until serving >= t, start a lease.
-//   release (after COMMIT): while the lease is younger than `lease` and
-//     this handle writes back to back (its previous release was within
-//     kReturnWindow of this acquire), or while no one queued, park the turn
-//     (keep it); otherwise CAS serving t -> t+1 and wake the owner of t+1.
-//     Waiters never spin: with more processes than
-//     cores, a polling waiter takes the CPU from the holder (measured: four
-//     CLI processes polling for 1 ms each left the long-lived writer under
-//     half a core, 0.34-0.41 of one writer's rate with 5-15 ms leases).
+//     publish t in the slot, wait (futex, never spinning) until serving >= t,
+//     start a lease.
+//   release (after COMMIT): while the lease is younger than `lease` and this
+//     handle writes back to back (its previous release was within
+//     kReturnWindow of this acquire), or while no one queued, park the turn;
+//     otherwise CAS serving t -> t+1 and wake the owner of t+1.
 //   A waiter that finds the turn parked claims it (CAS parked -> 0, then
-//     serving -> serving+1) once the lease has expired, or once the owner has
-//     been away for kReturnWindow (a writer that commits back to back comes
-//     back within microseconds; one that went idle should not make others
-//     wait out its lease), or when the owner died. Exactly one of the owner's
-//     take-back and a waiter's claim wins the CAS. The next in line sleeps
-//     until the return window ends, looks once, and if the owner came back,
-//     sleeps until the lease ends.
-// Why leases: handing the turn over costs a wake-up, and on a busy machine a
-// wake-up can take milliseconds while the turn sits idle (a lock convoy).
-// Strict per-transaction FIFO made a loop writer and four CLI processes
-// alternate at a fraction of one writer's rate. With a lease of a few
-// milliseconds, a writer that commits back to back keeps the turn for the
-// lease, then queued processes run in FIFO order; a waiter's wait is bounded
-// by about one lease plus the transactions queued ahead of it.
+//     serving -> serving+1) once the lease has expired, once the owner has
+//     been away for kReturnWindow, or when the owner died. Exactly one of the
+//     owner's take-back and a waiter's claim wins the CAS. The next in line
+//     sleeps until the return window ends, looks once, and if the owner came
+//     back, sleeps until the lease ends.
 // Liveness. A waiter that sees `serving` unchanged for kCheckInterval checks
 // its owner: a slot whose OFD lock is free (owner died) is skipped at once; a
 // ticket that no slot claims for kOrphanGrace (owner died between taking and
 // publishing it, or gave up at its deadline) is skipped too; a turn parked by
 // a live owner that stayed away is claimed by any waiter when the next in
-// line, who would have claimed it, died or gave up. Skipping is safe
-// because the turn is advisory: SQLite's own locks exclude writers. A
-// process whose ticket was skipped (kept from publishing it for longer than
-// kOrphanGrace) finds `serving` past its ticket and queues again; it never
-// holds or parks beside the real holder. A holder that parks and then runs a
-// checkpoint wakes the next in line first (nudge), since that waiter may
-// have gone to sleep while the turn was held.
+// line, who would have claimed it, died or gave up. Skipping is safe because
+// the turn is advisory: SQLite's own locks exclude writers. A process whose
+// ticket was skipped finds `serving` past its ticket and queues again; it
+// never holds or parks beside the real holder. A holder that parks and then
+// runs a checkpoint wakes the next in line first (nudge).
 #ifndef COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 #define COORDKIT_DB_INTERNAL_WRITE_TURN_H_
 
@@ -131,6 +118,7 @@ class WriteTurn {
     close();
     lease_ns_ = static_cast<std::uint64_t>(lease.count()) * 1000u;
     const std::string path = gate_path(db_path);
+    unusable_ = Unusable::kNoGate;
     fd_ = open_cloexec(path, O_RDWR | O_CREAT | O_NOFOLLOW, sidecar_mode(db_path));
     if (!fd_.valid()) return false;
     struct stat st {};
@@ -150,7 +138,12 @@ class WriteTurn {
         break;
       }
     }
-    if (slot_ < 0) return fail();
+    if (slot_ < 0) {
+      fail();
+      unusable_ = Unusable::kNoSlot;
+      return false;
+    }
+    unusable_ = Unusable::kNo;
     // A ticket left in this slot belongs to a dead owner; if it owns the
     // turn, pass it on now rather than after the orphan grace.
     my().sleeping.store(0);
@@ -164,6 +157,12 @@ class WriteTurn {
   }
 
   bool usable() const noexcept { return shared_ != nullptr && slot_ >= 0; }
+
+  // Unusable: why open() left the handle unusable: kNoGate (the gate file
+  // could not be opened, sized or mapped), kNoSlot (every slot was taken);
+  // kNo after a successful open.
+  enum class Unusable { kNo, kNoGate, kNoSlot };
+  Unusable unusable() const noexcept { return unusable_; }
 
   // acquire: waits for this handle's turn until `deadline`. Returns the time
   // waited; `*got` says whether the turn was obtained (false: the deadline
@@ -470,7 +469,7 @@ class WriteTurn {
     advance_from(ticket_);  // in case it became our turn meanwhile
   }
 
-  Fd fd_;
+  UniqueFd fd_;
   GateShared* shared_ = nullptr;
   int slot_ = -1;
   std::uint64_t ticket_ = 0;
@@ -479,6 +478,7 @@ class WriteTurn {
   bool parked_ = false;
   bool back_to_back_ = false;
   std::uint64_t released_at_ns_ = 0;
+  Unusable unusable_ = Unusable::kNoGate;
 };
 
 }  // namespace coordkit::db::internal

@@ -43,15 +43,9 @@
 
 namespace coordkit::ipc::internal {
 
-// FileId: a file by device and inode (what a lock belongs to).
-struct FileId {
-  std::uint64_t dev = 0;
-  std::uint64_t ino = 0;
-  friend auto operator<=>(const FileId&, const FileId&) = default;
-  static FileId of(const struct ::stat& st) {
-    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
-  }
-};
+// FileId: a file by device and inode (what a lock belongs to); libs/base's.
+using coordkit::file_id;
+using coordkit::FileId;
 
 // LockRegistry: the lock files this process holds. Acquire, release and
 // probe all run under its mutex, so no thread of ours opens (and by closing,
@@ -77,7 +71,7 @@ class LockRegistry {
 inline int find_fd_of(const FileId& id) {
   auto matches = [&](int fd) {
     struct ::stat st {};
-    return ::fstat(fd, &st) == 0 && FileId::of(st) == id;
+    return ::fstat(fd, &st) == 0 && file_id(st) == id;
   };
   if (DIR* d = ::opendir("/proc/self/fd")) {
     const int skip = ::dirfd(d);
@@ -120,7 +114,7 @@ class InstanceLock {
     std::lock_guard<std::mutex> guard(registry.mutex());
     // Never open a lock file this process already holds: closing it again
     // would drop our own lock.
-    if (auto st = stat_at(dir_fd, name); st && registry.holds(FileId::of(*st))) {
+    if (auto st = stat_at(dir_fd, name); st && registry.holds(file_id(*st))) {
       return std::nullopt;
     }
     FileId id;
@@ -132,7 +126,7 @@ class InstanceLock {
       struct ::stat st {};
       if (::fstat(fd.get(), &st) != 0) throw_errno("fstat lock file");
       check_lock_file(st, dir / name);
-      id = FileId::of(st);
+      id = file_id(st);
     }  // closed before Boost opens it: we hold no lock yet, so nothing is dropped
     boost::interprocess::file_lock lock;
     try {
@@ -175,7 +169,7 @@ class InstanceLock {
     LockProbe out;
     const auto st = stat_at(dir_fd, name);
     if (!st) return out;
-    if (registry.holds(FileId::of(*st))) {
+    if (registry.holds(file_id(*st))) {
       out.held = true;
       out.held_by_this_process = true;
       out.holder_pid = static_cast<std::int64_t>(::getpid());

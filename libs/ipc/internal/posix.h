@@ -1,5 +1,5 @@
-// Internal POSIX helpers of coordkit::ipc: an owning descriptor, errno to
-// Error, and the *at() file operations every other part builds on. Everything
+// Internal POSIX helpers of coordkit::ipc: errno to Error, and the *at()
+// file operations every other part builds on. Everything
 // here opens O_CLOEXEC and never follows a symlink in the runtime directory.
 #ifndef COORDKIT_IPC_INTERNAL_POSIX_H_
 #define COORDKIT_IPC_INTERNAL_POSIX_H_
@@ -17,38 +17,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
+#include "coordkit/base/file_id.h"
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/ipc/error.h"
 
 namespace coordkit::ipc::internal {
 
-// UniqueFd: owns one descriptor; closes it on destruction. Move-only.
-class UniqueFd {
- public:
-  UniqueFd() noexcept = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-  explicit operator bool() const noexcept { return valid(); }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0) ::close(fd_);  // EINTR on Linux still closes: never retry
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+// UniqueFd: coordkit's one descriptor owner (libs/base), used unqualified
+// throughout this namespace.
+using coordkit::UniqueFd;
 
 // errno_message: "what: strerror(errno)" without locale or thread issues.
 inline std::string errno_message(std::string_view what, int err) {
@@ -61,9 +39,11 @@ inline std::string errno_message(std::string_view what, int err) {
   return out;
 }
 
+// throw_errno: an Error for `what` failing with errno `err`; the OS text
+// comes from coordkit::Error's format.
 [[noreturn]] inline void throw_errno(std::string_view what, int err = errno,
                                      ErrorCode code = ErrorCode::kSystem) {
-  throw Error(code, errno_message(what, err), err);
+  throw Error(code, std::string(what), err);
 }
 
 // retry_eintr: calls fn until it does not fail with EINTR.
@@ -109,7 +89,7 @@ struct SmallFile {
 // read_small_file_at: opens `name` in dir_fd with O_NOFOLLOW|O_NONBLOCK (a FIFO
 // planted there cannot block us), reads at most `limit` bytes. nullopt if it
 // does not exist. A symlink fails with ELOOP and is reported as an Error with
-// system_error() == ELOOP; callers that want to classify use stat_at first.
+// os_error() == ELOOP; callers that want to classify use stat_at first.
 inline std::optional<SmallFile> read_small_file_at(int dir_fd, const std::string& name,
                                                    std::size_t limit) {
   UniqueFd fd(retry_eintr([&] {

@@ -40,6 +40,7 @@
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
+#include "coordkit/ipc/internal/shutdown_judge.h"
 #include "coordkit/ipc/internal/signals.h"
 #include "coordkit/ipc/internal/token.h"
 #include "coordkit/ipc/runtime_dir.h"
@@ -109,7 +110,7 @@ class ServerCore {
     {
       struct ::stat st {};
       if (::fstat(dir_fd_.get(), &st) != 0) throw_errno("fstat runtime dir");
-      dir_id_ = FileId::of(st);
+      dir_id_ = file_id(st);
     }
 
     record_.app = options_.app;
@@ -120,8 +121,9 @@ class ServerCore {
       record_.start_time = self.start_time;
       record_.boot_id = self.boot_id;
     } catch (const spawn::Error& e) {
-      throw Error(ErrorCode::kSystem, std::string("cannot read own process identity: ") + e.what(),
-                  e.system_error());
+      throw Error(ErrorCode::kSystem,
+                  "cannot read own process identity: spawn " + std::string(e.code_name()),
+                  e.os_error());
     }
     record_.address = options_.address;
     record_.version = options_.version;
@@ -254,11 +256,11 @@ class ServerCore {
     // Let the watcher drop its inotify watch now (see stop_watching).
     const char recheck = kWakeRecheck;
     [[maybe_unused]] const bool woke = write_all(wake_[1].get(), std::string_view(&recheck, 1));
-    if (status_error) report({EventKind::kStatusWriteFailed, std::nullopt, *status_error});
-    report({EventKind::kShutdownAccepted, std::nullopt,
-            "source=" + std::string(to_string(changed->source)) +
-                " mode=" + std::string(to_string(changed->mode)) +
-                " deadline_ms=" + std::to_string(changed->deadline.count())});
+    if (status_error) report(EventKind::kStatusWriteFailed, std::nullopt, *status_error);
+    report(EventKind::kShutdownAccepted, std::nullopt,
+           "source=" + std::string(to_string(changed->source)) +
+               " mode=" + std::string(to_string(changed->mode)) +
+               " deadline_ms=" + std::to_string(changed->deadline.count()));
     if (options_.on_shutdown) {
       try {
         options_.on_shutdown(*changed);
@@ -276,10 +278,13 @@ class ServerCore {
     ends[1].reset(p[1]);
   }
 
-  void report(const Event& event) {
+  void report(EventKind kind, std::optional<RejectReason> reason, std::string detail) {
     if (!options_.on_event) return;
     try {
-      options_.on_event(event);
+      options_.on_event(Event{.kind = kind,
+                              .severity = severity_of(kind),
+                              .reason = reason,
+                              .detail = std::move(detail)});
     } catch (...) {
       // The hook is for logging; its failure changes nothing here.
     }
@@ -290,9 +295,9 @@ class ServerCore {
     if (!options_.use_inotify || env_forces_polling()) return;
     UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!fd) {
-      report({EventKind::kInotifyUnavailable, std::nullopt,
-              errno_message("inotify_init1", errno) + "; polling every " +
-                  std::to_string(options_.poll_interval.count()) + " ms"});
+      report(EventKind::kInotifyUnavailable, std::nullopt,
+             errno_message("inotify_init1", errno) + "; polling every " +
+                 std::to_string(options_.poll_interval.count()) + " ms");
       return;
     }
     const std::uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE |
@@ -300,9 +305,9 @@ class ServerCore {
                                IN_DONT_FOLLOW | IN_EXCL_UNLINK;
     const int wd = ::inotify_add_watch(fd.get(), location_.path.c_str(), mask);
     if (wd < 0) {
-      report({EventKind::kInotifyUnavailable, std::nullopt,
-              errno_message("inotify_add_watch " + location_.path.string(), errno) +
-                  "; polling every " + std::to_string(options_.poll_interval.count()) + " ms"});
+      report(EventKind::kInotifyUnavailable, std::nullopt,
+             errno_message("inotify_add_watch " + location_.path.string(), errno) +
+                 "; polling every " + std::to_string(options_.poll_interval.count()) + " ms");
       return;
     }
     inotify_ = std::move(fd);
@@ -343,21 +348,21 @@ class ServerCore {
   // check).
   void remove_if_same(const FileId& judged, bool is_dir) {
     auto st = stat_at(dir_fd_.get(), shutdown_name_);
-    if (!st || !(FileId::of(*st) == judged)) return;
+    if (!st || file_id(*st) != judged) return;
     if (::unlinkat(dir_fd_.get(), shutdown_name_.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
       if (errno == ENOENT) return;
       // Cannot remove (a non-empty directory): report once, not every poll.
       if (unremovable_ && *unremovable_ == judged) return;
       unremovable_ = judged;
-      report({EventKind::kWatcherError, std::nullopt,
-              errno_message("cannot remove " + shutdown_name_, errno)});
+      report(EventKind::kWatcherError, std::nullopt,
+             errno_message("cannot remove " + shutdown_name_, errno));
     }
   }
 
   void reject(RejectReason reason, const FileId& judged, bool is_dir, const std::string& why) {
     if (!(unremovable_ && *unremovable_ == judged)) {
-      report({EventKind::kShutdownFileRejected, reason,
-              (location_.path / shutdown_name_).string() + ": " + why});
+      report(EventKind::kShutdownFileRejected, reason,
+             (location_.path / shutdown_name_).string() + ": " + why);
     }
     remove_if_same(judged, is_dir);
   }
@@ -368,56 +373,36 @@ class ServerCore {
     if (lost_.load()) return;
     const auto st = stat_at(dir_fd_.get(), shutdown_name_);
     if (!st) return;
-    const FileId id = FileId::of(*st);
-    if (S_ISLNK(st->st_mode)) return reject(RejectReason::kSymlink, id, false, "a symlink");
-    if (!S_ISREG(st->st_mode)) {
-      return reject(RejectReason::kNotRegularFile, id, S_ISDIR(st->st_mode), "not a regular file");
+    const FileId id = file_id(*st);
+    if (auto refused = judge_shutdown_entry(st->st_mode)) {
+      return reject(*refused->rejected, id, S_ISDIR(st->st_mode), refused->why);
     }
     std::optional<SmallFile> file;
     try {
       file = read_small_file_at(dir_fd_.get(), shutdown_name_, kMaxShutdownFileSize);
     } catch (const Error& e) {
-      if (e.system_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
-      report({EventKind::kWatcherError, std::nullopt, e.what()});
+      if (e.os_error() == ELOOP) return reject(RejectReason::kSymlink, id, false, "a symlink");
+      report(EventKind::kWatcherError, std::nullopt, e.what());
       return;
     }
     if (!file) return;  // gone meanwhile
     // Judge what we opened, not what lstat saw a moment ago.
-    const FileId opened = FileId::of(file->st);
-    if (!S_ISREG(file->st.st_mode)) {
-      return reject(RejectReason::kNotRegularFile, opened, false, "not a regular file");
-    }
-    if (file->st.st_uid != ::geteuid()) {
-      return reject(RejectReason::kNotOwned, opened, false,
-                    "owned by uid " + std::to_string(file->st.st_uid));
-    }
-    if (file->st.st_nlink != 1) {
-      return reject(RejectReason::kHardLinked, opened, false,
-                    "has " + std::to_string(file->st.st_nlink) + " links");
-    }
-    if (file->truncated) {
-      return reject(RejectReason::kTooLarge, opened, false,
-                    "larger than " + std::to_string(kMaxShutdownFileSize) + " bytes");
-    }
-    const auto parsed = parse_shutdown_file(file->content);
-    if (!parsed) {
-      return reject(RejectReason::kMalformed, opened, false,
-                    "not a shutdown request (" + std::to_string(file->content.size()) + " bytes)");
-    }
-    if (!tokens_equal(parsed->token, record_.token)) {
-      return reject(RejectReason::kWrongToken, opened, false,
-                    "token does not match this instance (stale or foreign request)");
-    }
+    const FileId opened = file_id(file->st);
+    const ShutdownVerdict verdict = judge_shutdown_file(
+        {file->st.st_mode, file->st.st_uid, file->st.st_nlink, file->truncated, file->content},
+        ::geteuid(), record_.token);
+    if (!verdict.accepted) return reject(*verdict.rejected, opened, false, verdict.why);
+    const ShutdownFile& parsed = *verdict.accepted;
     // Acknowledge: draining is published (in accept) before the file goes,
     // so a client that sees the file gone already reads draining.
-    accept({parsed->mode, parsed->deadline, ShutdownSource::kFile});
+    accept({parsed.mode, parsed.deadline, ShutdownSource::kFile});
     remove_if_same(opened, false);
   }
 
   // lose: the directory or lock is gone; see the policy in server.h.
   void lose(const std::string& why) {
     if (lost_.exchange(true)) return;
-    report({EventKind::kRuntimeDirLost, std::nullopt, why});
+    report(EventKind::kRuntimeDirLost, std::nullopt, why);
     stop_watching();
     accept(
         {ShutdownMode::kGraceful, std::chrono::milliseconds(0), ShutdownSource::kRuntimeDirLost});
@@ -433,11 +418,11 @@ class ServerCore {
       return lose(location_.path.string() + " was removed");
     }
     struct ::stat by_path {};
-    if (::lstat(location_.path.c_str(), &by_path) != 0 || !(FileId::of(by_path) == dir_id_)) {
+    if (::lstat(location_.path.c_str(), &by_path) != 0 || file_id(by_path) != dir_id_) {
       return lose(location_.path.string() + " was removed or replaced");
     }
     const auto lock_st = stat_at(dir_fd_.get(), lock_name_);
-    if (!lock_st || !(FileId::of(*lock_st) == lock_->id())) {
+    if (!lock_st || file_id(*lock_st) != lock_->id()) {
       return lose((location_.path / lock_name_).string() +
                   " was removed or replaced: the instance lock no longer excludes others");
     }
@@ -556,7 +541,7 @@ class ServerCore {
                                         .count());
       const int n = ::poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait_ms, 60000)));
       if (n < 0 && errno != EINTR) {
-        report({EventKind::kWatcherError, std::nullopt, errno_message("poll", errno)});
+        report(EventKind::kWatcherError, std::nullopt, errno_message("poll", errno));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       if ((fds[0].revents & POLLIN) != 0 && drain_wake_pipe()) return;
@@ -581,7 +566,7 @@ class ServerCore {
         }
         if (watching_ && request().has_value()) stop_watching();
       } catch (const std::exception& e) {
-        report({EventKind::kWatcherError, std::nullopt, e.what()});
+        report(EventKind::kWatcherError, std::nullopt, e.what());
       }
     }
   }

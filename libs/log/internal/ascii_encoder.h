@@ -101,8 +101,8 @@ inline std::size_t copy_plain(const unsigned char* in, std::size_t n, char* out,
 #endif
 }
 
-// write_hex_byte: "\xNN" with lowercase hex digits (the form DESIGN.md shows,
-// `\x1b`). Returns 4.
+// write_hex_byte: "\xNN" with lowercase hex digits (`\x1b` for ESC).
+// Returns 4.
 inline std::size_t write_hex_byte(unsigned char c, char* out) noexcept {
   constexpr char kHex[] = "0123456789abcdef";
   out[0] = '\\';

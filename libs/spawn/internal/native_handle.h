@@ -1,62 +1,56 @@
 // Internal: an owned OS handle (a file descriptor on POSIX, a HANDLE on
-// Windows) behind one platform-neutral type, so public classes can hold
-// handles without naming POSIX or Win32 types.
+// Windows) behind one platform-neutral name, so public classes can hold
+// handles without naming POSIX or Win32 types. On POSIX it is coordkit's
+// one descriptor owner, coordkit::UniqueFd (libs/base).
 #ifndef COORDKIT_SPAWN_INTERNAL_NATIVE_HANDLE_H_
 #define COORDKIT_SPAWN_INTERNAL_NATIVE_HANDLE_H_
 
-#include <utility>
-
 #ifdef _WIN32
 #include <windows.h>
+
+#include <utility>
 #else
-#include <unistd.h>
+#include "coordkit/base/unique_fd.h"
 #endif
 
 namespace coordkit::spawn::internal {
 
-// NativeHandle: move-only owner of one handle; closes it on destruction.
-// Not thread-safe (like the objects that own it).
+#ifdef _WIN32
+// NativeHandle: move-only owner of one HANDLE; closes it on destruction.
+// The same members as coordkit::UniqueFd. Not thread-safe (like the objects
+// that own it).
 class NativeHandle {
  public:
-#ifdef _WIN32
-  using Raw = void*;
-  static constexpr Raw kInvalid = nullptr;
-#else
-  using Raw = int;
-  static constexpr Raw kInvalid = -1;
-#endif
-
   NativeHandle() noexcept = default;
-  explicit NativeHandle(Raw raw) noexcept : raw_(raw) {}
-  NativeHandle(NativeHandle&& other) noexcept : raw_(std::exchange(other.raw_, kInvalid)) {}
+  explicit NativeHandle(HANDLE raw) noexcept : raw_(raw) {}
+  NativeHandle(NativeHandle&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
   NativeHandle& operator=(NativeHandle&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.raw_, kInvalid));
+    if (this != &other) reset(std::exchange(other.raw_, nullptr));
     return *this;
   }
   NativeHandle(const NativeHandle&) = delete;
   NativeHandle& operator=(const NativeHandle&) = delete;
   ~NativeHandle() { reset(); }
 
-  bool valid() const noexcept { return raw_ != kInvalid; }
-  Raw get() const noexcept { return raw_; }
+  bool valid() const noexcept { return raw_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+  HANDLE get() const noexcept { return raw_; }
   // release: gives up ownership without closing.
-  Raw release() noexcept { return std::exchange(raw_, kInvalid); }
-  // reset: closes the current handle (errors ignored: nothing useful can be
-  // done about a failed close, and a retry on EINTR could close a reused fd).
-  void reset(Raw raw = kInvalid) noexcept {
-    if (raw_ != kInvalid) {
-#ifdef _WIN32
-      ::CloseHandle(raw_);
-#else
-      ::close(raw_);
-#endif
-    }
+  [[nodiscard]] HANDLE release() noexcept { return std::exchange(raw_, nullptr); }
+  // reset: closes the current handle (a failed close is ignored: nothing
+  // useful can be done about it).
+  void reset(HANDLE raw = nullptr) noexcept {
+    if (raw_ != nullptr) ::CloseHandle(raw_);
     raw_ = raw;
   }
 
  private:
-  Raw raw_ = kInvalid;
+  HANDLE raw_ = nullptr;
 };
+#else
+// NativeHandle: a descriptor (a pidfd, a pipe end), owned.
+using NativeHandle = coordkit::UniqueFd;
+#endif
 
 }  // namespace coordkit::spawn::internal
 

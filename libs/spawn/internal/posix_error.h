@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <string>
-#include <system_error>
 
 #include "coordkit/spawn/error.h"
 
@@ -40,9 +39,10 @@ inline ErrorCode code_for_errno(int err) noexcept {
   }
 }
 
-// errno_error: an Error for `what` failing with `err`.
+// errno_error: an Error for `what` failing with `err`; the OS text comes
+// from coordkit::Error's format.
 inline Error errno_error(int err, const std::string& what) {
-  return Error(code_for_errno(err), what + ": " + std::generic_category().message(err), err);
+  return Error(code_for_errno(err), what, err);
 }
 
 }  // namespace coordkit::spawn::internal

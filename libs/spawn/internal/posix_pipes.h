@@ -191,8 +191,7 @@ class ChildPipes {
     int err = errno;
     in_.reset();
     pending = {};
-    throw Error(ErrorCode::kSystem,
-                "writing the child's stdin: " + std::generic_category().message(err), err);
+    throw Error(ErrorCode::kSystem, "writing the child's stdin", err);
   }
 
   NativeHandle in_, out_, err_;

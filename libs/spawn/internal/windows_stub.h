@@ -1,6 +1,6 @@
 // Internal (Windows): placeholders with the same names and shapes as the
 // POSIX layer (posix_*.h). Every operation throws Error{kUnsupported} until
-// the Windows issue implements them with CreateProcessW (CREATE_NO_WINDOW or
+// the Windows layer implements them with CreateProcessW (CREATE_NO_WINDOW or
 // DETACHED_PROCESS, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, a command line built
 // by windows_command_line.h), job-free process handles for waiting
 // (WaitForSingleObject) and TerminateProcess, and

@@ -1,0 +1,309 @@
+// coordkit/gateway/service.h: what coordkit-gateway does, as plain functions
+// over a db::Store and the records model, without HTTP: the records
+// operations with a deadline each, and the admin operations (stats,
+// checkpoint, integrity check, backup, rekey). The HTTP routes (routes.h)
+// only translate requests into these calls and their results into JSON.
+//
+// Example:
+//   auto service = coordkit::gateway::Service::open({.database = "gw.db",
+//                                                    .data_dir = ".", .key = key});
+//   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+//   coordkit::records::Record r = service->create("notes", R"({"t":1})", deadline);
+//   service->backup("nightly", deadline);  // <data_dir>/backups/nightly
+#ifndef COORDKIT_APPS_GATEWAY_SERVICE_H_
+#define COORDKIT_APPS_GATEWAY_SERVICE_H_
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "coordkit/apps/records.h"
+#include "coordkit/base/error.h"
+#include "coordkit/db/db.h"
+
+namespace coordkit::gateway {
+
+// ErrorCode: the gateway's own refusals (library "gateway").
+enum class ErrorCode {
+  kInvalidArgument,  // a bad backup name, rekey body, ...
+  kAlreadyExists,    // a backup of that name exists
+  kUnavailable,      // starting or draining: not serving now
+  kClosed,           // the database was closed (after shutdown)
+};
+
+constexpr std::string_view code_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kClosed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+// Error: what the service layer throws besides records::Error and
+// db::Error. Copyable.
+class Error : public coordkit::Error {
+ public:
+  Error(ErrorCode code, const std::string& message, int os_error = 0)
+      : coordkit::Error("gateway", gateway::code_name(code), message, os_error), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+// valid_backup_name: [A-Za-z0-9_-][A-Za-z0-9._-]{0,63}: a file name in the
+// backups folder, never a path (no '/', no leading '.').
+inline bool valid_backup_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64 || name.front() == '.') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// ServiceOptions: what Service::open needs.
+struct ServiceOptions {
+  std::filesystem::path database;
+  std::filesystem::path data_dir;  // backups go to <data_dir>/backups
+  db::Key key;
+  db::Synchronous synchronous = db::Synchronous::kNormal;
+  bool create_if_missing = true;
+  int readers = 4;
+  records::Limits limits{};
+};
+
+// BackupResult: where a backup went and how large it is.
+struct BackupResult {
+  std::string name;
+  std::filesystem::path path;
+  std::uintmax_t bytes = 0;
+};
+
+// Service: thread-safe: every method may be called from any thread, until
+// close(). Owns the Store and a copy of the current key (for backups); the
+// key never leaves it.
+class Service {
+ public:
+  // open: opens the Store (writer, migrations, readers). Throws db::Error
+  // (kWrongKeyOrNotADatabase for a wrong key: the file is left untouched).
+  static std::unique_ptr<Service> open(ServiceOptions options) {
+    db::Options db_options;
+    db_options.path = options.database;
+    db_options.key = options.key;
+    db_options.create_if_missing = options.create_if_missing;
+    db_options.synchronous = options.synchronous;
+    db_options.migrations = records::migrations();
+    auto store = db::Store::open(std::move(db_options), {.readers = options.readers});
+    return std::unique_ptr<Service>(new Service(std::move(store), std::move(options)));
+  }
+
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  const records::Limits& limits() const noexcept { return options_.limits; }
+  const std::filesystem::path& database_path() const noexcept { return options_.database; }
+
+  // ---------------------------------------------------------- records
+  // Each call is one transaction bounded by `deadline` (db::Error{kTimeout}
+  // past it). Arguments are validated and bodies parsed before it begins.
+
+  records::Record create(std::string_view collection, std::string_view body_json, Deadline deadline) {
+    records::check_collection(collection);
+    const records::Body body = records::Body::parse(body_json, options_.limits);
+    const std::string id = records::new_id();
+    const std::int64_t now = records::now_ms();
+    return store().write(
+        [&](db::Transaction& tx) { return records::insert_new(tx, collection, id, body, now); },
+        call(deadline));
+  }
+
+  records::Record get(std::string_view collection, std::string_view id, Deadline deadline) {
+    return store().read([&](db::Transaction& tx) { return records::get(tx, collection, id); },
+                        call(deadline));
+  }
+
+  records::PutResult put(std::string_view collection, std::string_view id,
+                         std::string_view body_json, const records::WriteCondition& condition,
+                         Deadline deadline) {
+    records::check_collection(collection);
+    records::check_id(id);
+    const records::Body body = records::Body::parse(body_json, options_.limits);
+    const std::int64_t now = records::now_ms();
+    return store().write(
+        [&](db::Transaction& tx) {
+          return records::put(tx, collection, id, body, condition, now);
+        },
+        call(deadline));
+  }
+
+  std::int64_t remove(std::string_view collection, std::string_view id,
+                      const records::WriteCondition& condition, Deadline deadline) {
+    records::check_collection(collection);
+    records::check_id(id);
+    return store().write(
+        [&](db::Transaction& tx) { return records::remove(tx, collection, id, condition); },
+        call(deadline));
+  }
+
+  records::Page list(std::string_view collection, std::string_view cursor, std::size_t limit,
+                     Deadline deadline) {
+    return store().read(
+        [&](db::Transaction& tx) {
+          return records::list(tx, collection, cursor, limit, options_.limits);
+        },
+        call(deadline));
+  }
+
+  // ---------------------------------------------------------- admin
+
+  // stats: the file's shape, the libs/db counters (retry ladder, write
+  // turn, group commit) and the per-collection totals, as JSON.
+  nlohmann::json stats(Deadline deadline) {
+    const db::Stats s = store().stats(call(deadline));
+    const std::vector<records::CollectionStats> collections =
+        store().read([](db::Transaction& tx) { return records::stats(tx); }, call(deadline));
+    nlohmann::json cols = nlohmann::json::array();
+    for (const auto& c : collections) {
+      cols.push_back({{"name", c.collection}, {"records", c.records}, {"body_bytes", c.body_bytes}});
+    }
+    return {{"database",
+             {{"path", options_.database.string()},
+              {"page_count", s.page_count},
+              {"page_size", s.page_size},
+              {"freelist_count", s.freelist_count},
+              {"wal_bytes", s.wal_bytes},
+              {"user_version", s.user_version}}},
+            {"counters", counters_json(s.counters)},
+            {"collections", std::move(cols)}};
+  }
+
+  // counters: the Store's counters now (never blocks the writer).
+  db::Counters counters() const { return store_->counters(); }
+
+  // checkpoint: a WAL checkpoint in `mode`.
+  db::CheckpointResult checkpoint(db::CheckpointMode mode, Deadline deadline) {
+    return store().checkpoint(mode, call(deadline));
+  }
+
+  // check: quick_check, or the full integrity_check with `full`.
+  db::CheckResult check(bool full, Deadline deadline) {
+    return full ? store().integrity_check(call(deadline)) : store().quick_check(call(deadline));
+  }
+
+  // backup: an online backup, encrypted with the current key (its own
+  // salt), into <data_dir>/backups/<name>. Throws Error{kInvalidArgument}
+  // for a name that is not valid_backup_name, Error{kAlreadyExists} when the
+  // file exists, db::Error for a failed copy.
+  BackupResult backup(std::string_view name, Deadline deadline) {
+    if (!valid_backup_name(name)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "a backup name is [A-Za-z0-9._-]{1,64}, not starting with '.'");
+    }
+    const std::filesystem::path dir = options_.data_dir / "backups";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      throw Error(ErrorCode::kInvalidArgument, "cannot create " + dir.string(), errno);
+    }
+    BackupResult out{std::string(name), dir / std::string(name), 0};
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(out.path, ec))) {
+      throw Error(ErrorCode::kAlreadyExists, "backup " + out.name + " exists");
+    }
+    const db::Key key = current_key();
+    store().backup_to(out.path, key, call(deadline));
+    out.bytes = std::filesystem::file_size(out.path, ec);
+    return out;
+  }
+
+  // rekey: re-encrypts the database in place with `new_key`; every
+  // connection (and later backups) use it from then on. Other processes
+  // with the old key fail until they get the new one (coordctl calls this
+  // route when the gateway runs, then updates its key file).
+  void rekey(const db::Key& new_key, Deadline deadline) {
+    if (new_key.empty()) throw Error(ErrorCode::kInvalidArgument, "an empty key");
+    std::lock_guard<std::mutex> lock(key_mu_);
+    store().rekey(new_key, call(deadline));
+    key_ = new_key;
+  }
+
+  // close: checkpoint (TRUNCATE, so no -wal content is left) and close
+  // every connection. Later calls throw Error{kClosed}. Call it once no
+  // request runs. Returns the checkpoint's result (busy when another
+  // process held the database open and the WAL could not be emptied).
+  db::CheckpointResult close() {
+    db::CheckpointResult r{};
+    if (!store_) return r;
+    r = store_->checkpoint(db::CheckpointMode::kTruncate);
+    store_.reset();
+    return r;
+  }
+
+  // counters_json: every field of db::Counters (kCounterFields, so a new
+  // counter shows up without a change here).
+  static nlohmann::json counters_json(const db::Counters& c) {
+    nlohmann::json by_class = nlohmann::json::object();
+    for (db::RetryClass rc : {db::RetryClass::kRetrySameConnection, db::RetryClass::kReconnect,
+                              db::RetryClass::kPermanent}) {
+      by_class[std::string(db::code_name(rc))] = c.failures(rc);
+    }
+    nlohmann::json by_code = nlohmann::json::object();
+    for (std::size_t i = 0; i < c.surfaced_by_code.size(); ++i) {
+      if (c.surfaced_by_code[i] != 0) {
+        by_code[std::string(db::code_name(static_cast<db::ErrorCode>(i)))] = c.surfaced_by_code[i];
+      }
+    }
+    nlohmann::json out = nlohmann::json::object();
+    for (const db::CounterField& f : db::kCounterFields) out[std::string(f.name)] = c.*f.member;
+    out["failures_by_class"] = std::move(by_class);
+    out["surfaced_by_code"] = std::move(by_code);
+    return out;
+  }
+
+ private:
+  Service(std::unique_ptr<db::Store> store, ServiceOptions options)
+      : store_(std::move(store)), options_(std::move(options)), key_(options_.key) {
+    options_.key = db::Key();  // one copy, key_, under key_mu_
+  }
+
+  db::Store& store() const {
+    if (!store_) throw Error(ErrorCode::kClosed, "the database is closed");
+    return *store_;
+  }
+  static db::CallOptions call(Deadline deadline) {
+    db::CallOptions c;
+    c.deadline = deadline;
+    return c;
+  }
+  db::Key current_key() const {
+    std::lock_guard<std::mutex> lock(key_mu_);
+    return key_;
+  }
+
+  std::unique_ptr<db::Store> store_;
+  ServiceOptions options_;
+  mutable std::mutex key_mu_;
+  db::Key key_;
+};
+
+}  // namespace coordkit::gateway
+
+#endif  // COORDKIT_APPS_GATEWAY_SERVICE_H_

@@ -1,0 +1,98 @@
+// coordctl unlock and lock: the derived key in the kernel user keyring.
+#include <catch2/catch_test_macros.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "tests/cli/cli_test_support.h"
+
+using namespace coordkit::cli_test;
+using nlohmann::json;
+
+namespace {
+
+json parse_json_line(const std::string& out) {
+  const auto nl = out.find('\n');
+  REQUIRE(nl != std::string::npos);
+  return json::parse(out.substr(0, nl));
+}
+
+// unlocked: runs unlock; false (and a warning) where this machine has no
+// keyring, so the test then checks only that coordctl says so and works.
+bool unlocked(const World& w, const Env& pass, const std::string& ttl) {
+  const Result r = w.run({"unlock", "--ttl", ttl, "--json"}, pass);
+  REQUIRE(r.code == 0);
+  const json j = parse_json_line(r.out);
+  if (j["cached"] == false) {
+    CHECK(j["reason"] == "keyring_unavailable");
+    WARN("no kernel keyring here: the keyring cases are not run");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("unlock then put finds the key in the keyring; after lock it is gone", "[cli][keyring]") {
+  World w("unlock");
+  const Env pass = {{"COORDKIT_PASSPHRASE", "pass phrase"}};
+  REQUIRE(w.run({"db", "init"}, pass).code == 0);
+  if (!unlocked(w, pass, "10m")) return;
+  // No key given at all: the kept key opens the database.
+  Result r = w.run({"db", "put", "c", "a", "{}"});
+  CHECK(r.code == 0);
+  r = w.run({"db", "stats", "--json"});
+  REQUIRE(r.code == 0);
+  CHECK(parse_json_line(r.out)["key_from_keyring"] == true);
+  // With the passphrase given, too.
+  r = w.run({"db", "stats", "--json"}, pass);
+  CHECK(parse_json_line(r.out)["key_from_keyring"] == true);
+
+  r = w.run({"lock", "--json"});
+  CHECK(r.code == 0);
+  CHECK(parse_json_line(r.out)["revoked"] == true);
+  CHECK(w.run({"db", "get", "c", "a"}).code == 2);  // no key any more
+  r = w.run({"db", "stats", "--json"}, pass);
+  CHECK(r.code == 0);
+  CHECK(parse_json_line(r.out)["key_from_keyring"] == false);
+  r = w.run({"lock", "--json"});
+  CHECK(parse_json_line(r.out)["revoked"] == false);
+}
+
+TEST_CASE("the kept key expires after the ttl", "[cli][keyring]") {
+  World w("ttl");
+  const Env pass = {{"COORDKIT_PASSPHRASE", "pass phrase"}};
+  REQUIRE(w.run({"db", "init"}, pass).code == 0);
+  if (!unlocked(w, pass, "1s")) return;
+  CHECK(w.run({"db", "get", "c", "missing"}).code == 1);  // opened (not found), not "no key"
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  CHECK(w.run({"db", "get", "c", "missing"}).code == 2);
+}
+
+TEST_CASE("unlock refuses a wrong passphrase with 4 and keeps nothing", "[cli][keyring]") {
+  World w("unlock-wrong");
+  REQUIRE(w.run({"db", "init"}, {{"COORDKIT_PASSPHRASE", "right"}}).code == 0);
+  CHECK(w.run({"unlock"}, {{"COORDKIT_PASSPHRASE", "wrong"}}).code == 4);
+  CHECK(w.run({"db", "get", "c", "a"}).code == 2);
+}
+
+TEST_CASE("after a rekey the kept key is revoked, so it never opens the file again",
+          "[cli][keyring]") {
+  World w("unlock-rekey");
+  const Env pass = {{"COORDKIT_PASSPHRASE", "old"}};
+  REQUIRE(w.run({"db", "init"}, pass).code == 0);
+  if (!unlocked(w, pass, "10m")) return;
+  REQUIRE(w.run({"db", "rekey"}, {{"COORDKIT_NEW_PASSPHRASE", "new"}}).code == 0);
+  CHECK(w.run({"db", "get", "c", "a"}).code == 2);  // nothing kept
+  CHECK(w.run({"db", "get", "c", "a"}, pass).code == 4);
+  CHECK(w.run({"db", "get", "c", "a"}, {{"COORDKIT_PASSPHRASE", "new"}}).code == 1);  // opens
+}
+
+TEST_CASE("unlock with a raw key file has nothing to do", "[cli][keyring]") {
+  World w("unlock-raw");
+  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  const Result r = w.run(w.with_key({"unlock", "--json"}));
+  CHECK(r.code == 0);
+  CHECK(parse_json_line(r.out)["reason"] == "raw_key");
+  CHECK(w.run({"unlock", "--ttl", "soon"}).code == 2);
+}
