@@ -2,6 +2,7 @@
 // 503 with Connection: close, and drain returns inside its deadline.
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -42,17 +43,33 @@ std::future<unsigned> in_flight(unsigned short port, int ms) {
   });
 }
 
+// wait_for: polls `done` until it holds or `limit` passes: the barrier
+// between the test and the server's threads.
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return done();
+}
+
 }  // namespace
 
 TEST_CASE("Server drain lets in-flight requests finish and answers new ones 503", "[http][drain]") {
   t::TestServer s(drain_options());
   t::TcpClient idle(s.port());
   REQUIRE(idle.request(t::make_request("GET", "/v1/health")).result_int() == 200);
+  // The client can read the answer before the server counts the request
+  // done: wait for that, so the count below is of a and b alone.
+  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 0; }, 5s));
   auto a = in_flight(s.port(), 400);
   auto b = in_flight(s.port(), 400);
-  std::this_thread::sleep_for(100ms);
+  // Both handlers are running before the drain begins.
+  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 2; }, 5s));
   auto drained = std::async(std::launch::async, [&] { return s.server->drain(3s); });
-  std::this_thread::sleep_for(100ms);
+  // The drain has begun and the doors are closed.
+  REQUIRE(wait_for([&] { return !s.server->stats().listening; }, 5s));
   // A request on a kept-alive connection while draining.
   auto late = idle.request(t::make_request("GET", "/v1/health"));
   CHECK(late.result_int() == 503);
@@ -72,14 +89,14 @@ TEST_CASE("Server drain lets in-flight requests finish and answers new ones 503"
 
 TEST_CASE("Server drain cuts what is still running at the deadline", "[http][drain]") {
   t::TestServer s(drain_options());
-  auto quick = in_flight(s.port(), 100);
+  auto quick = in_flight(s.port(), 300);
   auto slow = in_flight(s.port(), 2500);
-  std::this_thread::sleep_for(50ms);
+  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 2; }, 5s));
   const auto start = std::chrono::steady_clock::now();
-  const http::DrainResult d = s.server->drain(500ms);
+  const http::DrainResult d = s.server->drain(800ms);
   const auto took = std::chrono::steady_clock::now() - start;
-  CHECK(took < 1s);
-  CHECK(took >= 450ms);
+  CHECK(took < 1500ms);
+  CHECK(took >= 750ms);
   CHECK(d.finished == 1);
   CHECK(d.cut == 1);
   CHECK(quick.get() == 200);

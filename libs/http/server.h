@@ -112,6 +112,8 @@ struct ServerStats {
   std::uint64_t requests = 0;
   std::uint64_t timeouts = 0;  // connections closed by a read, idle or write timeout
   std::size_t open_connections = 0;
+  std::size_t in_flight = 0;  // requests being handled now
+  bool listening = false;     // some address still accepts connections
 };
 
 namespace internal {
@@ -127,9 +129,9 @@ class SessionBase {
 struct ServerCore {
   const Router* router = nullptr;
   ServerOptions options;
-  boost::asio::io_context ioc;
 
   std::atomic<bool> draining{false};
+  std::atomic<int> listening{0};  // listeners whose acceptor is open
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};
@@ -142,6 +144,10 @@ struct ServerCore {
   std::size_t drain_finished = 0;                  // guarded by mu
   std::size_t drain_refused = 0;                   // guarded by mu
   std::list<std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+
+  // Last, so destroyed first: the handlers it still holds when the server
+  // stops own sessions, whose destructors use the members above.
+  boost::asio::io_context ioc;
 
   explicit ServerCore(int threads) : ioc(threads) {}
 
@@ -372,12 +378,17 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
         retry_(acceptor_.get_executor()),
         unix_path_(std::move(unix_path)) {}
 
-  void start() { accept(); }
+  void start() {
+    core_.listening.fetch_add(1);
+    accept();
+  }
 
   void stop() {
     boost::asio::post(acceptor_.get_executor(), [self = this->shared_from_this()] {
+      if (!self->acceptor_.is_open()) return;
       boost::system::error_code ignored;
       self->acceptor_.close(ignored);
+      self->core_.listening.fetch_sub(1);
       self->retry_.cancel();
       if (!self->unix_path_.empty()) ::unlink(self->unix_path_.c_str());
     });
@@ -486,6 +497,9 @@ class Server {
     s.requests = core_->requests.load();
     s.timeouts = core_->timeouts.load();
     s.open_connections = core_->open.load();
+    s.listening = core_->listening.load() > 0;
+    std::lock_guard lock(core_->mu);
+    s.in_flight = core_->in_flight;
     return s;
   }
 
