@@ -1,0 +1,879 @@
+// coordkit/stress/runner.h: one stress run: M HTTP connections and N worker
+// processes against a gateway, the chaos schedule, the final read-back
+// through the gateway and directly through libs/db, the checks and the
+// report.
+//
+// Example:
+//   coordkit::stress::RunOptions o;
+//   o.spawn_gateway = true;  o.data_dir = dir;  o.key_file = dir / "key";
+//   o.gateway_binary = "apps/gateway/coordkit-gateway";
+//   coordkit::stress::Report r = coordkit::stress::run(o);
+//   return r.ok() ? 0 : 1;
+#ifndef COORDKIT_APPS_STRESS_RUNNER_H_
+#define COORDKIT_APPS_STRESS_RUNNER_H_
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordkit/apps/key_source.h"
+#include "coordkit/apps/records.h"
+#include "coordkit/db/db.h"
+#include "coordkit/ipc/ipc.h"
+#include "coordkit/spawn/spawn.h"
+#include "coordkit/stress/checks.h"
+#include "coordkit/stress/http_client.h"
+#include "coordkit/stress/ledger.h"
+#include "coordkit/stress/report.h"
+#include "coordkit/stress/worker.h"
+
+namespace coordkit::stress {
+
+// Mix: relative weights of the HTTP operations.
+struct Mix {
+  int create = 20;
+  int get = 35;
+  int upsert = 30;
+  int list = 10;
+  int remove = 5;
+};
+
+// RunOptions: a run's settings (the `run` command's flags).
+struct RunOptions {
+  std::string url{};                 // the gateway; empty with spawn_gateway
+  std::string admin_token{};         // or read from <runtime_dir>/gateway.admin-token
+  std::optional<std::filesystem::path> runtime_dir{};
+  std::filesystem::path database{};  // for the workers and the direct read-back
+  std::optional<std::filesystem::path> key_file{};
+  bool spawn_gateway = false;
+  std::filesystem::path gateway_binary{};
+  std::filesystem::path data_dir{};  // spawn_gateway: the gateway's data dir; else the work dir
+  std::filesystem::path work_dir{};  // worker ledgers; default <data_dir>/stress
+  std::string collection = "stress";
+  int connections = 4;
+  int workers = 3;
+  int long_lived_workers = 1;
+  double duration_s = 10;
+  std::uint64_t max_ops = 0;
+  double rate = 0;  // total HTTP requests per second; 0: closed loop
+  Mix mix{};
+  std::uint64_t seed = 1;
+  // chaos
+  double kill_rate = 0;            // worker kills per second
+  double checkpoint_every_s = 0;
+  double backup_every_s = 0;
+  int graceful_restarts = 0;       // spread over the run: spawned gateway, or restart_command
+  // restart_command: for a gateway the tester did not start: after stopping
+  // it (shutdown file, or kill -9 of the verified pid from its status file),
+  // `/bin/sh -c restart_command` starts it again (e.g. coordctl gateway start).
+  std::string restart_command{};
+  int kill9_restarts = 0;
+  bool progress = true;
+  std::function<void(double)> on_tick{};  // tests: called about every 100 ms with t_s
+};
+
+namespace internal {
+
+using Clock = std::chrono::steady_clock;
+
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  std::uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  if (port == 0) throw std::runtime_error("no free loopback port");
+  return port;
+}
+
+inline std::string read_token(const std::filesystem::path& runtime_dir) {
+  std::ifstream in(runtime_dir / "gateway.admin-token");
+  std::string t;
+  std::getline(in, t);
+  return t;
+}
+
+// kHotMs: how long after its creation a record is read and written by the
+// load (HTTP pool and workers' listings alike).
+inline constexpr std::int64_t kHotMs = 2000;
+
+// Shared: what every thread of a run sees.
+struct Shared {
+  const RunOptions* o = nullptr;
+  Clock::time_point start{};
+  std::int64_t start_wall_ms = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<int> window{0};  // > 0 while a restart (and its grace) is on
+  std::atomic<std::uint64_t> total_ops{0};
+  std::mutex mu;
+  // pool: ids created or listed in the last kHotMs, shared by the HTTP
+  // connections; older records go cold (no actor touches them again), so a
+  // test can tamper with one behind the tester's back.
+  std::deque<std::pair<std::string, Clock::time_point>> pool;
+  std::vector<Event> events;
+  double t() const { return std::chrono::duration<double>(Clock::now() - start).count(); }
+  void event(std::string kind, std::string detail) {
+    std::lock_guard<std::mutex> l(mu);
+    events.push_back({t(), std::move(kind), std::move(detail)});
+  }
+  void add_id(const std::string& id) {
+    std::lock_guard<std::mutex> l(mu);
+    pool.emplace_back(id, Clock::now());
+    while (pool.size() > 256) pool.pop_front();
+  }
+  void drop_id(const std::string& id) {
+    std::lock_guard<std::mutex> l(mu);
+    for (auto it = pool.begin(); it != pool.end(); ++it) {
+      if (it->first == id) {
+        pool.erase(it);
+        break;
+      }
+    }
+  }
+  std::optional<std::string> pick(std::mt19937_64& rng) {
+    std::lock_guard<std::mutex> l(mu);
+    const auto cold = Clock::now() - std::chrono::milliseconds(kHotMs);
+    while (!pool.empty() && pool.front().second < cold) pool.pop_front();
+    if (pool.empty()) return std::nullopt;
+    return pool[rng() % pool.size()].first;
+  }
+};
+
+// ActorStats: one thread's figures, merged at the end.
+struct ActorStats {
+  std::vector<Op> ledger;
+  std::map<std::string, Series> series;
+  std::map<std::string, std::uint64_t> errors;
+  std::uint64_t retries = 0;
+  std::uint64_t reconnects = 0;
+  std::vector<std::string> transient_examples;
+};
+
+// HttpActor: one connection's loop.
+class HttpActor {
+ public:
+  HttpActor(Shared& sh, int index, std::function<Target()> target, std::string token)
+      : sh_(sh), index_(index), target_(std::move(target)),
+        client_(target_(), std::move(token), std::chrono::milliseconds(5000)),
+        rng_(sh.o->seed * 1000003ULL + static_cast<std::uint64_t>(index)),
+        actor_("http-" + std::to_string(index)) {}
+
+  ActorStats& stats() { return st_; }
+
+  void run() {
+    const RunOptions& o = *sh_.o;
+    const double per_conn_rate = o.rate > 0 ? o.rate / o.connections : 0;
+    std::uint64_t k = 0;
+    const Mix& m = o.mix;
+    const int total = m.create + m.get + m.upsert + m.list + m.remove;
+    while (!sh_.stop.load()) {
+      Clock::time_point intended = Clock::now();
+      if (per_conn_rate > 0) {
+        intended = sh_.start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(k) / per_conn_rate));
+        ++k;
+        if (intended > Clock::now()) std::this_thread::sleep_until(intended);
+        if (sh_.stop.load()) break;
+      }
+      int dice = total > 0 ? static_cast<int>(rng_() % static_cast<std::uint64_t>(total)) : 0;
+      OpKind kind = OpKind::kCreate;
+      if ((dice -= m.create) < 0) {
+        kind = OpKind::kCreate;
+      } else if ((dice -= m.get) < 0) {
+        kind = OpKind::kGet;
+      } else if ((dice -= m.upsert) < 0) {
+        kind = OpKind::kPut;
+      } else if ((dice -= m.list) < 0) {
+        kind = OpKind::kList;
+      } else {
+        kind = OpKind::kRemove;
+      }
+      one(kind, intended);
+      if (o.max_ops && sh_.total_ops.fetch_add(1) + 1 >= o.max_ops) sh_.stop = true;
+    }
+    st_.reconnects = client_.reconnects();
+  }
+
+ private:
+  std::string records_path() const { return "/v1/collections/" + sh_.o->collection + "/records"; }
+
+  Op base(OpKind k) {
+    Op op;
+    op.kind = k;
+    op.collection = sh_.o->collection;
+    op.actor = actor_;
+    op.actor_kind = ActorKind::kHttp;
+    op.seq = ++seq_;
+    return op;
+  }
+  void log(Op op) {
+    op.t_ms = records::now_ms();
+    st_.ledger.push_back(std::move(op));
+  }
+
+  // exchange: sends until answered with something other than 503, or the
+  // run stops. A write sent without an answer is not resent: it is in
+  // doubt, and the caller records it so. Returns nullopt then.
+  std::optional<HttpResult> exchange(bhttp::verb v, const std::string& path, const std::string& body,
+                                     const std::vector<std::pair<std::string, std::string>>& h,
+                                     bool is_write) {
+    for (int attempt = 0;; ++attempt) {
+      if (attempt > 0) {
+        ++st_.retries;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(200, 10 * attempt)));
+        if (sh_.stop.load() && attempt > 50) return std::nullopt;
+      }
+      HttpResult r = client_.request(v, path, body, h);
+      const bool in_window = sh_.window.load() > 0;
+      if (r.answered() && r.status != 503) return r;
+      const std::string what = r.answered() ? "503 " + path : "transport " + r.error.message();
+      if (in_window) {
+        ++st_.errors["in_window"];
+      } else {
+        ++st_.errors["transient"];
+        if (st_.transient_examples.size() < 10) {
+          st_.transient_examples.push_back(actor_ + " at " + fixed(sh_.t(), 2) + " s: " + what);
+        }
+      }
+      if (!r.answered() && r.sent && is_write) {
+        ++st_.errors["in_doubt"];
+        return std::nullopt;
+      }
+      if (!r.answered()) client_.close();
+    }
+  }
+
+  std::optional<nlohmann::json> parse(const HttpResult& r) {
+    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) {
+      ++st_.errors["bad_response"];
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  // get: a logged read; returns the version seen (0: not found).
+  std::optional<nlohmann::json> get(const std::string& id) {
+    Op op = base(OpKind::kGet);
+    op.id = id;
+    const auto r = exchange(bhttp::verb::get, records_path() + "/" + id, {}, {}, false);
+    if (!r) return std::nullopt;
+    if (r->status == 404) {
+      op.outcome = Outcome::kNotFound;
+      log(op);
+      return nlohmann::json();
+    }
+    if (r->status != 200) {
+      ++st_.errors["status_" + std::to_string(r->status)];
+      return std::nullopt;
+    }
+    auto j = parse(*r);
+    if (!j) return std::nullopt;
+    op.version = (*j)["version"].get<std::int64_t>();
+    op.hash = content_hash((*j)["body"]);
+    log(op);
+    return j;
+  }
+
+  // one: one operation; its latency goes to "http <op>", or to
+  // "window http <op>" when a gateway restart window was open at its start
+  // or end (so restart stalls never hide in, nor inflate, normal latency).
+  void one(OpKind kind, Clock::time_point intended) {
+    const bool window_at_start = sh_.window.load() > 0;
+    const std::optional<std::string> picked =
+        kind == OpKind::kCreate || kind == OpKind::kList ? std::nullopt : sh_.pick(rng_);
+    if (!picked && kind != OpKind::kList) kind = OpKind::kCreate;
+    switch (kind) {
+      case OpKind::kCreate: {
+        const nlohmann::json body = {{"a", actor_}, {"n", seq_ + 1}};
+        Op op = base(OpKind::kCreate);
+        op.hash = content_hash(body);
+        const auto r = exchange(bhttp::verb::post, records_path(), body.dump(), {}, true);
+        if (!r) {
+          op.outcome = Outcome::kInDoubt;
+          log(op);
+          break;
+        }
+        if (r->status != 201) {
+          ++st_.errors["status_" + std::to_string(r->status)];
+          break;
+        }
+        auto j = parse(*r);
+        if (!j) break;
+        op.id = (*j)["id"].get<std::string>();
+        op.version = (*j)["version"].get<std::int64_t>();
+        log(op);
+        sh_.add_id(op.id);
+        break;
+      }
+      case OpKind::kGet:
+        get(*picked);
+        break;
+      case OpKind::kPut:
+      case OpKind::kRemove: {
+        const auto seen = get(*picked);
+        if (!seen || seen->is_null()) {
+          if (seen) sh_.drop_id(*picked);
+          break;
+        }
+        const std::int64_t v = (*seen)["version"].get<std::int64_t>();
+        const std::vector<std::pair<std::string, std::string>> h = {{"If-Match", records::etag(v)}};
+        Op op = base(kind);
+        op.id = *picked;
+        if (kind == OpKind::kPut) {
+          const nlohmann::json body = {{"a", actor_}, {"n", seq_}, {"from", v}};
+          op.hash = content_hash(body);
+          op.version = v + 1;
+          const auto r = exchange(bhttp::verb::put, records_path() + "/" + *picked, body.dump(), h, true);
+          if (!r) {
+            op.outcome = Outcome::kInDoubt;
+          } else if (r->status == 412) {
+            op.outcome = Outcome::kConflict;
+            ++st_.errors["conflict"];
+          } else if (r->status == 200) {
+            auto j = parse(*r);
+            if (!j) break;
+            op.version = (*j)["version"].get<std::int64_t>();
+          } else {
+            ++st_.errors["status_" + std::to_string(r->status)];
+            break;
+          }
+        } else {
+          op.version = v;
+          const auto r = exchange(bhttp::verb::delete_, records_path() + "/" + *picked, {}, h, true);
+          if (!r) {
+            op.outcome = Outcome::kInDoubt;
+          } else if (r->status == 412 || r->status == 404) {
+            op.outcome = r->status == 412 ? Outcome::kConflict : Outcome::kNotFound;
+            ++st_.errors["conflict"];
+          } else if (r->status == 204) {
+            sh_.drop_id(*picked);
+          } else {
+            ++st_.errors["status_" + std::to_string(r->status)];
+            break;
+          }
+        }
+        log(op);
+        break;
+      }
+      case OpKind::kList: {
+        const auto r = exchange(bhttp::verb::get,
+                                records_path() + "?limit=50&cursor=" +
+                                    recent_cursor(sh_.o->collection, kHotMs),
+                                {}, {}, false);
+        if (r && r->status == 200) {
+          if (auto j = parse(*r)) {
+            for (const auto& rec : (*j)["records"]) {
+              if (rng_() % 8 == 0) sh_.add_id(rec["id"].get<std::string>());
+            }
+          }
+        } else if (r) {
+          ++st_.errors["status_" + std::to_string(r->status)];
+        }
+        break;
+      }
+    }
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - intended);
+    const bool in_window = window_at_start || sh_.window.load() > 0;
+    st_.series[(in_window ? "window http " : "http ") + std::string(to_string(kind))].record(
+        std::chrono::duration<double>(intended - sh_.start).count(),
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, us.count())));
+  }
+
+  Shared& sh_;
+  int index_;
+  std::function<Target()> target_;
+  HttpClient client_;
+  std::mt19937_64 rng_;
+  std::string actor_;
+  std::uint64_t seq_ = 0;
+  ActorStats st_;
+};
+
+// GatewayProcess: the gateway this run started (--spawn-gateway).
+class GatewayProcess {
+ public:
+  GatewayProcess(const RunOptions& o, std::filesystem::path runtime_dir, std::uint16_t port)
+      : o_(o), runtime_dir_(std::move(runtime_dir)), port_(port) {}
+  ~GatewayProcess() { child_.reset(); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
+  ipc::Client client() const { return ipc::Client({.app = "gateway", .runtime_dir = runtime_dir_}); }
+
+  void start() {
+    std::vector<std::string> args = {"--data-dir", o_.data_dir.string(),
+                                     "--database", o_.database.string(),
+                                     "--runtime-dir", runtime_dir_.string(),
+                                     "--listen", "127.0.0.1:" + std::to_string(port_),
+                                     "--threads", "2", "--console-level", "error"};
+    if (o_.key_file) {
+      args.push_back("--key-file");
+      args.push_back(o_.key_file->string());
+    }
+    child_.emplace(spawn::spawn({.executable = o_.gateway_binary,
+                                 .args = args,
+                                 .out = spawn::Stdio::file(o_.work_dir / "gateway.stdout"),
+                                 .err = spawn::Stdio::file(o_.work_dir / "gateway.stderr")}));
+    client().wait_until_ready(std::chrono::milliseconds(30000), *child_);
+  }
+  // stop_graceful: the shutdown file, then wait for the process.
+  void stop_graceful() {
+    if (!child_) return;
+    try {
+      client().request_shutdown(ipc::ShutdownMode::kGraceful, std::chrono::milliseconds(5000));
+    } catch (const ipc::Error&) {
+      child_->kill();
+    }
+    if (!child_->wait_for(std::chrono::milliseconds(20000))) {
+      child_->kill();
+      child_->wait();
+    }
+    child_.reset();
+  }
+  void kill9() {
+    if (!child_) return;
+    child_->kill();
+    child_->wait();
+    child_.reset();
+  }
+
+ private:
+  const RunOptions& o_;
+  std::filesystem::path runtime_dir_;
+  std::uint16_t port_;
+  std::optional<spawn::Child> child_;
+};
+
+// ExternalGateway: a gateway someone else started, known by its runtime dir.
+class ExternalGateway {
+ public:
+  ExternalGateway(std::filesystem::path runtime_dir, std::string restart_command,
+                  std::filesystem::path log)
+      : client_({.app = "gateway", .runtime_dir = std::move(runtime_dir)}),
+        restart_(std::move(restart_command)), log_(std::move(log)) {}
+
+  void stop(bool graceful) {
+    if (graceful) {
+      client_.request_shutdown(ipc::ShutdownMode::kGraceful, std::chrono::milliseconds(5000));
+    } else {
+      const ipc::Status s = client_.status();
+      if (!s.verified || !s.record) throw std::runtime_error("the gateway has no verified status");
+      ::kill(static_cast<pid_t>(s.record->pid), SIGKILL);
+    }
+    if (!client_.wait_until_stopped(std::chrono::milliseconds(30000))) {
+      throw std::runtime_error("the gateway did not stop");
+    }
+  }
+  void start() {
+    spawn::Child c = spawn::spawn({.executable = "/bin/sh", .args = {"-c", restart_},
+                                   .out = spawn::Stdio::file(log_), .err = spawn::Stdio::file(log_)});
+    const auto st = c.wait_for(std::chrono::milliseconds(60000));
+    if (!st || !st->success()) throw std::runtime_error("the restart command failed");
+    client_.wait_until_ready(std::chrono::milliseconds(30000));
+  }
+
+ private:
+  ipc::Client client_;
+  std::string restart_;
+  std::filesystem::path log_;
+};
+
+// WorkerPool: N worker processes kept running; killed ones replaced.
+class WorkerPool {
+ public:
+  WorkerPool(Shared& sh, std::filesystem::path self) : sh_(sh), self_(std::move(self)) {}
+
+  void start_all() {
+    for (int i = 0; i < sh_.o->workers; ++i) slots_.emplace_back();
+    for (int i = 0; i < sh_.o->workers; ++i) start(i);
+  }
+  // tend: replaces workers that ended while the run goes on.
+  void tend() {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i] && slots_[i]->try_wait()) {
+        slots_[i].reset();
+        if (!sh_.stop.load() && remaining_ms() > 500) start(static_cast<int>(i));
+      }
+    }
+  }
+  // kill_one: kill -9 of a random running worker; true when one was killed.
+  bool kill_one(std::mt19937_64& rng) {
+    std::vector<std::size_t> live;
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i]) live.push_back(i);
+    }
+    if (live.empty()) return false;
+    const std::size_t i = live[rng() % live.size()];
+    const std::int64_t pid = slots_[i]->pid();
+    slots_[i]->kill();
+    slots_[i]->wait();
+    slots_[i].reset();
+    sh_.event("kill", "worker slot " + std::to_string(i) + " pid " + std::to_string(pid));
+    if (!sh_.stop.load() && remaining_ms() > 500) start(static_cast<int>(i));
+    return true;
+  }
+  // finish: waits for the workers to end by themselves, then kills stragglers.
+  void finish() {
+    for (auto& c : slots_) {
+      if (!c) continue;
+      if (!c->wait_for(std::chrono::milliseconds(10000))) {
+        c->kill();
+        c->wait();
+      }
+      c.reset();
+    }
+  }
+  const std::vector<std::filesystem::path>& files() const { return files_; }
+
+ private:
+  std::int64_t remaining_ms() const {
+    return static_cast<std::int64_t>((sh_.o->duration_s - sh_.t()) * 1000);
+  }
+  void start(int slot) {
+    const RunOptions& o = *sh_.o;
+    const std::string actor = "worker-" + std::to_string(slot) + "-" + std::to_string(generation_++);
+    const std::filesystem::path out = o.work_dir / (actor + ".jsonl");
+    files_.push_back(out);
+    std::vector<std::string> args = {"worker", "--database", o.database.string(),
+                                     "--out", out.string(), "--actor", actor,
+                                     "--collection", o.collection,
+                                     "--seed", std::to_string(o.seed * 7919 + generation_),
+                                     "--duration-ms", std::to_string(std::max<std::int64_t>(0, remaining_ms()))};
+    if (o.key_file) {
+      args.push_back("--key-file");
+      args.push_back(o.key_file->string());
+    }
+    if (slot < o.long_lived_workers) args.push_back("--long-lived");
+    slots_[static_cast<std::size_t>(slot)].emplace(
+        spawn::spawn({.executable = self_, .args = args,
+                      .err = spawn::Stdio::file(o.work_dir / "workers.stderr")}));
+  }
+
+  Shared& sh_;
+  std::filesystem::path self_;
+  std::vector<std::optional<spawn::Child>> slots_;
+  std::vector<std::filesystem::path> files_;
+  int generation_ = 0;
+};
+
+// read_via_gateway: every record of the collection, page by page.
+inline FinalState read_via_gateway(HttpClient& c, const std::string& collection, bool& ok) {
+  FinalState out;
+  std::string cursor;
+  ok = false;
+  for (int pages = 0; pages < 100000; ++pages) {
+    std::string path = "/v1/collections/" + collection + "/records?limit=1000";
+    if (!cursor.empty()) path += "&cursor=" + cursor;
+    HttpResult r;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      r = c.request(bhttp::verb::get, path);
+      if (r.answered() && r.status != 503) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!r.answered() || r.status != 200) return out;
+    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) return out;
+    for (const auto& rec : j["records"]) {
+      out[{collection, rec["id"].get<std::string>()}] = {rec["version"].get<std::int64_t>(),
+                                                         content_hash(rec["body"])};
+    }
+    if (j["next_cursor"].is_null()) {
+      ok = true;
+      return out;
+    }
+    cursor = j["next_cursor"].get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace internal
+
+// run: one whole run; see the file comment. Throws for a setup failure
+// (no gateway, no key); every finding of the run is in the Report.
+inline Report run(RunOptions o, const std::filesystem::path& self) {
+  using internal::Clock;
+  if (o.work_dir.empty()) o.work_dir = o.data_dir / "stress";
+  std::filesystem::create_directories(o.work_dir);
+  std::filesystem::remove_all(o.work_dir / "ledgers");
+  std::filesystem::create_directories(o.work_dir / "ledgers");
+  o.work_dir /= "ledgers";
+  std::optional<internal::GatewayProcess> gw;
+  std::filesystem::path runtime_dir = o.runtime_dir.value_or(o.data_dir / "run");
+  if (o.spawn_gateway) {
+    ::mkdir(runtime_dir.c_str(), 0700);
+    gw.emplace(o, runtime_dir, internal::free_port());
+    gw->start();
+    o.url = gw->url();
+  }
+  if (o.admin_token.empty()) o.admin_token = internal::read_token(runtime_dir);
+  const Target target = parse_target(o.url);
+
+  internal::Shared sh;
+  sh.o = &o;
+  Report report;
+  report.config = {{"url", o.url}, {"connections", o.connections}, {"workers", o.workers},
+                   {"long_lived_workers", o.long_lived_workers}, {"duration_s", o.duration_s},
+                   {"rate", o.rate}, {"seed", o.seed}, {"kill_rate", o.kill_rate},
+                   {"checkpoint_every_s", o.checkpoint_every_s}, {"backup_every_s", o.backup_every_s},
+                   {"graceful_restarts", o.graceful_restarts}, {"kill9_restarts", o.kill9_restarts},
+                   {"spawned_gateway", o.spawn_gateway}};
+  sh.start = Clock::now();
+  sh.start_wall_ms = records::now_ms();
+
+  std::vector<std::unique_ptr<internal::HttpActor>> actors;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < o.connections; ++i) {
+    actors.push_back(std::make_unique<internal::HttpActor>(
+        sh, i, [target] { return target; }, o.admin_token));
+  }
+  for (auto& a : actors) threads.emplace_back([&a] { a->run(); });
+  internal::WorkerPool pool(sh, self);
+  if (o.workers > 0 && !o.database.empty()) pool.start_all();
+
+  // Chaos and progress on this thread.
+  std::mt19937_64 chaos_rng(o.seed * 31 + 7);
+  HttpClient admin_client(target, o.admin_token, std::chrono::milliseconds(30000));
+  // admin: one admin exchange; a keep-alive connection that a restarted
+  // gateway closed answers nothing, so one fresh connection is tried then.
+  const auto admin = [&admin_client](bhttp::verb v, const std::string& path, const std::string& body) {
+    HttpResult r = admin_client.request(v, path, body, {}, true);
+    if (!r.answered()) {
+      admin_client.close();
+      r = admin_client.request(v, path, body, {}, true);
+    }
+    return r;
+  };
+  double next_kill = o.kill_rate > 0 ? 1.0 / o.kill_rate : 1e18;
+  double next_checkpoint = o.checkpoint_every_s > 0 ? o.checkpoint_every_s : 1e18;
+  double next_backup = o.backup_every_s > 0 ? o.backup_every_s : 1e18;
+  std::vector<std::pair<double, bool>> restarts;  // (time, graceful)
+  std::optional<internal::ExternalGateway> ext;
+  if (!gw && !o.restart_command.empty()) {
+    ext.emplace(runtime_dir, o.restart_command, o.work_dir / "restart.log");
+  }
+  if (gw || ext) {
+    const int n = o.graceful_restarts + o.kill9_restarts;
+    for (int i = 0; i < n; ++i) restarts.push_back({o.duration_s * (i + 1) / (n + 1), true});
+    // alternate graceful / kill -9 while both remain
+    int g = o.graceful_restarts, k = o.kill9_restarts;
+    for (auto& r : restarts) {
+      r.second = g > 0 && (k == 0 || g >= k);
+      (r.second ? g : k)--;
+    }
+  }
+  std::size_t next_restart = 0;
+  int backups = 0;
+  double last_progress = 0;
+  std::uint64_t checkpoints = 0, kills = 0, graceful = 0, kill9 = 0;
+  double unavailable_ms = 0;
+  std::vector<std::string> admin_failures;
+  while (!sh.stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double t = sh.t();
+    if (t >= o.duration_s) break;
+    if (o.on_tick) o.on_tick(t);
+    pool.tend();
+    if (t >= next_kill) {
+      if (pool.kill_one(chaos_rng)) ++kills;
+      next_kill += 1.0 / o.kill_rate;
+    }
+    if (t >= next_checkpoint) {
+      const char* mode = checkpoints % 2 ? "truncate" : "passive";
+      const HttpResult r = admin(bhttp::verb::post, std::string("/v1/admin/checkpoint?mode=") + mode, {});
+      if (r.answered() && r.status == 200) {
+        ++checkpoints;
+        sh.event("checkpoint", mode);
+      } else if (sh.window.load() == 0) {
+        admin_failures.push_back("checkpoint: " + (r.answered() ? std::to_string(r.status) : r.error.message()));
+      }
+      next_checkpoint += o.checkpoint_every_s;
+    }
+    if (t >= next_backup) {
+      const std::string name = "stress-" + std::to_string(o.seed) + "-" + std::to_string(backups++) +
+                               "-" + std::to_string(records::now_ms());
+      const HttpResult r = admin(bhttp::verb::post, "/v1/admin/backup", nlohmann::json{{"name", name}}.dump());
+      if (r.answered() && r.status == 200) {
+        sh.event("backup", name);
+      } else if (sh.window.load() == 0) {
+        admin_failures.push_back("backup: " + (r.answered() ? std::to_string(r.status) : r.error.message()));
+      }
+      next_backup += o.backup_every_s;
+    }
+    if ((gw || ext) && next_restart < restarts.size() && t >= restarts[next_restart].first) {
+      const bool graceful_restart = restarts[next_restart++].second;
+      ++sh.window;
+      const auto down = Clock::now();
+      sh.event(graceful_restart ? "restart_graceful" : "restart_kill9", "");
+      if (gw) {
+        graceful_restart ? gw->stop_graceful() : gw->kill9();
+        gw->start();
+      } else {
+        ext->stop(graceful_restart);
+        ext->start();
+      }
+      ++(graceful_restart ? graceful : kill9);
+      unavailable_ms += std::chrono::duration<double, std::milli>(Clock::now() - down).count();
+      sh.event("ready", "");
+      std::thread([&sh] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        --sh.window;
+      }).detach();
+    }
+    if (o.progress && t - last_progress >= 1.0) {
+      last_progress = t;
+      std::fprintf(stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n", t,
+                   static_cast<unsigned long long>(kills),
+                   static_cast<unsigned long long>(graceful + kill9),
+                   static_cast<unsigned long long>(checkpoints));
+    }
+  }
+  sh.stop = true;
+  for (auto& th : threads) th.join();
+  pool.finish();
+  while (sh.window.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  report.duration_s = sh.t();
+
+  // Merge every actor's figures and the workers' ledgers.
+  std::vector<Op> ledger;
+  std::vector<std::string> transient_examples = admin_failures;
+  std::uint64_t transient = admin_failures.size();
+  std::uint64_t unfair = 0, worker_turn_waits = 0, worker_retries = 0;
+  for (auto& a : actors) {
+    internal::ActorStats& s = a->stats();
+    ledger.insert(ledger.end(), s.ledger.begin(), s.ledger.end());
+    for (auto& [name, series] : s.series) report.series[name].merge(series);
+    for (auto& [k, v] : s.errors) report.errors[k] += v;
+    report.counters["http_retries"] += s.retries;
+    report.counters["reconnects"] += s.reconnects;
+    transient += s.errors["transient"];
+    transient_examples.insert(transient_examples.end(), s.transient_examples.begin(),
+                              s.transient_examples.end());
+  }
+  for (const auto& f : pool.files()) {
+    std::ifstream in(f);
+    WorkerFile w = parse_worker_file(in);
+    for (const Op& op : w.ops) {
+      if (op.outcome != Outcome::kInDoubt) {
+        report.series["worker " + std::string(to_string(op.kind))].record(
+            static_cast<double>(op.t_ms - sh.start_wall_ms) / 1000.0,
+            op.latency_us);
+      } else {
+        ++report.errors["worker_in_doubt"];
+      }
+      if (op.outcome == Outcome::kConflict) ++report.errors["worker_conflict"];
+    }
+    ledger.insert(ledger.end(), w.ops.begin(), w.ops.end());
+    unfair += w.unfair_writes;
+    worker_turn_waits += w.turn_waits;
+    worker_retries += w.retries;
+    transient += w.surfaced_transient;
+    if (w.surfaced_transient) {
+      transient_examples.push_back(f.filename().string() + ": " + std::to_string(w.surfaced_transient) +
+                                   " transient database errors");
+    }
+  }
+  report.counters["worker_turn_waits"] = worker_turn_waits;
+  report.counters["worker_retries"] = worker_retries;
+  report.counters["kills"] = kills;
+  report.counters["restarts_graceful"] = graceful;
+  report.counters["restarts_kill9"] = kill9;
+  report.counters["checkpoints"] = checkpoints;
+  report.counters["backups"] = static_cast<std::uint64_t>(backups);
+  report.counters["ledger_entries"] = ledger.size();
+  report.unavailable_ms = unavailable_ms;
+  report.events = sh.events;
+
+  // The gateway's own counters: writes without the write turn, its turn waits.
+  std::uint64_t gateway_unfair = 0;
+  {
+    const HttpResult r = admin(bhttp::verb::get, "/v1/admin/stats", {});
+    if (r.answered() && r.status == 200) {
+      const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+      if (!j.is_discarded() && j.contains("counters")) {
+        const auto& c = j["counters"];
+        gateway_unfair = c.value("turn_skipped_no_slot", std::uint64_t{0}) +
+                         c.value("turn_skipped_no_gate", std::uint64_t{0});
+        report.counters["gateway_turn_waits"] = c.value("turn_waits", std::uint64_t{0});
+        report.counters["gateway_retries"] = c.value("retries_same", std::uint64_t{0});
+      }
+    }
+  }
+
+  // Read everything back: through the gateway, then directly.
+  bool gateway_ok = false;
+  HttpClient reader(target, o.admin_token, std::chrono::milliseconds(30000));
+  const FinalState via_gateway = internal::read_via_gateway(reader, o.collection, gateway_ok);
+  FinalState via_db;
+  bool integrity_ok = false;
+  std::vector<std::string> problems;
+  std::string integrity_detail;
+  if (!o.database.empty()) {
+    db::Options options;
+    options.path = o.database;
+    options.key = keys::load_key({.key_file = o.key_file});
+    options.create_if_missing = false;
+    options.migrations = records::migrations();
+    db::Database d = db::Database::open(std::move(options));
+    const std::vector<records::Record> all = d.read(
+        [&](db::Transaction& tx) { return records::export_records(tx, o.collection); });
+    for (const records::Record& r : all) {
+      via_db[{r.collection, r.id}] = {r.version, content_hash_text(r.body)};
+    }
+    const db::CheckResult c = d.integrity_check();
+    integrity_ok = c.ok;
+    problems = c.problems;
+    integrity_detail = "integrity_check + cipher_integrity_check through libs/db";
+  } else {
+    problems.push_back("no --database: the direct checks did not run");
+  }
+
+  const Expectations ex = expectations(ledger);
+  Verdict g = check_writes_kept(ex, via_gateway, "gateway");
+  if (!gateway_ok) g.offend("the gateway's listing did not complete");
+  report.verdicts.push_back(std::move(g));
+  report.verdicts.push_back(check_writes_kept(ex, via_db, "database"));
+  report.verdicts.push_back(check_views_agree(via_gateway, via_db));
+  report.verdicts.push_back(check_no_lost_update(ex, via_db));
+  report.verdicts.push_back(check_reads_consistent(ledger));
+  report.verdicts.push_back(check_integrity(integrity_ok, problems, integrity_detail));
+  report.verdicts.push_back(check_zero("no_transient_errors_surfaced", transient, transient_examples,
+                                       std::to_string(report.errors["in_window"]) +
+                                           " in restart windows, retried and counted apart"));
+  report.verdicts.push_back(check_zero("fair_write_turn", unfair + gateway_unfair, {},
+                                       "gateway " + std::to_string(gateway_unfair) + ", workers " +
+                                           std::to_string(unfair)));
+  if (gw) gw->stop_graceful();
+  return report;
+}
+
+}  // namespace coordkit::stress
+
+#endif  // COORDKIT_APPS_STRESS_RUNNER_H_
