@@ -34,7 +34,7 @@ class Histogram {
     const unsigned msb = 63U - static_cast<unsigned>(std::countl_zero(v));
     const unsigned shift = msb - kSubBits;  // >= 1 since v >= 128
     const std::uint64_t top = v >> shift;   // in [64, 128)
-    return static_cast<std::size_t>(kExactBelow + (shift - 1) * 64 + (top - 64));
+    return static_cast<std::size_t>(kExactBelow + std::uint64_t{shift - 1} * 64 + (top - 64));
   }
   // lower: the smallest value of bucket `i`; width: how many values it holds.
   static std::uint64_t lower(std::size_t i) noexcept {

@@ -680,8 +680,13 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   std::vector<std::unique_ptr<internal::HttpActor>> actors;
   std::vector<std::thread> threads;
   for (int i = 0; i < o.connections; ++i) {
-    actors.push_back(std::make_unique<internal::HttpActor>(
-        sh, i, [target] { return target; }, o.admin_token));
+    // Each call hands the actor its own copy of the one target.
+    auto next_target = [target]() -> Target {
+      // NOLINTNEXTLINE(performance-no-automatic-move): a copy per call, by design
+      return target;
+    };
+    actors.push_back(
+        std::make_unique<internal::HttpActor>(sh, i, std::move(next_target), o.admin_token));
   }
   for (auto& a : actors) threads.emplace_back([&a] { a->run(); });
   internal::WorkerPool pool(sh, self);
@@ -783,10 +788,11 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     }
     if (o.progress && t - last_progress >= 1.0) {
       last_progress = t;
-      std::fprintf(stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n",
-                   t, static_cast<unsigned long long>(kills),
-                   static_cast<unsigned long long>(graceful + kill9),
-                   static_cast<unsigned long long>(checkpoints));
+      std::fprintf(
+          stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n", t,
+          static_cast<unsigned long long>(kills),
+          static_cast<unsigned long long>(graceful) + static_cast<unsigned long long>(kill9),
+          static_cast<unsigned long long>(checkpoints));
     }
   }
   sh.stop = true;
