@@ -63,9 +63,8 @@ void rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
   body.clear();
   if (reply.status == 200) return;
   std::string code = "unknown";
-  if (reply.body.is_object() && reply.body.contains("error") &&
-      reply.body["error"].is_object() && reply.body["error"].contains("code") &&
-      reply.body["error"]["code"].is_string()) {
+  if (reply.body.is_object() && reply.body.contains("error") && reply.body["error"].is_object() &&
+      reply.body["error"].contains("code") && reply.body["error"]["code"].is_string()) {
     code = reply.body["error"]["code"].get<std::string>();
   }
   const std::string what =

@@ -78,9 +78,9 @@ inline std::string load_or_create_admin_token(const std::filesystem::path& runti
     UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) throw Error(ErrorCode::kInvalidArgument, name + ": create failed", errno);
     const std::string line = token + "\n";
-    const bool ok = ::write(out.get(), line.data(), line.size()) ==
-                        static_cast<ssize_t>(line.size()) &&
-                    ::fsync(out.get()) == 0;
+    const bool ok =
+        ::write(out.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+        ::fsync(out.get()) == 0;
     out.reset();
     // link() publishes the whole file or nothing, and loses to a token a
     // concurrent start published first (then that one is read).

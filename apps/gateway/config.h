@@ -70,12 +70,14 @@ inline ListenAddress parse_listen(std::string_view text) {
     port = text.substr(close + 2);
   } else {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) throw std::invalid_argument("expected host:port or unix:PATH");
+    if (colon == std::string_view::npos)
+      throw std::invalid_argument("expected host:port or unix:PATH");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
   if (host.empty()) throw std::invalid_argument("empty host");
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos) {
     throw std::invalid_argument("port must be 0-65535");
   }
   const unsigned long p = std::stoul(std::string(port));
@@ -87,16 +89,16 @@ inline ListenAddress parse_listen(std::string_view text) {
 
 // Config: every setting. Plain value.
 struct Config {
-  std::vector<std::string> listen;      // empty: kDefaultListen
-  std::filesystem::path data_dir;       // empty: the default data dir
-  std::filesystem::path database;       // empty: <data_dir>/gateway.db
+  std::vector<std::string> listen;  // empty: kDefaultListen
+  std::filesystem::path data_dir;   // empty: the default data dir
+  std::filesystem::path database;   // empty: <data_dir>/gateway.db
   std::optional<std::filesystem::path> runtime_dir;
   std::optional<std::filesystem::path> key_file;
-  std::string synchronous = "normal";   // normal | full
-  int threads = 2;                      // HTTP threads
-  int readers = 4;                      // database reader connections
-  std::string log_level = "info";       // trace debug info warn error (file and console)
-  std::string console_level = "warn";   // what reaches stderr
+  std::string synchronous = "normal";  // normal | full
+  int threads = 2;                     // HTTP threads
+  int readers = 4;                     // database reader connections
+  std::string log_level = "info";      // trace debug info warn error (file and console)
+  std::string console_level = "warn";  // what reaches stderr
   std::uint64_t log_max_bytes = std::uint64_t{16} << 20;
   int log_max_files = 5;
   std::int64_t request_timeout_ms = 5000;  // bounds each request's database work
@@ -153,7 +155,8 @@ inline void setup_cli(CLI::App& app, Config& config) {
   app.set_version_flag("--version", kVersion);
   app.add_option("--listen", config.listen,
                  "Where to listen: HOST:PORT (port 0 picks one) or unix:PATH; repeatable "
-                 "(default " + std::string(kDefaultListen) + ")")
+                 "(default " +
+                     std::string(kDefaultListen) + ")")
       ->check([](const std::string& v) {
         try {
           parse_listen(v);

@@ -31,8 +31,8 @@ TEST_CASE("parse_listen reads TCP and Unix addresses", "[gateway]") {
   CHECK(gw::parse_listen("127.0.0.1:0").port == 0);
   CHECK(gw::parse_listen("[::1]:9000").host == "::1");
   CHECK(gw::parse_listen("unix:/run/gw.sock").path == "/run/gw.sock");
-  const std::string bad = GENERATE("127.0.0.1", "127.0.0.1:", ":80", "h:99999", "h:8x",
-                                   "unix:", "[::1]80");
+  const std::string bad =
+      GENERATE("127.0.0.1", "127.0.0.1:", ":80", "h:99999", "h:8x", "unix:", "[::1]80");
   CAPTURE(bad);
   CHECK_THROWS_AS(gw::parse_listen(bad), std::invalid_argument);
 }
@@ -52,7 +52,8 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
                             "synchronous = \"full\"\n"
                             "threads = 3\n"
                             "listen = [\"127.0.0.1:0\", \"unix:/tmp/x.sock\"]\n"
-                            "data-dir = \"" + dir.string() + "\"\n");
+                            "data-dir = \"" +
+                                dir.string() + "\"\n");
     const gw::Config c =
         parse({"--config", (dir / "gw.toml").string(), "--threads", "5", "--no-create"});
     CHECK(c.synchronous == "full");
@@ -75,8 +76,8 @@ TEST_CASE("--help shows every flag and the examples", "[gateway]") {
   CLI::App app{"coordkit-gateway"};
   gw::setup_cli(app, config);
   const std::string help = app.help();
-  for (const char* flag : {"--listen", "--data-dir", "--runtime-dir", "--key-file",
-                           "--synchronous", "--threads", "--log-level", "--config"}) {
+  for (const char* flag : {"--listen", "--data-dir", "--runtime-dir", "--key-file", "--synchronous",
+                           "--threads", "--log-level", "--config"}) {
     CAPTURE(flag);
     CHECK(help.find(flag) != std::string::npos);
   }

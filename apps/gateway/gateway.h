@@ -76,7 +76,8 @@ class Gateway {
       if (a.kind == ListenAddress::Kind::kUnix) {
         context_.addresses.push_back("unix:" + a.path.string());
       } else {
-        const std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
+        const std::string host =
+            a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
         context_.addresses.push_back(host + ":" + std::to_string(http_->tcp_port()));
       }
     }
@@ -117,9 +118,10 @@ class Gateway {
   // on_shutdown: the ipc watcher's callback; serve() notices the request
   // through wait_for_shutdown(), this only logs.
   void on_shutdown(const ipc::ShutdownRequest& r) noexcept {
-    log_.info("shutdown requested", {{"source", ipc::to_string(r.source)},
-                                     {"mode", ipc::to_string(r.mode)},
-                                     {"deadline_ms", static_cast<std::int64_t>(r.deadline.count())}});
+    log_.info("shutdown requested",
+              {{"source", ipc::to_string(r.source)},
+               {"mode", ipc::to_string(r.mode)},
+               {"deadline_ms", static_cast<std::int64_t>(r.deadline.count())}});
   }
 
   const http::Router& router() const noexcept { return router_; }

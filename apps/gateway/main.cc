@@ -38,12 +38,11 @@ using gw::Step;
 // fail: the one way a start-up step ends the process: one ASCII line on
 // stderr (and in the log when it is open), then the step's exit code.
 int fail(const clog::Logger* log, Step step, ExitCode code, const std::string& what) {
-  const std::string line =
-      "coordkit-gateway: " + std::string(gw::to_string(step)) + ": " + what;
+  const std::string line = "coordkit-gateway: " + std::string(gw::to_string(step)) + ": " + what;
   if (log != nullptr) {
-    log->error("start-up failed", {{"step", gw::to_string(step)},
-                                   {"exit_code", static_cast<int>(code)},
-                                   {"error", what}});
+    log->error(
+        "start-up failed",
+        {{"step", gw::to_string(step)}, {"exit_code", static_cast<int>(code)}, {"error", what}});
     log->flush();
   }
   const std::string ascii = clog::to_ascii(line) + "\n";
@@ -107,8 +106,8 @@ int run(gw::Config& config) {
     if (e.code() == ipc::ErrorCode::kAlreadyRunning) {
       std::string who = "already running";
       try {
-        const ipc::Status s = ipc::Client({.app = gw::kAppName, .runtime_dir = config.runtime_dir})
-                                  .status();
+        const ipc::Status s =
+            ipc::Client({.app = gw::kAppName, .runtime_dir = config.runtime_dir}).status();
         const std::int64_t pid = s.record ? s.record->pid : s.lock_holder_pid;
         who += " (pid " + std::to_string(pid);
         if (s.record && !s.record->address.empty()) who += ", address " + s.record->address;
@@ -144,8 +143,8 @@ int run(gw::Config& config) {
   auto console = std::make_shared<clog::ConsoleSink>();
   console->set_level(*clog::parse_level(config.console_level));
   file->set_level(*clog::parse_level(config.log_level));
-  const clog::Level level = std::min(*clog::parse_level(config.console_level),
-                                     *clog::parse_level(config.log_level));
+  const clog::Level level =
+      std::min(*clog::parse_level(config.console_level), *clog::parse_level(config.log_level));
   clog::Logger log("gateway", {console, file}, level);
   log.info("starting", {{"version", gw::kVersion},
                         {"pid", static_cast<std::int64_t>(::getpid())},

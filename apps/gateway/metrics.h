@@ -121,8 +121,9 @@ class Metrics {
                std::to_string(status) + "\"} " + std::to_string(n) + "\n";
       }
     }
-    out += "# HELP coordkit_http_request_duration_seconds Time from request read to response "
-           "ready, by route.\n";
+    out +=
+        "# HELP coordkit_http_request_duration_seconds Time from request read to response "
+        "ready, by route.\n";
     out += "# TYPE coordkit_http_request_duration_seconds histogram\n";
     for (const RouteFigures& f : routes) {
       const std::string label = "route=\"" + escape(f.route) + "\"";
@@ -163,7 +164,7 @@ class Metrics {
 
  private:
   struct Route {
-    std::array<std::atomic<std::uint64_t>, 500> by_status{};  // 100..599
+    std::array<std::atomic<std::uint64_t>, 500> by_status{};                       // 100..599
     std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> buckets{};  // + overflow
     std::atomic<std::uint64_t> sum_ns{0};
   };

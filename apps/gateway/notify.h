@@ -15,7 +15,6 @@
 #define COORDKIT_APPS_GATEWAY_NOTIFY_H_
 
 #include <systemd/sd-daemon.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -46,9 +45,7 @@ class Notifier {
     send("READY=1\nSTATUS=" + one_line(text) + "\nMAINPID=" + std::to_string(::getpid()));
   }
   // stopping: STOPPING=1 with a STATUS line.
-  void stopping(std::string_view text) noexcept {
-    send("STOPPING=1\nSTATUS=" + one_line(text));
-  }
+  void stopping(std::string_view text) noexcept { send("STOPPING=1\nSTATUS=" + one_line(text)); }
 
  private:
   static std::string one_line(std::string_view text) {

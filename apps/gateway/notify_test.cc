@@ -10,7 +10,6 @@
 #include <cstring>
 #include <string>
 
-
 namespace gw = coordkit::gateway;
 
 namespace {

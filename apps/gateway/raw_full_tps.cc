@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
     if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 1;
     ++n;
   }
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sqlite3_finalize(insert);
   sqlite3_close(db);
   std::printf("%.1f\n", static_cast<double>(n) / took);

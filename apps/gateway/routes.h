@@ -138,9 +138,9 @@ inline records::WriteCondition condition(const Request& req, bool allow_if_none_
   }
   if (allow_if_none_match && req.has_param("If-None-Match")) {
     if (req.param<std::string>("If-None-Match") != "*") {
-      throw std::move(http::Error(http::ErrorCode::kInvalidParameter,
-                                  "on a write, If-None-Match is * alone")
-                          .with_parameter("If-None-Match"));
+      throw std::move(
+          http::Error(http::ErrorCode::kInvalidParameter, "on a write, If-None-Match is * alone")
+              .with_parameter("If-None-Match"));
     }
     if (c.if_version || c.if_exists) {
       throw std::move(http::Error(http::ErrorCode::kInvalidParameter,
@@ -156,8 +156,10 @@ inline records::WriteCondition condition(const Request& req, bool allow_if_none_
 inline std::vector<Family> db_families(const db::Counters& c) {
   std::vector<Family> out;
   for (const db::CounterField& f : db::kCounterFields) {
-    out.push_back({"coordkit_db_" + std::string(f.name) + "_total", std::string(f.description),
-                   "counter", {{{}, static_cast<double>(c.*f.member)}}});
+    out.push_back({"coordkit_db_" + std::string(f.name) + "_total",
+                   std::string(f.description),
+                   "counter",
+                   {{{}, static_cast<double>(c.*f.member)}}});
   }
   Family by_class{"coordkit_db_failures_total", "failed attempts by retry class", "counter", {}};
   for (db::RetryClass rc : {db::RetryClass::kRetrySameConnection, db::RetryClass::kReconnect,
@@ -177,7 +179,8 @@ inline void add_routes(http::Router& router, const Context& ctx) {
   const Context* c = &ctx;
   router.tag("records", "JSON documents in named collections, with versions as ETags");
   router.tag("ops", "Health, readiness, status and metrics");
-  router.tag("admin", "Administration: bearer token, or the gateway's own uid over its Unix socket");
+  router.tag("admin",
+             "Administration: bearer token, or the gateway's own uid over its Unix socket");
 
   const auto common_errors = [](Route& r) -> Route& {
     return r.error(400, "A malformed parameter, id, collection or body")
@@ -209,17 +212,14 @@ inline void add_routes(http::Router& router, const Context& ctx) {
   {
     Route r(Method::kGet, "/v1/collections/{collection}/records");
     r.summary("List records, in id order, a page at a time")
-        .describe("Pass next_cursor back as cursor for the next page. A record that exists "
-                  "throughout the listing is returned exactly once.")
+        .describe(
+            "Pass next_cursor back as cursor for the next page. A record that exists "
+            "throughout the listing is returned exactly once.")
         .operation_id("listRecords")
         .tag("records")
         .param(collection_param())
-        .param(Param::query("limit")
-                   .integer()
-                   .minimum(1)
-                   .maximum(1000)
-                   .default_value(100)
-                   .describe("Records per page"))
+        .param(Param::query("limit").integer().minimum(1).maximum(1000).default_value(100).describe(
+            "Records per page"))
         .param(Param::query("cursor").max_length(512).describe("next_cursor of the page before"))
         .response(200, "One page",
                   Schema::object({{"records", Schema::array(record_schema())},
@@ -233,9 +233,9 @@ inline void add_routes(http::Router& router, const Context& ctx) {
           static_cast<std::size_t>(req.param<std::int64_t>("limit")), req.deadline);
       Json items = Json::array();
       for (const auto& rec : page.records) items.push_back(records::to_json(rec));
-      return Response::json(200, {{"records", std::move(items)},
-                                  {"next_cursor", page.next_cursor ? Json(*page.next_cursor)
-                                                                   : Json(nullptr)}});
+      return Response::json(
+          200, {{"records", std::move(items)},
+                {"next_cursor", page.next_cursor ? Json(*page.next_cursor) : Json(nullptr)}});
     });
     router.add(std::move(r));
   }
@@ -246,8 +246,9 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .tag("records")
         .param(collection_param())
         .param(id_param())
-        .param(Param::header("If-None-Match").max_length(80).describe(
-            "An ETag the client has: 304 while it is still current"))
+        .param(Param::header("If-None-Match")
+                   .max_length(80)
+                   .describe("An ETag the client has: 304 while it is still current"))
         .response(200, "The record", record_schema())
         .response_header(200, "ETag", "The record's version")
         .response_empty(304, "The record still has the given ETag")
@@ -266,8 +267,9 @@ inline void add_routes(http::Router& router, const Context& ctx) {
   {
     Route r(Method::kPut, "/v1/collections/{collection}/records/{id}");
     r.summary("Create or replace a record")
-        .describe("If-Match: \"<version>\" replaces only that version (else 412); If-Match: * "
-                  "only an existing record; If-None-Match: * creates only if absent (else 412).")
+        .describe(
+            "If-Match: \"<version>\" replaces only that version (else 412); If-Match: * "
+            "only an existing record; If-None-Match: * creates only if absent (else 412).")
         .operation_id("putRecord")
         .tag("records")
         .param(collection_param())
@@ -316,10 +318,11 @@ inline void add_routes(http::Router& router, const Context& ctx) {
                  .response(200, "Alive",
                            Schema::object({{"status", Schema::enumeration({"ok"})}}, {"status"})
                                .additional_properties(false))
-                 .handle([](Request&) { return Response::json(200, {{"status", "ok"}}); }));
+                 .handle([](Request&) {
+                   return Response::json(200, {{"status", "ok"}});
+                 }));
   const Schema ready_schema =
-      Schema::object({{"state", Schema::enumeration({"starting", "ready", "draining"})}},
-                     {"state"})
+      Schema::object({{"state", Schema::enumeration({"starting", "ready", "draining"})}}, {"state"})
           .additional_properties(false);
   router.add(Route(Method::kGet, "/v1/ready")
                  .summary("Readiness: 200 while ready, 503 while starting or draining")
@@ -330,9 +333,8 @@ inline void add_routes(http::Router& router, const Context& ctx) {
                  .response_header(503, "Retry-After", "Seconds to wait")
                  .handle([c](Request&) {
                    const ipc::Phase p = c->phase();
-                   Response r =
-                       Response::json(p == ipc::Phase::kReady ? 200 : 503,
-                                      {{"state", std::string(ipc::to_string(p))}});
+                   Response r = Response::json(p == ipc::Phase::kReady ? 200 : 503,
+                                               {{"state", std::string(ipc::to_string(p))}});
                    if (p != ipc::Phase::kReady) r.header("Retry-After", "1");
                    return r;
                  }));
@@ -342,20 +344,20 @@ inline void add_routes(http::Router& router, const Context& ctx) {
           .operation_id("getStatus")
           .tag("ops")
           .response(200, "The gateway's status",
-                    Schema::object({{"version", Schema::string()},
-                                    {"pid", Schema::integer()},
-                                    {"uptime_s", Schema::number()},
-                                    {"state", Schema::enumeration({"starting", "ready", "draining"})},
-                                    {"database", Schema::string()},
-                                    {"address", Schema::string()},
-                                    {"addresses", Schema::array(Schema::string())}},
-                                   {"version", "pid", "uptime_s", "state", "database", "address",
-                                    "addresses"})
+                    Schema::object(
+                        {{"version", Schema::string()},
+                         {"pid", Schema::integer()},
+                         {"uptime_s", Schema::number()},
+                         {"state", Schema::enumeration({"starting", "ready", "draining"})},
+                         {"database", Schema::string()},
+                         {"address", Schema::string()},
+                         {"addresses", Schema::array(Schema::string())}},
+                        {"version", "pid", "uptime_s", "state", "database", "address", "addresses"})
                         .additional_properties(false))
           .handle([c](Request&) {
-            const double up = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                            c->started)
-                                  .count();
+            const double up =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - c->started)
+                    .count();
             return Response::json(200, {{"version", kVersion},
                                         {"pid", static_cast<std::int64_t>(::getpid())},
                                         {"uptime_s", up},
@@ -373,7 +375,8 @@ inline void add_routes(http::Router& router, const Context& ctx) {
                  .error(401, "Missing or wrong credentials")
                  .handle([c](Request&) {
                    std::vector<Family> extra = db_families(c->service->counters());
-                   extra.push_back({"coordkit_gateway_ready", "1 while the gateway is ready",
+                   extra.push_back({"coordkit_gateway_ready",
+                                    "1 while the gateway is ready",
                                     "gauge",
                                     {{{}, c->phase() == ipc::Phase::kReady ? 1.0 : 0.0}}});
                    return Response::text(200, Metrics::kContentType, c->metrics->render(extra));
@@ -393,21 +396,21 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kGet, "/v1/admin/stats"));
     r.summary("Database counters (retries, write turn, group commit), request figures by route")
         .operation_id("getStats")
-        .response(200, "The figures", Schema::object().describe("database, counters, "
-                                                                "collections, requests"))
+        .response(200, "The figures",
+                  Schema::object().describe("database, counters, "
+                                            "collections, requests"))
         .handle([c](Request& req) {
           Json out = c->service->stats(req.deadline);
           Json routes = Json::object();
           for (const RouteFigures& f : c->metrics->snapshot()) {
             Json by_status = Json::object();
             for (const auto& [s, n] : f.by_status) by_status[std::to_string(s)] = n;
-            routes[f.route] = {{"count", f.count},
-                               {"by_status", std::move(by_status)},
-                               {"p50_ms", f.quantile_seconds(0.5) * 1000},
-                               {"p99_ms", f.quantile_seconds(0.99) * 1000},
-                               {"mean_ms", f.count ? f.sum_seconds * 1000 /
-                                                         static_cast<double>(f.count)
-                                                   : 0.0}};
+            routes[f.route] = {
+                {"count", f.count},
+                {"by_status", std::move(by_status)},
+                {"p50_ms", f.quantile_seconds(0.5) * 1000},
+                {"p99_ms", f.quantile_seconds(0.99) * 1000},
+                {"mean_ms", f.count ? f.sum_seconds * 1000 / static_cast<double>(f.count) : 0.0}};
           }
           out["requests"] = std::move(routes);
           const db::Counters counters = c->service->counters();
@@ -438,7 +441,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .error(400, "A bad mode")
         .handle([c](Request& req) {
           const auto m = req.param<std::string>("mode");
-          const db::CheckpointMode mode = m == "truncate" ? db::CheckpointMode::kTruncate
+          const db::CheckpointMode mode = m == "truncate"  ? db::CheckpointMode::kTruncate
                                           : m == "restart" ? db::CheckpointMode::kRestart
                                           : m == "full"    ? db::CheckpointMode::kFull
                                                            : db::CheckpointMode::kPassive;
@@ -494,9 +497,10 @@ inline void add_routes(http::Router& router, const Context& ctx) {
   {
     Route r = admin(Route(Method::kPost, "/v1/admin/rekey"));
     r.summary("Re-encrypt the database in place with a new key")
-        .describe("Give key_hex (64 hex digits) or passphrase. The gateway uses the new key "
-                  "for every connection from then on; update the key file yourself "
-                  "(coordctl db rekey does both).")
+        .describe(
+            "Give key_hex (64 hex digits) or passphrase. The gateway uses the new key "
+            "for every connection from then on; update the key file yourself "
+            "(coordctl db rekey does both).")
         .operation_id("rekey")
         .body(Schema::object({{"key_hex", Schema::string().min_length(64).max_length(64)},
                               {"passphrase", Schema::string().min_length(1).max_length(1024)}})
@@ -527,8 +531,10 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kPost, "/v1/admin/shutdown"));
     r.summary("Stop the gateway: the same path as the shutdown file and SIGTERM")
         .operation_id("shutdown")
-        .param(Param::query("mode").one_of({"graceful", "fast"}).default_value("graceful").describe(
-            "graceful lets in-flight requests finish; fast cuts them"))
+        .param(Param::query("mode")
+                   .one_of({"graceful", "fast"})
+                   .default_value("graceful")
+                   .describe("graceful lets in-flight requests finish; fast cuts them"))
         .param(Param::query("deadline_ms")
                    .integer()
                    .minimum(0)
@@ -539,8 +545,9 @@ inline void add_routes(http::Router& router, const Context& ctx) {
                   Schema::object({{"state", Schema::enumeration({"draining"})}}, {"state"}))
         .error(400, "A bad parameter")
         .handle([c](Request& req) {
-          c->request_shutdown(req.param<std::string>("mode") == "fast" ? ipc::ShutdownMode::kFast
-                                                                       : ipc::ShutdownMode::kGraceful,
+          c->request_shutdown(req.param<std::string>("mode") == "fast"
+                                  ? ipc::ShutdownMode::kFast
+                                  : ipc::ShutdownMode::kGraceful,
                               std::chrono::milliseconds(req.param<std::int64_t>("deadline_ms")));
           return Response::json(202, {{"state", "draining"}});
         });

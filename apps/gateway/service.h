@@ -127,7 +127,8 @@ class Service {
   // Each call is one transaction bounded by `deadline` (db::Error{kTimeout}
   // past it). Arguments are validated and bodies parsed before it begins.
 
-  records::Record create(std::string_view collection, std::string_view body_json, Deadline deadline) {
+  records::Record create(std::string_view collection, std::string_view body_json,
+                         Deadline deadline) {
     records::check_collection(collection);
     const records::Body body = records::Body::parse(body_json, options_.limits);
     const std::string id = records::new_id();
@@ -150,9 +151,7 @@ class Service {
     const records::Body body = records::Body::parse(body_json, options_.limits);
     const std::int64_t now = records::now_ms();
     return store().write(
-        [&](db::Transaction& tx) {
-          return records::put(tx, collection, id, body, condition, now);
-        },
+        [&](db::Transaction& tx) { return records::put(tx, collection, id, body, condition, now); },
         call(deadline));
   }
 
@@ -184,7 +183,8 @@ class Service {
         store().read([](db::Transaction& tx) { return records::stats(tx); }, call(deadline));
     nlohmann::json cols = nlohmann::json::array();
     for (const auto& c : collections) {
-      cols.push_back({{"name", c.collection}, {"records", c.records}, {"body_bytes", c.body_bytes}});
+      cols.push_back(
+          {{"name", c.collection}, {"records", c.records}, {"body_bytes", c.body_bytes}});
     }
     return {{"database",
              {{"path", options_.database.string()},

@@ -93,7 +93,8 @@ TEST_CASE("Service serves the records model with versions and conditions", "[gat
     CHECK(pages == 3);
   }
   SECTION("a body over the limit is kTooLarge before any transaction") {
-    const std::string big = "{\"x\":\"" + std::string(service->limits().max_body_bytes, 'a') + "\"}";
+    const std::string big =
+        "{\"x\":\"" + std::string(service->limits().max_body_bytes, 'a') + "\"}";
     try {
       service->create("notes", big, d);
       FAIL("an oversized body was accepted");
@@ -115,8 +116,9 @@ TEST_CASE("Service bounds a write by its deadline while another process holds th
   bool release = false;
   std::thread holder([&] {
     other.write([&](db::Transaction& tx) {
-      tx.execute("INSERT INTO records(collection, id, version, body, created_at_ms, "
-                 "updated_at_ms) VALUES ('c', 'held', 1, '{}', 0, 0)");
+      tx.execute(
+          "INSERT INTO records(collection, id, version, body, created_at_ms, "
+          "updated_at_ms) VALUES ('c', 'held', 1, '{}', 0, 0)");
       std::unique_lock lock(mu);
       holding = true;
       cv.notify_all();
@@ -201,8 +203,7 @@ TEST_CASE("Service backs up into the backups folder by name only", "[gateway]") 
   }
 }
 
-TEST_CASE("Service rekeys in place; later connections and backups use the new key",
-          "[gateway]") {
+TEST_CASE("Service rekeys in place; later connections and backups use the new key", "[gateway]") {
   const auto dir = gw::testing::scratch_dir("service-rekey");
   auto service = gw::Service::open(options_in(dir));
   const auto d = in(milliseconds(5000));

@@ -55,12 +55,12 @@ struct Verdict {
 
 // Expected: what the ledger says of one record.
 struct Expected {
-  std::int64_t acked_writes = 0;   // creates and puts acknowledged
-  std::int64_t in_doubt = 0;       // writes sent without an answer
-  std::int64_t max_version = 0;    // the newest acknowledged version
-  std::uint64_t max_hash = 0;      // the body that version carried
-  bool removed = false;            // a delete was acknowledged
-  bool remove_in_doubt = false;    // a delete was sent without an answer
+  std::int64_t acked_writes = 0;           // creates and puts acknowledged
+  std::int64_t in_doubt = 0;               // writes sent without an answer
+  std::int64_t max_version = 0;            // the newest acknowledged version
+  std::uint64_t max_hash = 0;              // the body that version carried
+  bool removed = false;                    // a delete was acknowledged
+  bool remove_in_doubt = false;            // a delete was sent without an answer
   std::map<std::int64_t, int> versions{};  // acknowledged versions made -> how many acks
 };
 

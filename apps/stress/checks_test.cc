@@ -18,8 +18,15 @@ struct Builder {
   std::uint64_t seq = 0;
   void add(OpKind k, Outcome o, const std::string& id, std::int64_t v, std::uint64_t hash,
            const std::string& actor) {
-    ops.push_back({.kind = k, .outcome = o, .collection = "c", .id = id, .version = v,
-                   .hash = hash, .actor = actor, .t_ms = 0, .seq = ++seq});
+    ops.push_back({.kind = k,
+                   .outcome = o,
+                   .collection = "c",
+                   .id = id,
+                   .version = v,
+                   .hash = hash,
+                   .actor = actor,
+                   .t_ms = 0,
+                   .seq = ++seq});
   }
 };
 
@@ -70,7 +77,10 @@ TEST_CASE("A lost write fails writes_kept on exactly that record", "[stress]") {
   cs::FinalState s = healthy_state();
   SECTION("missing") { s.erase({"c", "b"}); }
   SECTION("altered without a version bump") { s[{"c", "b"}] = {1, 999}; }
-  SECTION("rolled back to an older version") { s[{"c", "a"}] = {2, 12}; s[{"c", "b"}] = {1, 21}; }
+  SECTION("rolled back to an older version") {
+    s[{"c", "a"}] = {2, 12};
+    s[{"c", "b"}] = {1, 21};
+  }
   const auto verdicts = all_checks(healthy().ops, s);
   REQUIRE(verdicts[0].name == "writes_kept_database");
   CHECK_FALSE(verdicts[0].ok);
@@ -140,9 +150,16 @@ TEST_CASE("The views agree unless one of them lacks or changes a record", "[stre
   CHECK(cs::check_views_agree(g, s).count == 2);
 }
 
-TEST_CASE("A worker file keeps acknowledged ops and marks unanswered intents in doubt", "[stress]") {
-  cs::Op put{.kind = OpKind::kPut, .collection = "c", .id = "a", .version = 2, .hash = 7,
-             .actor = "worker-0", .actor_kind = cs::ActorKind::kWorker, .seq = 1};
+TEST_CASE("A worker file keeps acknowledged ops and marks unanswered intents in doubt",
+          "[stress]") {
+  cs::Op put{.kind = OpKind::kPut,
+             .collection = "c",
+             .id = "a",
+             .version = 2,
+             .hash = 7,
+             .actor = "worker-0",
+             .actor_kind = cs::ActorKind::kWorker,
+             .seq = 1};
   cs::Op second = put;
   second.seq = 2;
   second.version = 3;

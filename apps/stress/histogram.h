@@ -32,9 +32,9 @@ class Histogram {
   static std::size_t index(std::uint64_t v) noexcept {
     if (v < kExactBelow) return static_cast<std::size_t>(v);
     const unsigned msb = 63U - static_cast<unsigned>(std::countl_zero(v));
-    const unsigned shift = msb - kSubBits;             // >= 1 since v >= 128
-    const std::uint64_t top = v >> shift;              // in [64, 128)
-    return static_cast<std::size_t>(kExactBelow + (shift - 1) * 64 + (top - 64));
+    const unsigned shift = msb - kSubBits;  // >= 1 since v >= 128
+    const std::uint64_t top = v >> shift;   // in [64, 128)
+    return static_cast<std::size_t>(kExactBelow + std::uint64_t{shift - 1} * 64 + (top - 64));
   }
   // lower: the smallest value of bucket `i`; width: how many values it holds.
   static std::uint64_t lower(std::size_t i) noexcept {
@@ -76,14 +76,15 @@ class Histogram {
   double percentile(double p) const noexcept {
     if (total_ == 0) return 0.0;
     p = std::clamp(p, 0.0, 100.0);
-    std::uint64_t rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total_)));
+    std::uint64_t rank =
+        static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total_)));
     rank = std::clamp<std::uint64_t>(rank, 1, total_);
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
       seen += counts_[i];
       if (seen >= rank) {
-        const double mid = static_cast<double>(lower(i)) +
-                           (static_cast<double>(width(i)) - 1.0) / 2.0;
+        const double mid =
+            static_cast<double>(lower(i)) + (static_cast<double>(width(i)) - 1.0) / 2.0;
         return std::clamp(mid, static_cast<double>(min_), static_cast<double>(max_));
       }
     }

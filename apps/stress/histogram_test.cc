@@ -40,7 +40,8 @@ TEST_CASE("Histogram percentiles are within 1 % of the exact ones", "[stress]") 
   for (int i = 0; i < 200000; ++i) {
     std::uint64_t v = 0;
     if (shape == 0) v = std::uniform_int_distribution<std::uint64_t>(1, 5000000)(rng);
-    if (shape == 1) v = static_cast<std::uint64_t>(std::lognormal_distribution<double>(7.0, 1.5)(rng));
+    if (shape == 1)
+      v = static_cast<std::uint64_t>(std::lognormal_distribution<double>(7.0, 1.5)(rng));
     if (shape == 2) v = 200 + (rng() % 100 == 0 ? 2000000 : rng() % 300);  // a bimodal tail
     values.push_back(v);
     h.record(v);

@@ -133,7 +133,8 @@ class HttpClient {
     const auto endpoints = resolver.resolve(target_.host, target_.port, ec);
     if (ec) return false;
     s->expires_after(timeout_);
-    s->async_connect(endpoints, [&ec](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+    s->async_connect(endpoints,
+                     [&ec](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
     run();
     if (!ec) s->socket().set_option(asio::ip::tcp::no_delay(true), ec);
     return !ec;
@@ -153,7 +154,8 @@ class HttpClient {
   }
 
   template <class Stream>
-  void exchange(std::optional<Stream>& s, bhttp::request<bhttp::string_body>& req, HttpResult& out) {
+  void exchange(std::optional<Stream>& s, bhttp::request<bhttp::string_body>& req,
+                HttpResult& out) {
     if (!s) {
       if (connected_once_) ++reconnects_;
       connected_once_ = true;
@@ -185,7 +187,8 @@ class HttpClient {
     out.received = true;
     out.status = res.result_int();
     out.body = std::move(res.body());
-    if (auto it = res.find(bhttp::field::etag); it != res.end()) out.etag = std::string(it->value());
+    if (auto it = res.find(bhttp::field::etag); it != res.end())
+      out.etag = std::string(it->value());
     if (auto it = res.find(bhttp::field::retry_after); it != res.end()) {
       out.retry_after = std::string(it->value());
     }

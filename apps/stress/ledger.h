@@ -28,8 +28,8 @@ namespace coordkit::stress {
 
 // OpKind: what an actor did. kCreate, kPut and kRemove are writes.
 enum class OpKind { kCreate, kGet, kPut, kList, kRemove };
-inline constexpr OpKind kAllOpKinds[] = {OpKind::kCreate, OpKind::kGet, OpKind::kPut,
-                                         OpKind::kList, OpKind::kRemove};
+inline constexpr OpKind kAllOpKinds[] = {OpKind::kCreate, OpKind::kGet, OpKind::kPut, OpKind::kList,
+                                         OpKind::kRemove};
 inline constexpr std::size_t kOpKindCount = 5;
 
 constexpr std::string_view to_string(OpKind k) noexcept {
@@ -123,11 +123,16 @@ inline std::uint64_t content_hash_text(std::string_view text) {
 }
 
 inline nlohmann::json to_json(const Op& op) {
-  return {{"kind", to_string(op.kind)},      {"outcome", to_string(op.outcome)},
-          {"collection", op.collection},     {"id", op.id},
-          {"version", op.version},           {"hash", op.hash},
-          {"actor", op.actor},               {"actor_kind", to_string(op.actor_kind)},
-          {"t_ms", op.t_ms},                 {"seq", op.seq},
+  return {{"kind", to_string(op.kind)},
+          {"outcome", to_string(op.outcome)},
+          {"collection", op.collection},
+          {"id", op.id},
+          {"version", op.version},
+          {"hash", op.hash},
+          {"actor", op.actor},
+          {"actor_kind", to_string(op.actor_kind)},
+          {"t_ms", op.t_ms},
+          {"seq", op.seq},
           {"latency_us", op.latency_us}};
 }
 
@@ -145,8 +150,8 @@ inline Op op_from_json(const nlohmann::json& j) {
   op.version = j.at("version").get<std::int64_t>();
   op.hash = j.at("hash").get<std::uint64_t>();
   op.actor = j.at("actor").get<std::string>();
-  op.actor_kind = j.at("actor_kind").get<std::string>() == "http" ? ActorKind::kHttp
-                                                                  : ActorKind::kWorker;
+  op.actor_kind =
+      j.at("actor_kind").get<std::string>() == "http" ? ActorKind::kHttp : ActorKind::kWorker;
   op.t_ms = j.at("t_ms").get<std::int64_t>();
   op.seq = j.at("seq").get<std::uint64_t>();
   op.latency_us = j.value("latency_us", std::uint64_t{0});

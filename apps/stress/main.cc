@@ -59,36 +59,56 @@ struct Outputs {
 
 void setup_run(CLI::App& app, cs::RunOptions& o, Outputs& out) {
   app.add_option("--url", o.url, "The gateway: http://HOST:PORT or unix:PATH");
-  app.add_option("--token", o.admin_token, "The admin bearer token (else --token-file or the runtime dir)");
+  app.add_option("--token", o.admin_token,
+                 "The admin bearer token (else --token-file or the runtime dir)");
   app.add_option("--token-file", out.token_file, "A file holding the admin token");
   app.add_option("--runtime-dir", o.runtime_dir, "The gateway's runtime dir (its admin token)");
-  app.add_option("--database", o.database, "The database file, for the workers and the direct checks");
-  app.add_option("--key-file", o.key_file, "The key file (else $COORDKIT_KEY_FILE or $COORDKIT_PASSPHRASE)");
+  app.add_option("--database", o.database,
+                 "The database file, for the workers and the direct checks");
+  app.add_option("--key-file", o.key_file,
+                 "The key file (else $COORDKIT_KEY_FILE or $COORDKIT_PASSPHRASE)");
   app.add_flag("--spawn-gateway", o.spawn_gateway, "Start a gateway for the run and stop it after");
   app.add_option("--gateway-binary", o.gateway_binary, "coordkit-gateway (with --spawn-gateway)");
-  app.add_option("--data-dir", o.data_dir, "The spawned gateway's data dir; the tester's files go to <data-dir>/stress");
-  app.add_option("--work-dir", o.work_dir, "Where the worker ledgers go (default <data-dir>/stress)");
-  app.add_option("--collection", o.collection, "The collection the run writes")->capture_default_str();
-  app.add_option("--connections", o.connections, "HTTP connections")->check(CLI::Range(0, 256))->capture_default_str();
-  app.add_option("--workers", o.workers, "Worker processes")->check(CLI::Range(0, 64))->capture_default_str();
-  app.add_option("--long-lived-workers", o.long_lived_workers, "Of them, how many keep the database open")
-      ->check(CLI::Range(0, 64))->capture_default_str();
-  app.add_option("--duration", o.duration_s, "Seconds of load")->check(CLI::Range(0.5, 86400.0))->capture_default_str();
+  app.add_option("--data-dir", o.data_dir,
+                 "The spawned gateway's data dir; the tester's files go to <data-dir>/stress");
+  app.add_option("--work-dir", o.work_dir,
+                 "Where the worker ledgers go (default <data-dir>/stress)");
+  app.add_option("--collection", o.collection, "The collection the run writes")
+      ->capture_default_str();
+  app.add_option("--connections", o.connections, "HTTP connections")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  app.add_option("--workers", o.workers, "Worker processes")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--long-lived-workers", o.long_lived_workers,
+                 "Of them, how many keep the database open")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--duration", o.duration_s, "Seconds of load")
+      ->check(CLI::Range(0.5, 86400.0))
+      ->capture_default_str();
   app.add_option("--ops", o.max_ops, "Stop after this many HTTP operations (0: no limit)");
   app.add_option("--rate", o.rate, "Open loop: HTTP requests per second in all (0: closed loop)")
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--seed", o.seed, "Seed of the schedule")->capture_default_str();
   app.add_option("--mix-create", o.mix.create, "Weight of creates")->check(CLI::Range(0, 1000));
   app.add_option("--mix-get", o.mix.get, "Weight of gets")->check(CLI::Range(0, 1000));
-  app.add_option("--mix-upsert", o.mix.upsert, "Weight of read-modify-writes with If-Match")->check(CLI::Range(0, 1000));
+  app.add_option("--mix-upsert", o.mix.upsert, "Weight of read-modify-writes with If-Match")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--mix-list", o.mix.list, "Weight of list pages")->check(CLI::Range(0, 1000));
-  app.add_option("--mix-delete", o.mix.remove, "Weight of deletes with If-Match")->check(CLI::Range(0, 1000));
-  app.add_option("--kill-rate", o.kill_rate, "Chaos: worker kill -9 per second")->check(CLI::Range(0.0, 100.0));
-  app.add_option("--checkpoint-every", o.checkpoint_every_s, "Chaos: an admin checkpoint every N s");
+  app.add_option("--mix-delete", o.mix.remove, "Weight of deletes with If-Match")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--kill-rate", o.kill_rate, "Chaos: worker kill -9 per second")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--checkpoint-every", o.checkpoint_every_s,
+                 "Chaos: an admin checkpoint every N s");
   app.add_option("--backup-every", o.backup_every_s, "Chaos: an online backup every N s");
-  app.add_option("--graceful-restarts", o.graceful_restarts, "Chaos: gateway restarts via the shutdown file")
+  app.add_option("--graceful-restarts", o.graceful_restarts,
+                 "Chaos: gateway restarts via the shutdown file")
       ->check(CLI::Range(0, 100));
-  app.add_option("--kill9-restarts", o.kill9_restarts, "Chaos: gateway kill -9 and restart")->check(CLI::Range(0, 100));
+  app.add_option("--kill9-restarts", o.kill9_restarts, "Chaos: gateway kill -9 and restart")
+      ->check(CLI::Range(0, 100));
   app.add_option("--restart-command", o.restart_command,
                  "Chaos on a gateway you started: the shell command that starts it again "
                  "(with --runtime-dir; the tester stops it)");
@@ -126,7 +146,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.spawn_gateway && (o.gateway_binary.empty() || o.data_dir.empty())) {
-    std::fprintf(stderr, "coordkit-stress: --spawn-gateway needs --gateway-binary and --data-dir\n");
+    std::fprintf(stderr,
+                 "coordkit-stress: --spawn-gateway needs --gateway-binary and --data-dir\n");
     return 2;
   }
   if (o.data_dir.empty() && o.work_dir.empty()) {

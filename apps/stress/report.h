@@ -62,8 +62,9 @@ struct Event {
 struct Report {
   double duration_s = 0;
   nlohmann::json config = nlohmann::json::object();
-  std::map<std::string, Series> series;      // "http get", "worker upsert", ...
-  std::map<std::string, std::uint64_t> errors;  // by class: "transient", "in_window", "conflict", ...
+  std::map<std::string, Series> series;  // "http get", "worker upsert", ...
+  std::map<std::string, std::uint64_t>
+      errors;  // by class: "transient", "in_window", "conflict", ...
   std::map<std::string, std::uint64_t> counters;  // retries, reconnects, turn_waits, kills, ...
   double unavailable_ms = 0;
   std::vector<Event> events{};
@@ -120,13 +121,24 @@ inline std::string escape(std::string_view s) {
   std::string out{};
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
-        out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) ? '?' : c;
+        out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) ? '?'
+                                                                                              : c;
     }
   }
   return out;
@@ -166,8 +178,8 @@ inline nlohmann::json to_json(const Report& r) {
                           {"p99_ms", h.percentile(99) / 1000.0}});
     }
     ops[name] = {{"count", s.latency.count()},
-                 {"ops_per_s", static_cast<double>(s.latency.count()) /
-                                   (r.duration_s > 0 ? r.duration_s : 1.0)},
+                 {"ops_per_s",
+                  static_cast<double>(s.latency.count()) / (r.duration_s > 0 ? r.duration_s : 1.0)},
                  {"p50_ms", s.latency.percentile(50) / 1000.0},
                  {"p90_ms", s.latency.percentile(90) / 1000.0},
                  {"p99_ms", s.latency.percentile(99) / 1000.0},
@@ -179,12 +191,16 @@ inline nlohmann::json to_json(const Report& r) {
   j["errors"] = r.errors;
   j["counters"] = r.counters;
   nlohmann::json events = nlohmann::json::array();
-  for (const Event& e : r.events) events.push_back({{"t_s", e.t_s}, {"kind", e.kind}, {"detail", e.detail}});
+  for (const Event& e : r.events)
+    events.push_back({{"t_s", e.t_s}, {"kind", e.kind}, {"detail", e.detail}});
   j["events"] = std::move(events);
   nlohmann::json checks = nlohmann::json::array();
   for (const Verdict& v : r.verdicts) {
-    checks.push_back({{"name", v.name}, {"ok", v.ok}, {"count", v.count},
-                      {"offenders", v.offenders}, {"detail", v.detail}});
+    checks.push_back({{"name", v.name},
+                      {"ok", v.ok},
+                      {"count", v.count},
+                      {"offenders", v.offenders},
+                      {"detail", v.detail}});
   }
   j["checks"] = std::move(checks);
   return j;
@@ -219,8 +235,8 @@ inline std::string render_table(const Report& r) {
   for (const Verdict& v : r.verdicts) {
     std::string name = v.name;
     name.resize(std::max<std::size_t>(name.size(), 30), ' ');
-    out += name + " " + (v.ok ? "ok       " : "FAILED   ") + pad(std::to_string(v.count), 6) + "  " +
-           v.detail + "\n";
+    out += name + " " + (v.ok ? "ok       " : "FAILED   ") + pad(std::to_string(v.count), 6) +
+           "  " + v.detail + "\n";
     for (const std::string& o : v.offenders) out += "    " + o + "\n";
   }
   out += r.ok() ? "\nALL CHECKS HOLD\n" : "\nSOME CHECKS FAILED\n";
@@ -253,26 +269,29 @@ inline std::string svg_plot(const std::string& title, const std::string& unit,
   std::size_t points = 0;
   for (const Line& l : lines) points += l.y.size();
   std::string s = "<svg class=\"plot\" data-points=\"" + std::to_string(points) + "\" width=\"" +
-                  fixed(w, 0) + "\" height=\"" + fixed(h, 0) + "\" viewBox=\"0 0 " +
-                  fixed(w, 0) + " " + fixed(h, 0) + "\" role=\"img\">";
+                  fixed(w, 0) + "\" height=\"" + fixed(h, 0) + "\" viewBox=\"0 0 " + fixed(w, 0) +
+                  " " + fixed(h, 0) + "\" role=\"img\">";
   s += "<title>" + escape(title) + "</title>";
   s += "<text x=\"" + fixed(left, 0) + "\" y=\"16\" class=\"t\">" + escape(title) + " (" +
        escape(unit) + ")</text>";
   s += "<line x1=\"" + fixed(left, 1) + "\" y1=\"" + fixed(h - bottom, 1) + "\" x2=\"" +
        fixed(w - right, 1) + "\" y2=\"" + fixed(h - bottom, 1) + "\" stroke=\"#888\"/>";
-  s += "<line x1=\"" + fixed(left, 1) + "\" y1=\"" + fixed(top, 1) + "\" x2=\"" +
-       fixed(left, 1) + "\" y2=\"" + fixed(h - bottom, 1) + "\" stroke=\"#888\"/>";
+  s += "<line x1=\"" + fixed(left, 1) + "\" y1=\"" + fixed(top, 1) + "\" x2=\"" + fixed(left, 1) +
+       "\" y2=\"" + fixed(h - bottom, 1) + "\" stroke=\"#888\"/>";
   s += "<text x=\"2\" y=\"" + fixed(top + 8, 0) + "\" class=\"a\">" + general(ymax) + "</text>";
   s += "<text x=\"2\" y=\"" + fixed(h - bottom, 0) + "\" class=\"a\">0</text>";
   s += "<text x=\"" + fixed(w - right - 40, 0) + "\" y=\"" + fixed(h - 8, 0) + "\" class=\"a\">" +
        fixed(xmax, 0) + " s</text>";
   for (const Event& e : events) {
-    const char* color = e.kind == "kill" ? "#c33" : e.kind.rfind("restart", 0) == 0 ? "#93c"
-                        : e.kind == "checkpoint" ? "#3a3" : e.kind == "backup" ? "#36c" : "#999";
+    const char* color = e.kind == "kill"                  ? "#c33"
+                        : e.kind.rfind("restart", 0) == 0 ? "#93c"
+                        : e.kind == "checkpoint"          ? "#3a3"
+                        : e.kind == "backup"              ? "#36c"
+                                                          : "#999";
     s += "<line class=\"mark\" x1=\"" + fixed(px(e.t_s), 1) + "\" y1=\"" + fixed(top, 1) +
          "\" x2=\"" + fixed(px(e.t_s), 1) + "\" y2=\"" + fixed(h - bottom, 1) + "\" stroke=\"" +
-         color + "\" stroke-dasharray=\"3,3\"><title>" + escape(e.kind + " at " + fixed(e.t_s, 1) +
-         " s " + e.detail) + "</title></line>";
+         color + "\" stroke-dasharray=\"3,3\"><title>" +
+         escape(e.kind + " at " + fixed(e.t_s, 1) + " s " + e.detail) + "</title></line>";
   }
   double ly = top + 4;
   for (const Line& l : lines) {
@@ -310,8 +329,9 @@ inline std::string render_html(const Report& r) {
   out += "<p>" + internal::fixed(r.duration_s, 1) + " s, " + std::to_string(r.ops()) +
          " operations, unavailable " + internal::fixed(r.unavailable_ms, 0) + " ms, " +
          std::to_string(r.events.size()) + " events.</p>\n";
-  out += "<h2>Checks</h2>\n<table><tr><th class=\"l\">check</th><th>verdict</th><th>count</th>"
-         "<th class=\"l\">detail and first offenders</th></tr>\n";
+  out +=
+      "<h2>Checks</h2>\n<table><tr><th class=\"l\">check</th><th>verdict</th><th>count</th>"
+      "<th class=\"l\">detail and first offenders</th></tr>\n";
   for (const Verdict& v : r.verdicts) {
     std::string detail = escape(v.detail);
     for (const std::string& o : v.offenders) detail += "<br/>" + escape(o);
@@ -319,8 +339,9 @@ inline std::string render_html(const Report& r) {
            (v.ok ? "ok\">ok" : "bad\">FAILED") + "</td><td>" + std::to_string(v.count) +
            "</td><td class=\"l\">" + detail + "</td></tr>\n";
   }
-  out += "</table>\n<h2>Operations</h2>\n<table><tr><th class=\"l\">operation</th><th>count</th>"
-         "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n";
+  out +=
+      "</table>\n<h2>Operations</h2>\n<table><tr><th class=\"l\">operation</th><th>count</th>"
+      "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n";
   for (const auto& [name, s] : r.series) {
     const Histogram& h = s.latency;
     out += "<tr><td class=\"l\">" + escape(name) + "</td><td>" + std::to_string(h.count()) +
@@ -329,8 +350,9 @@ inline std::string render_html(const Report& r) {
            "</td><td>" + internal::ms(h.percentile(99.9)) + "</td><td>" +
            internal::ms(static_cast<double>(h.max())) + "</td></tr>\n";
   }
-  out += "</table>\n<h2>Over time</h2>\n<p>Dashed marks: red kill, purple restart, green "
-         "checkpoint, blue backup, grey other.</p>\n";
+  out +=
+      "</table>\n<h2>Over time</h2>\n<p>Dashed marks: red kill, purple restart, green "
+      "checkpoint, blue backup, grey other.</p>\n";
   for (const auto& [name, s] : r.series) {
     internal::Line tput{"ops/s", "#36c", {}}, p50{"p50", "#3a3", {}}, p99{"p99", "#c33", {}};
     for (const Histogram& h : s.per_second) {
@@ -342,7 +364,9 @@ inline std::string render_html(const Report& r) {
     out += internal::svg_plot(name + " throughput", "ops/s", {tput}, r.events, r.duration_s);
     out += internal::svg_plot(name + " latency", "ms", {p50, p99}, r.events, r.duration_s);
   }
-  out += "<h2>Events</h2>\n<table><tr><th>t s</th><th class=\"l\">event</th><th class=\"l\">detail</th></tr>\n";
+  out +=
+      "<h2>Events</h2>\n<table><tr><th>t s</th><th class=\"l\">event</th><th "
+      "class=\"l\">detail</th></tr>\n";
   for (const Event& e : r.events) {
     out += "<tr><td>" + internal::fixed(e.t_s, 2) + "</td><td class=\"l\">" + escape(e.kind) +
            "</td><td class=\"l\">" + escape(e.detail) + "</td></tr>\n";

@@ -17,8 +17,10 @@ cs::Report sample(bool failing) {
     r.at("http get").record(i / 1000.0, 300 + static_cast<std::uint64_t>(i % 700));
     if (i % 3 == 0) r.at("worker upsert").record(i / 1000.0, 2000 + static_cast<std::uint64_t>(i));
   }
-  r.events = {{1.0, "kill", "worker-3 <pid 42>"}, {2.5, "restart_graceful", ""},
-              {3.0, "checkpoint", "truncate"}, {4.0, "backup", "b&1"}};
+  r.events = {{1.0, "kill", "worker-3 <pid 42>"},
+              {2.5, "restart_graceful", ""},
+              {3.0, "checkpoint", "truncate"},
+              {4.0, "backup", "b&1"}};
   r.counters["kills"] = 1;
   r.counters["restarts_graceful"] = 1;
   r.verdicts.push_back({.name = "writes_kept_database", .ok = true, .detail = "3 records"});
@@ -87,7 +89,8 @@ TEST_CASE("The HTML report is one well-formed self-contained page", "[stress]") 
   CHECK(well_formed(html, why));
   INFO(why);
   SECTION("no external URL of any kind") {
-    for (const char* banned : {"http:", "https:", "//", "url(", "src=", "href=", "@import", "xmlns"}) {
+    for (const char* banned :
+         {"http:", "https:", "//", "url(", "src=", "href=", "@import", "xmlns"}) {
       INFO(banned);
       CHECK(html.find(banned) == std::string::npos);
     }
@@ -122,9 +125,9 @@ TEST_CASE("The HTML report is one well-formed self-contained page", "[stress]") 
 TEST_CASE("The JSON summary carries the figures the demo reports", "[stress]") {
   const cs::Report r = sample(true);
   const nlohmann::json j = cs::to_json(r);
-  for (const char* k : {"http_ops_per_s", "cli_ops_per_s", "p99_ms", "lost_writes", "lost_updates",
-                        "stale_reads", "surfaced_transient_errors", "unfair_writes", "kills",
-                        "restarts", "unavailable_ms"}) {
+  for (const char* k :
+       {"http_ops_per_s", "cli_ops_per_s", "p99_ms", "lost_writes", "lost_updates", "stale_reads",
+        "surfaced_transient_errors", "unfair_writes", "kills", "restarts", "unavailable_ms"}) {
     INFO(k);
     CHECK(j.contains(k));
   }
@@ -147,7 +150,8 @@ TEST_CASE("The table names every check, its verdict and offenders", "[stress]") 
   CHECK(cs::render_table(sample(false)).find("ALL CHECKS HOLD") != std::string::npos);
 }
 
-TEST_CASE("Throughput counts operations in restart windows; their latency stays apart", "[stress]") {
+TEST_CASE("Throughput counts operations in restart windows; their latency stays apart",
+          "[stress]") {
   cs::Report r;
   r.duration_s = 2;
   r.at("http get").record(0.5, 1000);

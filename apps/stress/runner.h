@@ -61,8 +61,8 @@ struct Mix {
 
 // RunOptions: a run's settings (the `run` command's flags).
 struct RunOptions {
-  std::string url{};                 // the gateway; empty with spawn_gateway
-  std::string admin_token{};         // or read from <runtime_dir>/gateway.admin-token
+  std::string url{};          // the gateway; empty with spawn_gateway
+  std::string admin_token{};  // or read from <runtime_dir>/gateway.admin-token
   std::optional<std::filesystem::path> runtime_dir{};
   std::filesystem::path database{};  // for the workers and the direct read-back
   std::optional<std::filesystem::path> key_file{};
@@ -80,10 +80,10 @@ struct RunOptions {
   Mix mix{};
   std::uint64_t seed = 1;
   // chaos
-  double kill_rate = 0;            // worker kills per second
+  double kill_rate = 0;  // worker kills per second
   double checkpoint_every_s = 0;
   double backup_every_s = 0;
-  int graceful_restarts = 0;       // spread over the run: spawned gateway, or restart_command
+  int graceful_restarts = 0;  // spread over the run: spawned gateway, or restart_command
   // restart_command: for a gateway the tester did not start: after stopping
   // it (shutdown file, or kill -9 of the verified pid from its status file),
   // `/bin/sh -c restart_command` starts it again (e.g. coordctl gateway start).
@@ -180,7 +180,9 @@ struct ActorStats {
 class HttpActor {
  public:
   HttpActor(Shared& sh, int index, std::function<Target()> target, std::string token)
-      : sh_(sh), index_(index), target_(std::move(target)),
+      : sh_(sh),
+        index_(index),
+        target_(std::move(target)),
         client_(target_(), std::move(token), std::chrono::milliseconds(5000)),
         rng_(sh.o->seed * 1000003ULL + static_cast<std::uint64_t>(index)),
         actor_("http-" + std::to_string(index)) {}
@@ -196,8 +198,9 @@ class HttpActor {
     while (!sh_.stop.load()) {
       Clock::time_point intended = Clock::now();
       if (per_conn_rate > 0) {
-        intended = sh_.start + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(k) / per_conn_rate));
+        intended =
+            sh_.start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(static_cast<double>(k) / per_conn_rate));
         ++k;
         if (intended > Clock::now()) std::this_thread::sleep_until(intended);
         if (sh_.stop.load()) break;
@@ -241,7 +244,8 @@ class HttpActor {
   // exchange: sends until answered with something other than 503, or the
   // run stops. A write sent without an answer is not resent: it is in
   // doubt, and the caller records it so. Returns nullopt then.
-  std::optional<HttpResult> exchange(bhttp::verb v, const std::string& path, const std::string& body,
+  std::optional<HttpResult> exchange(bhttp::verb v, const std::string& path,
+                                     const std::string& body,
                                      const std::vector<std::pair<std::string, std::string>>& h,
                                      bool is_write) {
     for (int attempt = 0;; ++attempt) {
@@ -351,7 +355,8 @@ class HttpActor {
           const nlohmann::json body = {{"a", actor_}, {"n", seq_}, {"from", v}};
           op.hash = content_hash(body);
           op.version = v + 1;
-          const auto r = exchange(bhttp::verb::put, records_path() + "/" + *picked, body.dump(), h, true);
+          const auto r =
+              exchange(bhttp::verb::put, records_path() + "/" + *picked, body.dump(), h, true);
           if (!r) {
             op.outcome = Outcome::kInDoubt;
           } else if (r->status == 412) {
@@ -367,7 +372,8 @@ class HttpActor {
           }
         } else {
           op.version = v;
-          const auto r = exchange(bhttp::verb::delete_, records_path() + "/" + *picked, {}, h, true);
+          const auto r =
+              exchange(bhttp::verb::delete_, records_path() + "/" + *picked, {}, h, true);
           if (!r) {
             op.outcome = Outcome::kInDoubt;
           } else if (r->status == 412 || r->status == 404) {
@@ -384,10 +390,10 @@ class HttpActor {
         break;
       }
       case OpKind::kList: {
-        const auto r = exchange(bhttp::verb::get,
-                                records_path() + "?limit=50&cursor=" +
-                                    recent_cursor(sh_.o->collection, kHotMs),
-                                {}, {}, false);
+        const auto r = exchange(
+            bhttp::verb::get,
+            records_path() + "?limit=50&cursor=" + recent_cursor(sh_.o->collection, kHotMs), {}, {},
+            false);
         if (r && r->status == 200) {
           if (auto j = parse(*r)) {
             for (const auto& rec : (*j)["records"]) {
@@ -426,14 +432,17 @@ class GatewayProcess {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
-  ipc::Client client() const { return ipc::Client({.app = "gateway", .runtime_dir = runtime_dir_}); }
+  ipc::Client client() const {
+    return ipc::Client({.app = "gateway", .runtime_dir = runtime_dir_});
+  }
 
   void start() {
-    std::vector<std::string> args = {"--data-dir", o_.data_dir.string(),
-                                     "--database", o_.database.string(),
-                                     "--runtime-dir", runtime_dir_.string(),
-                                     "--listen", "127.0.0.1:" + std::to_string(port_),
-                                     "--threads", "2", "--console-level", "error"};
+    std::vector<std::string> args = {"--data-dir",      o_.data_dir.string(),
+                                     "--database",      o_.database.string(),
+                                     "--runtime-dir",   runtime_dir_.string(),
+                                     "--listen",        "127.0.0.1:" + std::to_string(port_),
+                                     "--threads",       "2",
+                                     "--console-level", "error"};
     if (o_.key_file) {
       args.push_back("--key-file");
       args.push_back(o_.key_file->string());
@@ -478,7 +487,8 @@ class ExternalGateway {
   ExternalGateway(std::filesystem::path runtime_dir, std::string restart_command,
                   std::filesystem::path log)
       : client_({.app = "gateway", .runtime_dir = std::move(runtime_dir)}),
-        restart_(std::move(restart_command)), log_(std::move(log)) {}
+        restart_(std::move(restart_command)),
+        log_(std::move(log)) {}
 
   void stop(bool graceful) {
     if (graceful) {
@@ -493,8 +503,10 @@ class ExternalGateway {
     }
   }
   void start() {
-    spawn::Child c = spawn::spawn({.executable = "/bin/sh", .args = {"-c", restart_},
-                                   .out = spawn::Stdio::file(log_), .err = spawn::Stdio::file(log_)});
+    spawn::Child c = spawn::spawn({.executable = "/bin/sh",
+                                   .args = {"-c", restart_},
+                                   .out = spawn::Stdio::file(log_),
+                                   .err = spawn::Stdio::file(log_)});
     const auto st = c.wait_for(std::chrono::milliseconds(60000));
     if (!st || !st->success()) throw std::runtime_error("the restart command failed");
     client_.wait_until_ready(std::chrono::milliseconds(30000));
@@ -559,21 +571,31 @@ class WorkerPool {
   }
   void start(int slot) {
     const RunOptions& o = *sh_.o;
-    const std::string actor = "worker-" + std::to_string(slot) + "-" + std::to_string(generation_++);
+    const std::string actor =
+        "worker-" + std::to_string(slot) + "-" + std::to_string(generation_++);
     const std::filesystem::path out = o.work_dir / (actor + ".jsonl");
     files_.push_back(out);
-    std::vector<std::string> args = {"worker", "--database", o.database.string(),
-                                     "--out", out.string(), "--actor", actor,
-                                     "--collection", o.collection,
-                                     "--seed", std::to_string(o.seed * 7919 + generation_),
-                                     "--duration-ms", std::to_string(std::max<std::int64_t>(0, remaining_ms()))};
+    std::vector<std::string> args = {"worker",
+                                     "--database",
+                                     o.database.string(),
+                                     "--out",
+                                     out.string(),
+                                     "--actor",
+                                     actor,
+                                     "--collection",
+                                     o.collection,
+                                     "--seed",
+                                     std::to_string(o.seed * 7919 + generation_),
+                                     "--duration-ms",
+                                     std::to_string(std::max<std::int64_t>(0, remaining_ms()))};
     if (o.key_file) {
       args.push_back("--key-file");
       args.push_back(o.key_file->string());
     }
     if (slot < o.long_lived_workers) args.push_back("--long-lived");
     slots_[static_cast<std::size_t>(slot)].emplace(
-        spawn::spawn({.executable = self_, .args = args,
+        spawn::spawn({.executable = self_,
+                      .args = args,
                       .err = spawn::Stdio::file(o.work_dir / "workers.stderr")}));
   }
 
@@ -639,11 +661,18 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   internal::Shared sh;
   sh.o = &o;
   Report report;
-  report.config = {{"url", o.url}, {"connections", o.connections}, {"workers", o.workers},
-                   {"long_lived_workers", o.long_lived_workers}, {"duration_s", o.duration_s},
-                   {"rate", o.rate}, {"seed", o.seed}, {"kill_rate", o.kill_rate},
-                   {"checkpoint_every_s", o.checkpoint_every_s}, {"backup_every_s", o.backup_every_s},
-                   {"graceful_restarts", o.graceful_restarts}, {"kill9_restarts", o.kill9_restarts},
+  report.config = {{"url", o.url},
+                   {"connections", o.connections},
+                   {"workers", o.workers},
+                   {"long_lived_workers", o.long_lived_workers},
+                   {"duration_s", o.duration_s},
+                   {"rate", o.rate},
+                   {"seed", o.seed},
+                   {"kill_rate", o.kill_rate},
+                   {"checkpoint_every_s", o.checkpoint_every_s},
+                   {"backup_every_s", o.backup_every_s},
+                   {"graceful_restarts", o.graceful_restarts},
+                   {"kill9_restarts", o.kill9_restarts},
                    {"spawned_gateway", o.spawn_gateway}};
   sh.start = Clock::now();
   sh.start_wall_ms = records::now_ms();
@@ -651,8 +680,13 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   std::vector<std::unique_ptr<internal::HttpActor>> actors;
   std::vector<std::thread> threads;
   for (int i = 0; i < o.connections; ++i) {
-    actors.push_back(std::make_unique<internal::HttpActor>(
-        sh, i, [target] { return target; }, o.admin_token));
+    // Each call hands the actor its own copy of the one target.
+    auto next_target = [target]() -> Target {
+      // NOLINTNEXTLINE(performance-no-automatic-move): a copy per call, by design
+      return target;
+    };
+    actors.push_back(
+        std::make_unique<internal::HttpActor>(sh, i, std::move(next_target), o.admin_token));
   }
   for (auto& a : actors) threads.emplace_back([&a] { a->run(); });
   internal::WorkerPool pool(sh, self);
@@ -663,7 +697,8 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   HttpClient admin_client(target, o.admin_token, std::chrono::milliseconds(30000));
   // admin: one admin exchange; a keep-alive connection that a restarted
   // gateway closed answers nothing, so one fresh connection is tried then.
-  const auto admin = [&admin_client](bhttp::verb v, const std::string& path, const std::string& body) {
+  const auto admin = [&admin_client](bhttp::verb v, const std::string& path,
+                                     const std::string& body) {
     HttpResult r = admin_client.request(v, path, body, {}, true);
     if (!r.answered()) {
       admin_client.close();
@@ -707,23 +742,27 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     }
     if (t >= next_checkpoint) {
       const char* mode = checkpoints % 2 ? "truncate" : "passive";
-      const HttpResult r = admin(bhttp::verb::post, std::string("/v1/admin/checkpoint?mode=") + mode, {});
+      const HttpResult r =
+          admin(bhttp::verb::post, std::string("/v1/admin/checkpoint?mode=") + mode, {});
       if (r.answered() && r.status == 200) {
         ++checkpoints;
         sh.event("checkpoint", mode);
       } else if (sh.window.load() == 0) {
-        admin_failures.push_back("checkpoint: " + (r.answered() ? std::to_string(r.status) : r.error.message()));
+        admin_failures.push_back("checkpoint: " +
+                                 (r.answered() ? std::to_string(r.status) : r.error.message()));
       }
       next_checkpoint += o.checkpoint_every_s;
     }
     if (t >= next_backup) {
-      const std::string name = "stress-" + std::to_string(o.seed) + "-" + std::to_string(backups++) +
-                               "-" + std::to_string(records::now_ms());
-      const HttpResult r = admin(bhttp::verb::post, "/v1/admin/backup", nlohmann::json{{"name", name}}.dump());
+      const std::string name = "stress-" + std::to_string(o.seed) + "-" +
+                               std::to_string(backups++) + "-" + std::to_string(records::now_ms());
+      const HttpResult r =
+          admin(bhttp::verb::post, "/v1/admin/backup", nlohmann::json{{"name", name}}.dump());
       if (r.answered() && r.status == 200) {
         sh.event("backup", name);
       } else if (sh.window.load() == 0) {
-        admin_failures.push_back("backup: " + (r.answered() ? std::to_string(r.status) : r.error.message()));
+        admin_failures.push_back("backup: " +
+                                 (r.answered() ? std::to_string(r.status) : r.error.message()));
       }
       next_backup += o.backup_every_s;
     }
@@ -749,10 +788,11 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     }
     if (o.progress && t - last_progress >= 1.0) {
       last_progress = t;
-      std::fprintf(stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n", t,
-                   static_cast<unsigned long long>(kills),
-                   static_cast<unsigned long long>(graceful + kill9),
-                   static_cast<unsigned long long>(checkpoints));
+      std::fprintf(
+          stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n", t,
+          static_cast<unsigned long long>(kills),
+          static_cast<unsigned long long>(graceful) + static_cast<unsigned long long>(kill9),
+          static_cast<unsigned long long>(checkpoints));
     }
   }
   sh.stop = true;
@@ -783,8 +823,7 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     for (const Op& op : w.ops) {
       if (op.outcome != Outcome::kInDoubt) {
         report.series["worker " + std::string(to_string(op.kind))].record(
-            static_cast<double>(op.t_ms - sh.start_wall_ms) / 1000.0,
-            op.latency_us);
+            static_cast<double>(op.t_ms - sh.start_wall_ms) / 1000.0, op.latency_us);
       } else {
         ++report.errors["worker_in_doubt"];
       }
@@ -796,7 +835,8 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     worker_retries += w.retries;
     transient += w.surfaced_transient;
     if (w.surfaced_transient) {
-      transient_examples.push_back(f.filename().string() + ": " + std::to_string(w.surfaced_transient) +
+      transient_examples.push_back(f.filename().string() + ": " +
+                                   std::to_string(w.surfaced_transient) +
                                    " transient database errors");
     }
   }
@@ -842,8 +882,8 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     options.create_if_missing = false;
     options.migrations = records::migrations();
     db::Database d = db::Database::open(std::move(options));
-    const std::vector<records::Record> all = d.read(
-        [&](db::Transaction& tx) { return records::export_records(tx, o.collection); });
+    const std::vector<records::Record> all =
+        d.read([&](db::Transaction& tx) { return records::export_records(tx, o.collection); });
     for (const records::Record& r : all) {
       via_db[{r.collection, r.id}] = {r.version, content_hash_text(r.body)};
     }
@@ -864,12 +904,13 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   report.verdicts.push_back(check_no_lost_update(ex, via_db));
   report.verdicts.push_back(check_reads_consistent(ledger));
   report.verdicts.push_back(check_integrity(integrity_ok, problems, integrity_detail));
-  report.verdicts.push_back(check_zero("no_transient_errors_surfaced", transient, transient_examples,
+  report.verdicts.push_back(check_zero("no_transient_errors_surfaced", transient,
+                                       transient_examples,
                                        std::to_string(report.errors["in_window"]) +
                                            " in restart windows, retried and counted apart"));
-  report.verdicts.push_back(check_zero("fair_write_turn", unfair + gateway_unfair, {},
-                                       "gateway " + std::to_string(gateway_unfair) + ", workers " +
-                                           std::to_string(unfair)));
+  report.verdicts.push_back(check_zero(
+      "fair_write_turn", unfair + gateway_unfair, {},
+      "gateway " + std::to_string(gateway_unfair) + ", workers " + std::to_string(unfair)));
   if (gw) gw->stop_graceful();
   return report;
 }

@@ -47,7 +47,7 @@ struct WorkerOptions {
   std::int64_t duration_ms = 10000;
   std::uint64_t max_ops = 0;  // 0: no limit
   bool long_lived = false;
-  int pause_ms = 2;           // between operations, like a script calling coordctl
+  int pause_ms = 2;  // between operations, like a script calling coordctl
 };
 
 // recent_cursor: a list cursor that skips records created more than
@@ -124,10 +124,10 @@ inline int run_worker(const WorkerOptions& o) {
   };
   const auto ack = [&](Op op, std::chrono::steady_clock::time_point started) {
     op.t_ms = rec::now_ms();
-    op.latency_us = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started)
-            .count());
+    op.latency_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count());
     ledger.line({{"op", to_json(op)}});
   };
   std::uint64_t done = 0;
@@ -156,7 +156,9 @@ inline int run_worker(const WorkerOptions& o) {
         op.hash = content_hash_text(body.text());
         ledger.line({{"intent", to_json(op)}});
         const std::int64_t now = rec::now_ms();
-        d.write([&](db::Transaction& tx) { return rec::insert_new(tx, o.collection, op.id, body, now); });
+        d.write([&](db::Transaction& tx) {
+          return rec::insert_new(tx, o.collection, op.id, body, now);
+        });
         ack(op, started);
       } else {
         const rec::Page page = d.read([&](db::Transaction& tx) {
@@ -210,8 +212,10 @@ inline int run_worker(const WorkerOptions& o) {
       retries = c.retries_same + c.reconnects;
     }
     ledger.line({{"counters",
-                  {{"unfair_writes", unfair}, {"turn_waits", turn_waits},
-                   {"surfaced_transient", transient}, {"retries", retries}}}});
+                  {{"unfair_writes", unfair},
+                   {"turn_waits", turn_waits},
+                   {"surfaced_transient", transient},
+                   {"retries", retries}}}});
     if (o.pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.pause_ms));
   }
   return 0;

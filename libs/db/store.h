@@ -86,7 +86,7 @@ class Store {
   // open: opens the writer first (creation and migrations happen there, see
   // Database::open), then the readers. Throws like Database::open, and
   // Error{kInvalidArgument} for readers < 0 or max_batch < 1.
-  static std::unique_ptr<Store> open(Options options, StoreOptions store_options = {}) {
+  static std::unique_ptr<Store> open(const Options& options, StoreOptions store_options = {}) {
     if (store_options.readers < 0 || store_options.max_batch < 1) {
       throw Error(ErrorCode::kInvalidArgument, "StoreOptions: readers >= 0 and max_batch >= 1");
     }

@@ -225,7 +225,7 @@ class Router {
 
   // response_for: the error response for a thrown exception; 5xx are
   // logged with the request id, the route and what() of the cause.
-  Response response_for(std::exception_ptr ep, const Request& req) const {
+  Response response_for(const std::exception_ptr& ep, const Request& req) const {
     ErrorReply reply;
     std::string cause;
     try {

@@ -69,9 +69,10 @@ class Schema {
     return s;
   }
   // enumeration: a string that is one of `values`.
-  static Schema enumeration(std::vector<std::string> values) {
+  // (nlohmann::json copies the strings either way.)
+  static Schema enumeration(const std::vector<std::string>& values) {
     Schema s("string");
-    s.json_["enum"] = std::move(values);
+    s.json_["enum"] = values;
     return s;
   }
 

@@ -79,9 +79,9 @@ struct ServerOptions {
   // Open connections at most; more are answered 503 and closed at once.
   std::size_t max_connections = 1024;
   // Request line plus headers, bytes (431 above).
-  std::size_t header_limit = 16 * 1024;
+  std::size_t header_limit = std::size_t{16} * 1024;
   // Request body, bytes (413 above).
-  std::size_t body_limit = 1024 * 1024;
+  std::size_t body_limit = std::size_t{1024} * 1024;
   // A request must be read whole within this time of its first byte.
   std::chrono::milliseconds read_timeout{10000};
   // A connection with no request under way is closed after this time.
@@ -226,7 +226,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       read_request();
       return;
     }
-    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    if (buffer_.capacity() > std::size_t{64} * 1024) buffer_.shrink_to_fit();
     arm(core_.options.idle_timeout);
     socket_.async_wait(Socket::wait_read,
                        [self = this->shared_from_this()](boost::system::error_code ec) {
@@ -467,7 +467,15 @@ class Server {
   }
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
-  ~Server() { stop(); }
+  // ~Server: stop(); a failure to join a thread there (std::system_error)
+  // cannot be reported from a destructor, and must not end the process.
+  ~Server() {
+    try {
+      stop();
+    } catch (...) {
+      // Nothing to tell and no one to tell it to: the server is gone.
+    }
+  }
 
   // start: binds every address (throws Error(kListenFailed) with the errno,
   // or kInvalidArgument for an address it cannot read), then starts the

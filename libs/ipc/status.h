@@ -112,7 +112,7 @@ struct StatusRecord {
 
 // kMaxStatusFileSize: readers ignore anything beyond this many bytes (a
 // status file is a few hundred bytes; a huge one is garbage).
-inline constexpr std::size_t kMaxStatusFileSize = 64 * 1024;
+inline constexpr std::size_t kMaxStatusFileSize = std::size_t{64} * 1024;
 
 // format_status: the JSON text of `record` (one line, trailing newline).
 // Never throws for any record (strings are escaped; invalid UTF-8 is

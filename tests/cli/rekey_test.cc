@@ -30,9 +30,9 @@ int curl_status(std::vector<std::string> args, const std::string& url, std::stri
   all.insert(all.end(), args.begin(), args.end());
   all.push_back(url);
   coordkit::spawn::Child child = coordkit::spawn::spawn({.executable = "/usr/bin/curl",
-                                     .args = all,
-                                     .out = coordkit::spawn::Stdio::pipe(),
-                                     .err = coordkit::spawn::Stdio::pipe()});
+                                                         .args = all,
+                                                         .out = coordkit::spawn::Stdio::pipe(),
+                                                         .err = coordkit::spawn::Stdio::pipe()});
   coordkit::spawn::Child::Output output = child.communicate({}, std::chrono::milliseconds(60000));
   child.wait();
   const auto nl = output.out.rfind('\n');
@@ -47,7 +47,8 @@ TEST_CASE("db rekey with the gateway down rekeys the file directly", "[cli][reke
   World w("rekey-direct");
   REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
   REQUIRE(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
-  Result r = w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
+  Result r =
+      w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(first_json_line(r.out)["through_gateway"] == false);
@@ -114,8 +115,8 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
   CHECK(curl_status(get, base + "/v1/collections/notes/records/n2", &body) == 200);
   CHECK(json::parse(body)["body"] == json{{"b", 2}});
   std::vector<std::string> put = via;
-  put.insert(put.end(), {"-X", "PUT", "-H", "Content-Type: application/json", "--data",
-                         R"({"c":3})"});
+  put.insert(put.end(),
+             {"-X", "PUT", "-H", "Content-Type: application/json", "--data", R"({"c":3})"});
   CHECK(curl_status(put, base + "/v1/collections/notes/records/n3", nullptr) == 201);
   CHECK(w.run(with_new({"db", "get", "notes", "n3"})).out == "{\"c\":3}\n");
 

@@ -623,7 +623,7 @@ inline void check_database(const DbCheck& c) {
 
 // check_nothing_lost: every acknowledged row is in the database.
 inline AckCheck check_nothing_lost(const DbCheck& c, const std::vector<fs::path>& logs) {
-  const AckCheck a = check_acks(c, logs);
+  AckCheck a = check_acks(c, logs);
   INFO("acked rows " << a.acked_rows << ", missing " << a.missing << " (first " << a.first_missing
                      << ")");
   CHECK(a.acked_rows > 0);
@@ -646,7 +646,8 @@ inline void check_rows_match_acks(const DbCheck& c, const AckCheck& a,
 // release_when_ready: waits until every worker is at the barrier, then opens
 // it. A worker that exits before reaching it (a failed open) fails the test
 // at once with its report instead of running into the deadline.
-inline void release_when_ready(const Barrier& b, std::vector<Worker*> workers, const Scenario& s) {
+inline void release_when_ready(const Barrier& b, const std::vector<Worker*>& workers,
+                               const Scenario& s) {
   while (!b.wait_ready(workers.size(), Deadline(milliseconds(20)))) {
     for (Worker* w : workers) {
       if (!w->running()) {

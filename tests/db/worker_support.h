@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -184,7 +185,8 @@ inline LatencySummary summarize(std::vector<double> samples) {
   if (samples.empty()) return s;
   std::sort(samples.begin(), samples.end());
   auto at = [&](double q) {
-    const auto i = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
+    const auto i =
+        static_cast<std::size_t>(std::lround(q * static_cast<double>(samples.size() - 1)));
     return samples[std::min(i, samples.size() - 1)];
   };
   s.p50 = at(0.50);

@@ -48,7 +48,8 @@ struct Reply {
   json value() const { return json::parse(body, nullptr, false); }
   std::string header(const std::string& name) const {
     std::string lower_headers = headers;
-    for (char& ch : lower_headers) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (char& ch : lower_headers)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     std::string key = name;
     for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     const auto at = lower_headers.find("\n" + key + ":");
@@ -63,8 +64,8 @@ struct Reply {
 
 // curl: one request through the curl binary. `args` go before the URL.
 Reply curl(const std::string& url, std::vector<std::string> args = {}) {
-  std::vector<std::string> all = {"-s", "-S", "--max-time", "20", "-D", "/dev/stderr",
-                                  "-o", "/dev/stdout", "-w", "\n%{http_code}"};
+  std::vector<std::string> all = {"-s",          "-S", "--max-time",  "20", "-D",
+                                  "/dev/stderr", "-o", "/dev/stdout", "-w", "\n%{http_code}"};
   all.insert(all.end(), args.begin(), args.end());
   all.push_back(url);
   sp::Child child = sp::spawn({.executable = "/usr/bin/curl",
@@ -95,12 +96,12 @@ class Gateway {
     if (!std::filesystem::exists(key_file())) {
       gwt::write_file(key_file(), std::string(gwt::kTestKeyHex) + "\n", 0600);
     }
-    std::vector<std::string> args = {"--data-dir", (dir_ / "data").string(),
+    std::vector<std::string> args = {"--data-dir",    (dir_ / "data").string(),
                                      "--runtime-dir", runtime_dir().string(),
-                                     "--key-file", key_file().string(),
-                                     "--listen", "127.0.0.1:0",
-                                     "--listen", "unix:" + socket_path().string(),
-                                     "--threads", "2"};
+                                     "--key-file",    key_file().string(),
+                                     "--listen",      "127.0.0.1:0",
+                                     "--listen",      "unix:" + socket_path().string(),
+                                     "--threads",     "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     env["COORDKIT_PASSPHRASE"] = std::nullopt;
     env["COORDKIT_KEY_FILE"] = std::nullopt;
@@ -126,7 +127,9 @@ class Gateway {
            ".sock";
   }
   std::filesystem::path database() const { return dir_ / "data" / "gateway.db"; }
-  ipc::Client client() const { return ipc::Client({.app = "gateway", .runtime_dir = runtime_dir()}); }
+  ipc::Client client() const {
+    return ipc::Client({.app = "gateway", .runtime_dir = runtime_dir()});
+  }
   sp::Child& child() { return *child_; }
 
   // wait_ready: until the status file says ready (or the process exits).
@@ -144,7 +147,9 @@ class Gateway {
     return false;
   }
   std::string url(const std::string& path) const { return "http://" + address_ + path; }
-  std::string token() const { return gwt::read_file(runtime_dir() / "gateway.admin-token").substr(0, 64); }
+  std::string token() const {
+    return gwt::read_file(runtime_dir() / "gateway.admin-token").substr(0, 64);
+  }
   std::vector<std::string> bearer() const { return {"-H", "Authorization: Bearer " + token()}; }
 
   // exit_code: waits for the process to end; -1 if a signal ended it.
@@ -397,7 +402,8 @@ TEST_CASE("Health, readiness, status, metrics, OpenAPI and the admin routes", "[
     CHECK(curl(gw.url(call.path), right).status == 200);
   }
   // The same uid over the Unix socket needs no token.
-  const Reply local = curl("http://gateway/v1/admin/stats", {"--unix-socket", gw.socket_path().string()});
+  const Reply local =
+      curl("http://gateway/v1/admin/stats", {"--unix-socket", gw.socket_path().string()});
   CHECK(local.status == 200);
   CHECK(local.value()["counters"].contains("turn_waits"));
   CHECK(std::filesystem::exists(dir / "data" / "backups" / "b1"));
@@ -569,9 +575,10 @@ TEST_CASE("Under systemd's NOTIFY_SOCKET the gateway sends READY=1 and STOPPING=
   ::close(fd);
 }
 
-TEST_CASE("A database another process keeps locked past the request's deadline: 503 with "
-          "Retry-After, never a hang",
-          "[gateway][e2e]") {
+TEST_CASE(
+    "A database another process keeps locked past the request's deadline: 503 with "
+    "Retry-After, never a hang",
+    "[gateway][e2e]") {
   const auto dir = gwt::scratch_dir("busy");
   Gateway gw(dir, {"--request-timeout-ms", "300"});
   REQUIRE(gw.wait_ready());

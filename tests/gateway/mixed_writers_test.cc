@@ -73,8 +73,9 @@ class Writers {
       threads_.emplace_back([this, coordctl, db, key, w] {
         for (int n = 0; !stop_; ++n) {
           const std::string id = "w" + std::to_string(w) + "-" + std::to_string(n);
-          const Output o = run(coordctl, {"--db", db.string(), "--key-file", key.string(), "db",
-                                          "put", "loops", id, R"({"n":)" + std::to_string(n) + "}"});
+          const Output o =
+              run(coordctl, {"--db", db.string(), "--key-file", key.string(), "db", "put", "loops",
+                             id, R"({"n":)" + std::to_string(n) + "}"});
           std::lock_guard lock(mu_);
           if (o.code == 0) {
             acked_.insert(id);
@@ -132,15 +133,14 @@ TEST_CASE("coordctl put loops and the gateway under wrk write one database: fair
   fs::create_directories(answers);
 
   std::optional<sp::Child> gateway;
-  gateway.emplace(sp::spawn({.executable = gwt::runfile("apps/gateway/coordkit-gateway"),
-                             .args = {"--data-dir", (dir / "data").string(), "--runtime-dir",
-                                      runtime.string(), "--key-file", key.string(), "--listen",
-                                      "127.0.0.1:0", "--threads", "2"},
-                             .env = {{"COORDKIT_PASSPHRASE", std::nullopt},
-                                     {"COORDKIT_KEY_FILE", std::nullopt}},
-                             .in = sp::Stdio::null(),
-                             .out = sp::Stdio::file(dir / "stdout.log"),
-                             .err = sp::Stdio::file(dir / "stderr.log")}));
+  gateway.emplace(sp::spawn(
+      {.executable = gwt::runfile("apps/gateway/coordkit-gateway"),
+       .args = {"--data-dir", (dir / "data").string(), "--runtime-dir", runtime.string(),
+                "--key-file", key.string(), "--listen", "127.0.0.1:0", "--threads", "2"},
+       .env = {{"COORDKIT_PASSPHRASE", std::nullopt}, {"COORDKIT_KEY_FILE", std::nullopt}},
+       .in = sp::Stdio::null(),
+       .out = sp::Stdio::file(dir / "stdout.log"),
+       .err = sp::Stdio::file(dir / "stderr.log")}));
   // On every path the gateway is killed and reaped (sp::Child's destructor).
   struct Reap {
     std::optional<sp::Child>& child;
@@ -199,9 +199,9 @@ TEST_CASE("coordctl put loops and the gateway under wrk write one database: fair
 
   // The write turn: zero writes ran without it.
   const std::string token = gwt::read_file(runtime / "gateway.admin-token").substr(0, 64);
-  const json stats = json::parse(
-      curl_body(base + "/v1/admin/stats", {"-H", "Authorization: Bearer " + token}), nullptr,
-      false);
+  const json stats =
+      json::parse(curl_body(base + "/v1/admin/stats", {"-H", "Authorization: Bearer " + token}),
+                  nullptr, false);
   REQUIRE(stats.is_object());
   const json& counters = stats["counters"];
   INFO(counters.dump());
@@ -228,8 +228,8 @@ TEST_CASE("coordctl put loops and the gateway under wrk write one database: fair
   }
   std::size_t missing = 0;
   std::size_t wrong_version = 0;
-  for (const auto& [collection, ids] :
-       {std::pair{std::string("loops"), &coordctl_acked}, std::pair{std::string("wrk"), &gateway_acked}}) {
+  for (const auto& [collection, ids] : {std::pair{std::string("loops"), &coordctl_acked},
+                                        std::pair{std::string("wrk"), &gateway_acked}}) {
     for (const std::string& id : *ids) {
       const auto it = found[collection].find(id);
       if (it == found[collection].end()) {

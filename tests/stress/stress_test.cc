@@ -31,25 +31,33 @@ std::filesystem::path scratch(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   ::chmod(d.c_str(), 0700);
-  {
-    std::ofstream(d / "key") << kKeyHex << "\n";
-  }
+  { std::ofstream(d / "key") << kKeyHex << "\n"; }
   ::chmod((d / "key").c_str(), 0600);
   return d;
 }
 
 sp::Child start_stress(const std::filesystem::path& dir, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"--spawn-gateway", "--gateway-binary", "apps/gateway/coordkit-gateway",
-                                   "--data-dir", (dir / "data").string(), "--key-file",
-                                   (dir / "key").string(), "--json", (dir / "report.json").string(),
-                                   "--html", (dir / "report.html").string(), "--no-progress",
-                                   "--seed", "7"};
+  std::vector<std::string> args = {"--spawn-gateway",
+                                   "--gateway-binary",
+                                   "apps/gateway/coordkit-gateway",
+                                   "--data-dir",
+                                   (dir / "data").string(),
+                                   "--key-file",
+                                   (dir / "key").string(),
+                                   "--json",
+                                   (dir / "report.json").string(),
+                                   "--html",
+                                   (dir / "report.html").string(),
+                                   "--no-progress",
+                                   "--seed",
+                                   "7"};
   args.insert(args.end(), extra.begin(), extra.end());
-  return sp::spawn({.executable = "apps/stress/coordkit-stress",
-                    .args = args,
-                    .env = {{"COORDKIT_PASSPHRASE", std::nullopt}, {"COORDKIT_KEY_FILE", std::nullopt}},
-                    .out = sp::Stdio::file(dir / "stdout.log"),
-                    .err = sp::Stdio::file(dir / "stderr.log")});
+  return sp::spawn(
+      {.executable = "apps/stress/coordkit-stress",
+       .args = args,
+       .env = {{"COORDKIT_PASSPHRASE", std::nullopt}, {"COORDKIT_KEY_FILE", std::nullopt}},
+       .out = sp::Stdio::file(dir / "stdout.log"),
+       .err = sp::Stdio::file(dir / "stderr.log")});
 }
 
 nlohmann::json read_report(const std::filesystem::path& dir) {
@@ -78,12 +86,13 @@ db::Database open_db(const std::filesystem::path& dir) {
 
 }  // namespace
 
-TEST_CASE("A short run with chaos keeps every acknowledged write and holds every check", "[stress]") {
+TEST_CASE("A short run with chaos keeps every acknowledged write and holds every check",
+          "[stress]") {
   const auto dir = scratch("chaos");
-  sp::Child child = start_stress(dir, {"--duration", "10", "--connections", "4", "--workers", "3",
-                                       "--kill-rate", "1", "--checkpoint-every", "1.5",
-                                       "--backup-every", "3", "--graceful-restarts", "1",
-                                       "--kill9-restarts", "1"});
+  sp::Child child =
+      start_stress(dir, {"--duration", "10", "--connections", "4", "--workers", "3", "--kill-rate",
+                         "1", "--checkpoint-every", "1.5", "--backup-every", "3",
+                         "--graceful-restarts", "1", "--kill9-restarts", "1"});
   const auto status = child.wait_for(180s);
   REQUIRE(status);
   const nlohmann::json r = read_report(dir);
@@ -129,8 +138,9 @@ TEST_CASE("Records deleted or altered behind the tester's back are reported, and
       deleted = ids[0];
       altered = ids[1];
       tx.execute("DELETE FROM records WHERE collection = 'stress' AND id = ?", deleted);
-      tx.execute("UPDATE records SET body = '{\"tampered\":true}' WHERE collection = 'stress' AND id = ?",
-                 altered);
+      tx.execute(
+          "UPDATE records SET body = '{\"tampered\":true}' WHERE collection = 'stress' AND id = ?",
+          altered);
     });
   }
   const auto status = child.wait_for(180s);
