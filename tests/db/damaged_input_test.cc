@@ -1,4 +1,4 @@
-// Scenarios 7 and 8 of sqlcipher-facts.md, and the damaged inputs of issue 3:
+// Scenarios 7 and 8 of tests/db/README.md, and the damaged inputs:
 // files that a key cannot read, and connections whose salt no longer
 // matches the file.
 
@@ -63,7 +63,7 @@ struct Damage {
   const char* expected;  // ErrorCode name
 };
 
-// Scenario 8 and issue 3's damaged inputs.
+// Scenario 8 and the damaged inputs.
 TEST_CASE(
     "Wrong key, plaintext, text, empty and truncated files fail fast with their typed error, "
     "without a retry storm, and stay byte-for-byte unchanged",
