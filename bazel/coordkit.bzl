@@ -57,7 +57,9 @@ def coordkit_include_prefix(package = None):
 
     Returns:
       "coordkit/<lib>" for libs/<lib> (and its subpackages), "coordkit/testing"
-      for testing/, None elsewhere (headers are included by workspace path).
+      for testing/, "coordkit/apps" for the apps' shared apps/common,
+      "coordkit/<app>" for apps/<app>, None elsewhere (headers are included
+      by workspace path).
     """
     pkg = native.package_name() if package == None else package
     parts = pkg.split("/")
@@ -65,6 +67,8 @@ def coordkit_include_prefix(package = None):
         return "/".join(["coordkit"] + parts[1:])
     if parts[0] == "testing":
         return "/".join(["coordkit"] + parts)
+    if len(parts) == 2 and parts[0] == "apps":
+        return "coordkit/apps" if parts[1] == "common" else "coordkit/" + parts[1]
     return None
 
 def _copts(testonly, copts):
