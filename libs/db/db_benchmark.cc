@@ -203,7 +203,10 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   std::uint64_t commits = 0;
   std::uint64_t surfaced = 0;
   std::uint64_t cli_turn_waits = 0, cli_turn_wait_us = 0, cli_busy_us = 0;
-  std::vector<double> dbg_open, dbg_write;
+  // The debug latency split of each CLI operation: open (from its due time),
+  // the write or read (of which: the write-turn wait and SQLite's busy
+  // handler), close.
+  std::vector<double> dbg_open, dbg_write, dbg_turn, dbg_busy, dbg_close;
   std::optional<db::Database> lib;
   std::optional<NaiveDb> nv;
   // Warm-up outside the measurement: the derived key is cached per process.
@@ -246,6 +249,8 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
           dbg_open.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           dbg_write.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
           const db::Counters c = d.counters();
+          dbg_turn.push_back(static_cast<double>(c.turn_wait_us) / 1000.0);
+          dbg_busy.push_back(static_cast<double>(c.busy_handler_wait_us) / 1000.0);
           surfaced += c.surfaced_errors;
           cli_turn_waits += c.turn_waits;
           cli_turn_wait_us += c.turn_wait_us;
@@ -267,7 +272,12 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
     } else {
       ++surfaced;
     }
-    if (cli) lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (cli) {
+      lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      if (!naive && ok) {
+        dbg_close.push_back(lat.back() - dbg_open.back() - dbg_write.back());
+      }
+    }
   }
   if (lib) surfaced += lib->counters().surfaced_errors;
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && lib) {
@@ -292,11 +302,15 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && cli && !naive) {
     std::fprintf(stderr,
                  "[%s %d] commits=%llu turn_waits=%llu turn_wait_ms=%.1f busy_ms=%.1f "
-                 "open p50/p99 %.2f/%.2f write p50/p99 %.2f/%.2f total p99 %.2f\n",
+                 "p50/p99 ms: open %.2f/%.2f write %.2f/%.2f (turn %.2f/%.2f busy %.2f/%.2f) "
+                 "close %.2f/%.2f total %.2f/%.2f\n",
                  kind.c_str(), who, static_cast<unsigned long long>(commits),
                  static_cast<unsigned long long>(cli_turn_waits), cli_turn_wait_us / 1000.0,
                  cli_busy_us / 1000.0, percentile(dbg_open, 0.5), percentile(dbg_open, 0.99),
-                 percentile(dbg_write, 0.5), percentile(dbg_write, 0.99), percentile(lat, 0.99));
+                 percentile(dbg_write, 0.5), percentile(dbg_write, 0.99), percentile(dbg_turn, 0.5),
+                 percentile(dbg_turn, 0.99), percentile(dbg_busy, 0.5), percentile(dbg_busy, 0.99),
+                 percentile(dbg_close, 0.5), percentile(dbg_close, 0.99), percentile(lat, 0.5),
+                 percentile(lat, 0.99));
   }
   {
     std::ofstream out(path.string() + ".lat." + std::to_string(who));
