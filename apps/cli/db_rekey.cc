@@ -61,7 +61,7 @@ struct GatewayRekey {
 
 // rekey_through_gateway: asks the running gateway to rekey. Throws Error.
 GatewayRekey rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
-                           const keys::KeyMaterial& next) {
+                                   const keys::KeyMaterial& next) {
   if (!status.record || status.record->address.empty()) {
     throw Error(ErrorCode::kUnavailable,
                 "the gateway runs but publishes no address yet; try again once it is ready");

@@ -141,7 +141,8 @@ inline bool remove_staged_key(const std::filesystem::path& key_file) {
 // KeyFileRecovery: what open_recovering found on disk.
 enum class KeyFileRecovery {
   kNone,             // nothing staged (or the key is not from a file)
-  kDiscardedStaged,  // the key file opened; a staged key from a rekey that never committed was removed
+  kDiscardedStaged,  // the key file opened; a staged key from a rekey that never committed was
+                     // removed
   kAdoptedStaged,    // the key file was the old key; the staged one opened and replaced it
 };
 

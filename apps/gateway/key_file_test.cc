@@ -54,9 +54,9 @@ struct World {
   // start: the gateway's start-up: the key file, then open_recovering.
   std::unique_ptr<gw::Service> start(gw::KeyFileRecovery* what = nullptr) const {
     gw::KeyFileRecovery ignored{};
-    return gw::open_recovering(keys::read_key_file(key_file),
-                               [this](db::Key k) { return open(std::move(k)); },
-                               what != nullptr ? what : &ignored);
+    return gw::open_recovering(
+        keys::read_key_file(key_file), [this](db::Key k) { return open(std::move(k)); },
+        what != nullptr ? what : &ignored);
   }
   // intact: the record written at the start is there.
   bool intact(gw::Service& s) const {
@@ -83,9 +83,8 @@ TEST_CASE("A rekey through the Service leaves the new key in the key file", "[ga
   World w("kf-rekey");
   SECTION("a raw key") {
     auto s = w.start();
-    const gw::RekeyResult r =
-        s->rekey(db::Key::raw_hex(gw::testing::kOtherKeyHex), gw::testing::kOtherKeyHex,
-                 in(milliseconds(5000)));
+    const gw::RekeyResult r = s->rekey(db::Key::raw_hex(gw::testing::kOtherKeyHex),
+                                       gw::testing::kOtherKeyHex, in(milliseconds(5000)));
     CHECK(r.key_file_updated);
     CHECK(r.key_file == w.key_file);
     CHECK(w.intact(*s));

@@ -201,14 +201,13 @@ int run(gw::Config& config) {
     return fail(&log, Step::kDatabase, ExitCode::kDatabase, e.what());
   }
   if (recovery == gw::KeyFileRecovery::kAdoptedStaged) {
-    log.warn("key file: adopted the staged key of a rekey that committed before the process "
-             "ended",
-             {{"key_file", key.file.string()},
-              {"staged", gw::staged_key_file(key.file).string()}});
+    log.warn(
+        "key file: adopted the staged key of a rekey that committed before the process "
+        "ended",
+        {{"key_file", key.file.string()}, {"staged", gw::staged_key_file(key.file).string()}});
   } else if (recovery == gw::KeyFileRecovery::kDiscardedStaged) {
     log.warn("key file: removed the staged key of a rekey that never committed",
-             {{"key_file", key.file.string()},
-              {"staged", gw::staged_key_file(key.file).string()}});
+             {{"key_file", key.file.string()}, {"staged", gw::staged_key_file(key.file).string()}});
   }
   key = coordkit::keys::KeyMaterial();  // the Service keeps its own copy
   log.info("database open", {{"path", config.database.string()},

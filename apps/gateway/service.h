@@ -255,8 +255,7 @@ class Service {
         commit_staged_key(options_.key_file);
       } catch (const Error& e) {
         throw Error(ErrorCode::kKeyFile,
-                    "the database was rekeyed, but " +
-                        staged_key_file(options_.key_file).string() +
+                    "the database was rekeyed, but " + staged_key_file(options_.key_file).string() +
                         " could not replace the key file; the next start adopts it",
                     e.os_error());
       }

@@ -128,9 +128,12 @@ TEST_CASE("the router.h example holds", "[http][examples]") {
   coordkit::http::Router router({.title = "example", .version = "1.0.0"});
   router.tag("hello", "Greetings");
   router.add(coordkit::http::Route(coordkit::http::Method::kGet, "/hello")
-                 .summary("Say hello").operation_id("hello").tag("hello")
-                 .response(200, "A greeting", coordkit::http::Schema::object(
-                     {{"text", coordkit::http::Schema::string()}}, {"text"}))
+                 .summary("Say hello")
+                 .operation_id("hello")
+                 .tag("hello")
+                 .response(200, "A greeting",
+                           coordkit::http::Schema::object(
+                               {{"text", coordkit::http::Schema::string()}}, {"text"}))
                  .handle([](coordkit::http::Request&) {
                    return coordkit::http::Response::json(200, {{"text", "hi"}});
                  }));
@@ -181,9 +184,10 @@ TEST_CASE("the http.h example holds", "[http][examples]") {
                  .auth(http::Auth::kBearer)
                  .param(http::Param::path("id").max_length(64).describe("Note id"))
                  .param(http::Param::query("upper").boolean().default_value(false))
-                 .response(200, "The note", http::Schema::object(
-                     {{"id", http::Schema::string()}, {"text", http::Schema::string()}},
-                     {"id", "text"}))
+                 .response(200, "The note",
+                           http::Schema::object(
+                               {{"id", http::Schema::string()}, {"text", http::Schema::string()}},
+                               {"id", "text"}))
                  .error(404, "No such note")
                  .handle([](http::Request& req) {
                    if (req.param<std::string>("id") != "1") {
@@ -191,9 +195,9 @@ TEST_CASE("the http.h example holds", "[http][examples]") {
                    }
                    return http::Response::json(200, {{"id", "1"}, {"text", "hello"}});
                  }));
-  auto log = coordkit::log::Logger("http", {std::make_shared<coordkit::log::FileSink>(
-      coordkit::log::FileSinkOptions{.path = access_log_path,
-                                     .format = coordkit::log::Format::kJson})});
+  auto log = coordkit::log::Logger(
+      "http", {std::make_shared<coordkit::log::FileSink>(coordkit::log::FileSinkOptions{
+                  .path = access_log_path, .format = coordkit::log::Format::kJson})});
   router.use(http::request_id());
   router.use(http::access_log(log));
   router.use(router.map_errors());

@@ -139,7 +139,7 @@ struct ServerCore {
   std::atomic<bool> draining{false};
   std::atomic<bool> stopping{false};  // stop() began: a session that starts now closes at once
   std::atomic<int> running{0};        // threads inside ioc.run()
-  std::atomic<int> listening{0};  // listeners whose acceptor is open
+  std::atomic<int> listening{0};      // listeners whose acceptor is open
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};

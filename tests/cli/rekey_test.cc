@@ -103,8 +103,8 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
   CHECK(w.client().status().running());
 
   // A coordctl with the old key: the wrong-key exit code, and nothing written.
-  Result old = w.run({"--key-file", old_key_file.string(), "db", "put", "notes", "old",
-                      R"({"old":true})"});
+  Result old =
+      w.run({"--key-file", old_key_file.string(), "db", "put", "notes", "old", R"({"old":true})"});
   CHECK(old.code == 4);
   CHECK(w.run({"--key-file", old_key_file.string(), "db", "get", "notes", "n1"}).code == 4);
   // The gateway's key file holds the new key now.

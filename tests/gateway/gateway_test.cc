@@ -506,8 +506,8 @@ TEST_CASE("coordctl db rekey while the gateway runs: stop, start again, it opens
     const Reply r = curl(gw.url("/v1/collections/notes/records"), json_body(R"({"a":1})"));
     REQUIRE(r.status == 201);
     id = r.value()["id"].get<std::string>();
-    const Ctl ctl = coordctl(gw, {"--key-file", (dir / "old.key").string(), "db", "rekey",
-                                  "--json", "--new-key-file", (dir / "new.key").string()});
+    const Ctl ctl = coordctl(gw, {"--key-file", (dir / "old.key").string(), "db", "rekey", "--json",
+                                  "--new-key-file", (dir / "new.key").string()});
     INFO(ctl.err);
     REQUIRE(ctl.code == 0);
     const json said = ctl.first_line();
@@ -524,17 +524,19 @@ TEST_CASE("coordctl db rekey while the gateway runs: stop, start again, it opens
   const Reply got = curl(again.url("/v1/collections/notes/records/" + id));
   CHECK(got.status == 200);
   CHECK(got.value()["body"] == json{{"a", 1}});
-  CHECK(coordctl(again, {"--key-file", (dir / "old.key").string(), "db", "get", "notes", id})
-            .code == 4);  // the old key no longer opens it
+  CHECK(
+      coordctl(again, {"--key-file", (dir / "old.key").string(), "db", "get", "notes", id}).code ==
+      4);  // the old key no longer opens it
   again.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
   CHECK(again.exit_code() == kExitOk);
   CHECK(coordctl(again, {"--key-file", (dir / "new.key").string(), "db", "check", "--full"}).code ==
         0);
 }
 
-TEST_CASE("A gateway keyed from its environment rekeys, and coordctl says its next start needs "
-          "the new key",
-          "[gateway][e2e][rekey]") {
+TEST_CASE(
+    "A gateway keyed from its environment rekeys, and coordctl says its next start needs "
+    "the new key",
+    "[gateway][e2e][rekey]") {
   const auto dir = gwt::scratch_dir("env-rekey");
   const std::map<std::string, std::optional<std::string>> old_env = {
       {"COORDKIT_PASSPHRASE", "the old passphrase"}};
