@@ -3,7 +3,10 @@
 // the gateway's admin rekey route (its connections would otherwise keep the
 // old key), after coordctl has proved the current key by opening the file;
 // the gateway then serves with the new key, and any process still holding
-// the old one gets the wrong-key error.
+// the old one gets the wrong-key error. A gateway whose key came from a key
+// file rewrites that file (crash-safe: see apps/gateway/README.md), so it
+// starts again with the new key; one whose key came from its environment
+// does not, and coordctl says so: the next start needs the new key there.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -50,9 +53,15 @@ nlohmann::json rekey_body(const keys::KeyMaterial& key) {
   return {{"key_hex", hex}};
 }
 
+// GatewayRekey: what the gateway said it did besides re-encrypting.
+struct GatewayRekey {
+  bool key_file_updated = false;
+  std::string key_file;  // the gateway's key file, when its key came from one
+};
+
 // rekey_through_gateway: asks the running gateway to rekey. Throws Error.
-void rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
-                           const keys::KeyMaterial& next) {
+GatewayRekey rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
+                                   const keys::KeyMaterial& next) {
   if (!status.record || status.record->address.empty()) {
     throw Error(ErrorCode::kUnavailable,
                 "the gateway runs but publishes no address yet; try again once it is ready");
@@ -61,7 +70,14 @@ void rekey_through_gateway(const ipc::Status& status, const ipc::Client& client,
   const AdminReply reply = admin_post(status.record->address, client.runtime_dir(),
                                       "/v1/admin/rekey", body, kGatewayRekeyTimeout);
   body.clear();
-  if (reply.status == 200) return;
+  if (reply.status == 200) {
+    GatewayRekey out;
+    if (reply.body.is_object()) {
+      out.key_file_updated = reply.body.value("key_file_updated", false);
+      out.key_file = reply.body.value("key_file", std::string());
+    }
+    return out;
+  }
   std::string code = "unknown";
   if (reply.body.is_object() && reply.body.contains("error") && reply.body["error"].is_object() &&
       reply.body["error"].contains("code") && reply.body["error"]["code"].is_string()) {
@@ -94,7 +110,8 @@ int run_rekey(const RekeyOptions& o, Context& ctx) {
       opened.db.rekey(next.to_key());
     }
   }
-  if (through_gateway) rekey_through_gateway(status, client, next);
+  GatewayRekey gateway;
+  if (through_gateway) gateway = rekey_through_gateway(status, client, next);
   bool revoked = false;
   if (salt) {
     try {
@@ -104,13 +121,30 @@ int run_rekey(const RekeyOptions& o, Context& ctx) {
     }
   }
   if (ctx.globals.json) {
-    ctx.print_json({{"path", path.string()},
-                    {"rekeyed", true},
-                    {"through_gateway", through_gateway},
-                    {"keyring_entry_revoked", revoked}});
+    nlohmann::json out = {{"path", path.string()},
+                          {"rekeyed", true},
+                          {"through_gateway", through_gateway},
+                          {"keyring_entry_revoked", revoked}};
+    if (through_gateway) {
+      out["gateway_key_file_updated"] = gateway.key_file_updated;
+      if (!gateway.key_file.empty()) out["gateway_key_file"] = gateway.key_file;
+    }
+    ctx.print_json(out);
   } else {
     ctx.out("rekeyed " + path.string() + (through_gateway ? " through the running gateway" : "") +
             (revoked ? " (the unlocked key was revoked)" : ""));
+  }
+  if (through_gateway && gateway.key_file_updated) {
+    if (!ctx.globals.json) {
+      ctx.out("the gateway's key file " + gateway.key_file +
+              " holds the new key: its next start uses it");
+    }
+  } else if (through_gateway) {
+    // The gateway's key came from its environment (COORDKIT_PASSPHRASE):
+    // nothing on disk to update, and its next start would get the old key.
+    ctx.err(
+        "coordctl: note: the gateway took its key from its environment, not a key file: "
+        "give it the new key (COORDKIT_PASSPHRASE, or a key file) before it starts again");
   }
   return kExitOk;
 }
@@ -119,11 +153,19 @@ int run_rekey(const RekeyOptions& o, Context& ctx) {
 
 void setup_db_rekey(CLI::App& parent, Context& ctx, Runner& runner) {
   auto o = std::make_shared<RekeyOptions>();
-  CLI::App* cmd = parent.add_subcommand("rekey", "Change the database key in place");
+  CLI::App* cmd = parent.add_subcommand(
+      "rekey", "Change the database key in place (through the gateway when it runs)");
   cmd->add_option("--new-key-file", o->new_key_file,
                   "The new key (0600, yours); else COORDKIT_NEW_PASSPHRASE, else a prompt");
-  add_examples(
-      cmd,
+  cmd->footer(
+      "With a running gateway the rekey goes through the gateway: coordctl proves the\n"
+      "current key by opening the file, then posts the new key to the gateway's admin\n"
+      "rekey route; the gateway re-encrypts, serves on with the new key and, when its\n"
+      "key came from a key file, writes the new key into that file (so it starts again\n"
+      "with it). A gateway keyed from its environment needs the new key there before it\n"
+      "starts again; coordctl says so. With no gateway running, coordctl rekeys the file.\n"
+      "\n"
+      "Examples:\n"
       "  coordctl --db app.db --key-file old.key db rekey --new-key-file new.key\n"
       "  COORDKIT_PASSPHRASE=old COORDKIT_NEW_PASSPHRASE=new coordctl --db app.db db rekey\n");
   cmd->callback([o, &ctx, &runner] { runner.set([o, &ctx] { return run_rekey(*o, ctx); }); });

@@ -54,6 +54,7 @@ class Gateway {
       server_.request_shutdown(mode, d);
     };
     context_.metrics_open = config_.metrics_open;
+    context_.log = log_;
     router_.set_logger(log_.with_component("http"));
     add_routes(router_, context_);
     use_wrappers(router_, metrics_, log_.with_component("access"), std::move(admin_token));

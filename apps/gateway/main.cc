@@ -22,6 +22,7 @@
 #include "coordkit/gateway/config.h"
 #include "coordkit/gateway/exit_codes.h"
 #include "coordkit/gateway/gateway.h"
+#include "coordkit/gateway/key_file.h"
 #include "coordkit/gateway/notify.h"
 #include "coordkit/gateway/service.h"
 #include "coordkit/ipc/ipc.h"
@@ -164,32 +165,51 @@ int run(gw::Config& config) {
 
   // 5. The key (never argv), then the database and its migrations.
   notify.status("opening the database");
-  coordkit::db::Key key;
+  coordkit::keys::KeyMaterial key;
   try {
-    key = coordkit::keys::load_key({.key_file = config.key_file});
+    key = coordkit::keys::load_key_material({.key_file = config.key_file});
   } catch (const std::exception& e) {
     return fail(&log, Step::kKey, ExitCode::kKey, e.what());
   }
-  std::unique_ptr<gw::Service> service;
-  try {
-    service = gw::Service::open({
+  // A key file may have a rekey to settle (key_file.h): the key file opens
+  // the database, or the staged "<key file>.next" does and replaces it.
+  auto open = [&](coordkit::db::Key k) {
+    return gw::Service::open({
         .database = config.database,
         .data_dir = config.data_dir,
-        .key = std::move(key),
+        .key = std::move(k),
+        .key_file = key.file,
         .synchronous = config.synchronous == "full" ? coordkit::db::Synchronous::kFull
                                                     : coordkit::db::Synchronous::kNormal,
         .create_if_missing = config.create,
         .readers = config.readers,
         .limits = {.max_body_bytes = config.max_body_bytes},
     });
+  };
+  std::unique_ptr<gw::Service> service;
+  gw::KeyFileRecovery recovery = gw::KeyFileRecovery::kNone;
+  try {
+    service = gw::open_recovering(key, open, &recovery);
   } catch (const coordkit::db::Error& e) {
     const bool wrong_key = e.code() == coordkit::db::ErrorCode::kWrongKeyOrNotADatabase ||
                            e.code() == coordkit::db::ErrorCode::kPlaintextDatabase;
     return fail(&log, Step::kDatabase, wrong_key ? ExitCode::kWrongKey : ExitCode::kDatabase,
                 e.what());
+  } catch (const gw::Error& e) {
+    return fail(&log, Step::kKey, ExitCode::kKey, e.what());
   } catch (const std::exception& e) {
     return fail(&log, Step::kDatabase, ExitCode::kDatabase, e.what());
   }
+  if (recovery == gw::KeyFileRecovery::kAdoptedStaged) {
+    log.warn(
+        "key file: adopted the staged key of a rekey that committed before the process "
+        "ended",
+        {{"key_file", key.file.string()}, {"staged", gw::staged_key_file(key.file).string()}});
+  } else if (recovery == gw::KeyFileRecovery::kDiscardedStaged) {
+    log.warn("key file: removed the staged key of a rekey that never committed",
+             {{"key_file", key.file.string()}, {"staged", gw::staged_key_file(key.file).string()}});
+  }
+  key = coordkit::keys::KeyMaterial();  // the Service keeps its own copy
   log.info("database open", {{"path", config.database.string()},
                              {"synchronous", config.synchronous},
                              {"readers", config.readers}});

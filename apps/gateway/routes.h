@@ -55,6 +55,7 @@ struct Context {
   std::vector<std::string> addresses;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool metrics_open = false;
+  log::Logger log{};  // the gateway's log (admin actions)
 };
 
 // error_map: the one mapping from errors to statuses: apps/common's table,
@@ -72,6 +73,7 @@ inline http::ErrorMap error_map() {
   map.add("gateway", "already_exists", 409);
   map.add("gateway", "unavailable", 503, static_cast<unsigned>(apps::kRetryAfterSeconds));
   map.add("gateway", "closed", 503, static_cast<unsigned>(apps::kRetryAfterSeconds));
+  map.add("gateway", "key_file_failed", 500);
   return map;
 }
 
@@ -499,15 +501,25 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     r.summary("Re-encrypt the database in place with a new key")
         .describe(
             "Give key_hex (64 hex digits) or passphrase. The gateway uses the new key "
-            "for every connection from then on; update the key file yourself "
-            "(coordctl db rekey does both).")
+            "for every connection from then on. When its key came from a key file, that "
+            "file holds the new key afterwards (staged as <key file>.next, re-encrypted, "
+            "renamed over: a crash at any point leaves a key file that opens the "
+            "database); when it came from the environment, key_file_updated is false and "
+            "the next start needs the new key there.")
         .operation_id("rekey")
         .body(Schema::object({{"key_hex", Schema::string().min_length(64).max_length(64)},
                               {"passphrase", Schema::string().min_length(1).max_length(1024)}})
                   .additional_properties(false),
               "The new key: exactly one of key_hex and passphrase")
-        .response(200, "Rekeyed", Schema::object({{"rekeyed", Schema::boolean()}}, {"rekeyed"}))
-        .error(400, "Not exactly one of key_hex and passphrase, or bad hex")
+        .response(200, "Rekeyed",
+                  Schema::object({{"rekeyed", Schema::boolean()},
+                                  {"key_file_updated", Schema::boolean()},
+                                  {"key_source", Schema::enumeration({"key_file", "environment"})},
+                                  {"key_file", Schema::string()}},
+                                 {"rekeyed", "key_file_updated", "key_source"}))
+        .error(400,
+               "Not exactly one of key_hex and passphrase, bad hex, or a passphrase a key "
+               "file cannot hold")
         .handle([c](Request& req) {
           const bool hex = req.body.contains("key_hex");
           const bool pass = req.body.contains("passphrase");
@@ -515,15 +527,22 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             throw http::Error(http::ErrorCode::kBadRequest,
                               "give exactly one of key_hex and passphrase");
           }
+          const std::string& text = hex ? req.body["key_hex"].get_ref<const std::string&>()
+                                        : req.body["passphrase"].get_ref<const std::string&>();
           db::Key key;
           try {
-            key = hex ? db::Key::raw_hex(req.body["key_hex"].get_ref<const std::string&>())
-                      : db::Key::passphrase(req.body["passphrase"].get_ref<const std::string&>());
+            key = hex ? db::Key::raw_hex(text) : db::Key::passphrase(text);
           } catch (const db::Error&) {
             throw http::Error(http::ErrorCode::kBadRequest, "key_hex is not 64 hex digits");
           }
-          c->service->rekey(key, req.deadline);
-          return Response::json(200, {{"rekeyed", true}});
+          const RekeyResult done = c->service->rekey(key, text, req.deadline);
+          Json out = {{"rekeyed", true},
+                      {"key_file_updated", done.key_file_updated},
+                      {"key_source", done.key_file.empty() ? "environment" : "key_file"}};
+          if (!done.key_file.empty()) out["key_file"] = done.key_file.string();
+          c->log.info("rekeyed", {{"key_file_updated", done.key_file_updated},
+                                  {"key_file", done.key_file.string()}});
+          return Response::json(200, std::move(out));
         });
     router.add(std::move(r));
   }

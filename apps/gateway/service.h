@@ -30,42 +30,10 @@
 #include "coordkit/apps/records.h"
 #include "coordkit/base/error.h"
 #include "coordkit/db/db.h"
+#include "coordkit/gateway/error.h"
+#include "coordkit/gateway/key_file.h"
 
 namespace coordkit::gateway {
-
-// ErrorCode: the gateway's own refusals (library "gateway").
-enum class ErrorCode {
-  kInvalidArgument,  // a bad backup name, rekey body, ...
-  kAlreadyExists,    // a backup of that name exists
-  kUnavailable,      // starting or draining: not serving now
-  kClosed,           // the database was closed (after shutdown)
-};
-
-constexpr std::string_view code_name(ErrorCode code) noexcept {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorCode::kAlreadyExists:
-      return "already_exists";
-    case ErrorCode::kUnavailable:
-      return "unavailable";
-    case ErrorCode::kClosed:
-      return "closed";
-  }
-  return "unknown";
-}
-
-// Error: what the service layer throws besides records::Error and
-// db::Error. Copyable.
-class Error : public coordkit::Error {
- public:
-  Error(ErrorCode code, const std::string& message, int os_error = 0)
-      : coordkit::Error("gateway", gateway::code_name(code), message, os_error), code_(code) {}
-  ErrorCode code() const noexcept { return code_; }
-
- private:
-  ErrorCode code_;
-};
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -86,10 +54,22 @@ struct ServiceOptions {
   std::filesystem::path database;
   std::filesystem::path data_dir;  // backups go to <data_dir>/backups
   db::Key key;
+  // key_file: the file `key` was read from, which a rekey keeps up to date
+  // (key_file.h); empty when the key came from elsewhere (the environment).
+  std::filesystem::path key_file{};
   db::Synchronous synchronous = db::Synchronous::kNormal;
   bool create_if_missing = true;
   int readers = 4;
   records::Limits limits{};
+};
+
+// RekeyResult: what a rekey did besides re-encrypting.
+struct RekeyResult {
+  // key_file_updated: the key file now holds the new key. False when the
+  // key came from elsewhere (key_file empty): whoever starts the gateway
+  // must give it the new key.
+  bool key_file_updated = false;
+  std::filesystem::path key_file;
 };
 
 // BackupResult: where a backup went and how large it is.
@@ -237,12 +217,51 @@ class Service {
   // rekey: re-encrypts the database in place with `new_key`; every
   // connection (and later backups) use it from then on. Other processes
   // with the old key fail until they get the new one (coordctl calls this
-  // route when the gateway runs, then updates its key file).
-  void rekey(const db::Key& new_key, Deadline deadline) {
+  // route when the gateway runs). `key_file_text` is the new key as a key
+  // file holds it (64 hex digits, or the passphrase): with a key file, the
+  // rekey is staged, done and committed as key_file.h says, so the key file
+  // opens the database whenever the process dies. Throws
+  // Error{kInvalidArgument} for an empty key or one that would read back
+  // from a key file as another key (a passphrase of 64 hex digits, or one
+  // ending in a line break), Error{kKeyFile} when the staged key cannot be
+  // written (nothing changed), and what Store::rekey throws (the staged
+  // key stays; the next start removes it, as the key file still opens the
+  // database). Rekeys are serialised.
+  RekeyResult rekey(const db::Key& new_key, std::string_view key_file_text, Deadline deadline) {
     if (new_key.empty()) throw Error(ErrorCode::kInvalidArgument, "an empty key");
     std::lock_guard<std::mutex> lock(key_mu_);
+    RekeyResult out;
+    out.key_file = options_.key_file;
+    if (!options_.key_file.empty()) {
+      stage_key(options_.key_file, key_file_text);
+      bool same = false;
+      try {
+        same = keys::read_key_file(staged_key_file(options_.key_file)).to_key().fingerprint() ==
+               new_key.fingerprint();
+      } catch (const keys::Error&) {
+        same = false;
+      }
+      if (!same) {
+        remove_staged_key(options_.key_file);
+        throw Error(ErrorCode::kInvalidArgument,
+                    "this key would read back from a key file as another key (a passphrase of "
+                    "64 hex digits, or one ending in a line break)");
+      }
+    }
     store().rekey(new_key, call(deadline));
     key_ = new_key;
+    if (!options_.key_file.empty()) {
+      try {
+        commit_staged_key(options_.key_file);
+      } catch (const Error& e) {
+        throw Error(ErrorCode::kKeyFile,
+                    "the database was rekeyed, but " + staged_key_file(options_.key_file).string() +
+                        " could not replace the key file; the next start adopts it",
+                    e.os_error());
+      }
+      out.key_file_updated = true;
+    }
+    return out;
   }
 
   // close: checkpoint (TRUNCATE, so no -wal content is left) and close

@@ -209,7 +209,9 @@ TEST_CASE("Service rekeys in place; later connections and backups use the new ke
   const auto d = in(milliseconds(5000));
   const records::Record r = service->create("a", "{}", d);
 
-  service->rekey(db::Key::raw_hex(gw::testing::kOtherKeyHex), d);
+  const gw::RekeyResult done =
+      service->rekey(db::Key::raw_hex(gw::testing::kOtherKeyHex), gw::testing::kOtherKeyHex, d);
+  CHECK_FALSE(done.key_file_updated);  // no key file: the key came from elsewhere
   CHECK(service->get("a", r.id, d).version == 1);
   service->create("a", "{}", d);
   const gw::BackupResult b = service->backup("after-rekey", d);

@@ -14,7 +14,7 @@
 //                                   {"version", Schema::integer().minimum(1)},
 //                                   {"data", Schema::any()}},
 //                                  {"id", "version"});
-//   auto v = record.validate(nlohmann::json{{"id", 7}});
+//   auto v = record.validate(nlohmann::json{{"id", 7}, {"version", 1}});
 //   // v->pointer == "/id", v->rule == "type"
 #ifndef COORDKIT_HTTP_SCHEMA_H_
 #define COORDKIT_HTTP_SCHEMA_H_

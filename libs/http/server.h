@@ -16,6 +16,10 @@
 // connections opened and left, hold no thread and only a bounded buffer
 // each, and are closed on time.
 //
+// The threads run from start() until stop(), whether or not any address
+// still listens or any connection is open (a work guard keeps the I/O loop
+// alive): stop() is what ends them, after every connection was closed.
+//
 // drain(deadline): stop accepting, answer requests that arrive meanwhile
 // with 503 and `Connection: close`, let requests in flight finish until the
 // deadline, then close every connection; returns how many finished and how
@@ -38,6 +42,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -73,7 +78,7 @@ namespace coordkit::http {
 // a local service; set them lower in tests.
 struct ServerOptions {
   // "HOST:PORT" (IPv4 or [IPv6]) and/or "unix:PATH"; at least one.
-  std::vector<std::string> listen;
+  std::vector<std::string> listen{};
   // Threads running the I/O and the handlers.
   int threads = 1;
   // Open connections at most; more are answered 503 and closed at once.
@@ -91,7 +96,7 @@ struct ServerOptions {
   // Request::deadline is the time a request was read plus this.
   std::chrono::milliseconds handler_deadline{30000};
   // Server-level events (refusals, accept errors), not the access log.
-  log::Logger log;
+  log::Logger log{};
 };
 
 // DrainResult: what drain() did. `finished` counts requests in flight when
@@ -114,6 +119,7 @@ struct ServerStats {
   std::size_t open_connections = 0;
   std::size_t in_flight = 0;  // requests being handled now
   bool listening = false;     // some address still accepts connections
+  int threads_running = 0;    // threads inside the I/O loop: all of them from start() to stop()
 };
 
 namespace internal {
@@ -131,7 +137,9 @@ struct ServerCore {
   ServerOptions options;
 
   std::atomic<bool> draining{false};
-  std::atomic<int> listening{0};  // listeners whose acceptor is open
+  std::atomic<bool> stopping{false};  // stop() began: a session that starts now closes at once
+  std::atomic<int> running{0};        // threads inside ioc.run()
+  std::atomic<int> listening{0};      // listeners whose acceptor is open
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};
@@ -194,6 +202,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void start() {
     self_it_ = core_.enlist(this->shared_from_this());
     listed_ = true;
+    // Accepted while stop() was closing the others (after it took its
+    // list of sessions): close it here, or the threads would wait for its
+    // idle timeout. The flag is read after enlisting, and stop() sets it
+    // before listing, so one of the two sees the other.
+    if (core_.stopping.load()) {
+      close_from_server();
+      return;
+    }
     boost::asio::dispatch(socket_.get_executor(),
                           [self = this->shared_from_this()] { self->wait_for_request(); });
   }
@@ -488,8 +504,16 @@ class Server {
         listen_tcp(addr);
       }
     }
+    // Made before the first thread runs, so no thread can find the loop
+    // out of work (after a drain closed every listener and connection, say)
+    // and return before stop().
+    work_.emplace(core_->ioc.get_executor());
     for (int i = 0; i < core_->options.threads; ++i) {
-      threads_.emplace_back([core = core_.get()] { core->ioc.run(); });
+      threads_.emplace_back([core = core_.get()] {
+        core->running.fetch_add(1);
+        core->ioc.run();
+        core->running.fetch_sub(1);
+      });
     }
   }
 
@@ -506,6 +530,7 @@ class Server {
     s.timeouts = core_->timeouts.load();
     s.open_connections = core_->open.load();
     s.listening = core_->listening.load() > 0;
+    s.threads_running = core_->running.load();
     std::lock_guard lock(core_->mu);
     s.in_flight = core_->in_flight;
     return s;
@@ -530,19 +555,18 @@ class Server {
     return out;
   }
 
-  // stop: closes the listeners and every connection at once, waits for the
-  // threads (and so for running handlers) and returns. Idempotent.
+  // stop: closes the listeners and every connection at once, then lets
+  // the threads finish what that leaves (running handlers, the closes and
+  // the cancelled reads, writes and timers) and joins them: when it
+  // returns, every connection is closed and no thread runs. Idempotent.
   void stop() {
     if (threads_.empty() && tcp_.empty() && unix_.empty()) return;
     core_->draining.store(true);
+    core_->stopping.store(true);
     close_listeners();
     for (auto& s : open_sessions()) s->close_from_server();
-    // Let the closes run, then stop whatever is left.
-    const auto until = Clock::now() + std::chrono::seconds(2);
-    while (core_->open.load() > 0 && Clock::now() < until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    core_->ioc.stop();
+    // Without the guard the loop ends once the work above is done.
+    work_.reset();
     for (auto& t : threads_) t.join();
     threads_.clear();
     tcp_.clear();
@@ -623,6 +647,8 @@ class Server {
   std::vector<std::shared_ptr<TcpListener>> tcp_;
   std::vector<std::shared_ptr<UnixListener>> unix_;
   std::vector<std::thread> threads_;
+  // work_: keeps the threads in ioc.run() from start() to stop().
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   unsigned short tcp_port_ = 0;
   std::string unix_path_;
 };

@@ -100,8 +100,8 @@ inline Wrapper access_log(log::Logger logger) {
 // uid a Unix-socket peer must have for kLocalUser routes (default: this
 // process's own).
 struct AuthOptions {
-  std::string bearer_token;
-  std::optional<uid_t> local_uid;
+  std::string bearer_token{};
+  std::optional<uid_t> local_uid{};
 };
 
 namespace internal {

@@ -35,6 +35,16 @@ TEST_CASE("every command's --help shows usage, examples and exit codes", "[cli][
   CHECK(r.err.empty());
 }
 
+TEST_CASE("db rekey --help says that with a running gateway the rekey goes through it",
+          "[cli][help]") {
+  World w("help-rekey");
+  const Result r = w.run({"db", "rekey", "--help"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("With a running gateway the rekey goes through the gateway") !=
+        std::string::npos);
+  CHECK(r.out.find("writes the new key into that file") != std::string::npos);
+}
+
 TEST_CASE("a group without a subcommand prints its help and exits 2", "[cli][help]") {
   World w("group");
   for (const std::string group : {"db", "gateway"}) {

@@ -1,7 +1,8 @@
 // coordctl db rekey both ways: with the gateway down it rekeys the file
 // directly; with the real gateway running (over TCP and over its Unix
 // socket) it goes through the gateway's admin rekey route, the gateway keeps
-// serving with the new key, and a coordctl still using the old key exits 4.
+// serving with the new key and writes it into its own key file (the one
+// `gateway start` gave it), and a coordctl still using the old key exits 4.
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -89,16 +90,25 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
       over_unix ? std::vector<std::string>{"--unix-socket", sock} : std::vector<std::string>{};
   const std::string base = over_unix ? "http://localhost" : "http://" + address;
 
-  r = w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
+  // The old key kept aside: the gateway rewrites its key file, app.key.
+  const fs::path old_key_file = w.dir / "old.key";
+  write_file(old_key_file, std::string(kKeyHex) + "\n");
+  r = w.run({"--key-file", old_key_file.string(), "db", "rekey", "--json", "--new-key-file",
+             w.other_key_file.string()});
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(first_json_line(r.out)["through_gateway"] == true);
+  CHECK(first_json_line(r.out)["gateway_key_file_updated"] == true);
+  CHECK(first_json_line(r.out)["gateway_key_file"] == fs::absolute(w.key_file).string());
   CHECK(w.client().status().running());
 
   // A coordctl with the old key: the wrong-key exit code, and nothing written.
-  Result old = w.run(w.with_key({"db", "put", "notes", "old", R"({"old":true})"}));
+  Result old =
+      w.run({"--key-file", old_key_file.string(), "db", "put", "notes", "old", R"({"old":true})"});
   CHECK(old.code == 4);
-  CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).code == 4);
+  CHECK(w.run({"--key-file", old_key_file.string(), "db", "get", "notes", "n1"}).code == 4);
+  // The gateway's key file holds the new key now.
+  CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).out == "{\"a\":1}\n");
   // With the new key everything is there and writable.
   const std::vector<std::string> new_key = {"--key-file", w.other_key_file.string()};
   auto with_new = [&](std::vector<std::string> args) {

@@ -87,23 +87,27 @@ std::vector<std::string> json_body(const std::string& text) {
 }
 
 // Gateway: a coordkit-gateway process on a scratch data dir and runtime
-// dir. The destructor kills and reaps it if a test left it running.
+// dir, keyed by `<dir>/key` (made with kTestKeyHex if missing), or by
+// COORDKIT_PASSPHRASE when `env` sets it. The destructor kills and reaps it
+// if a test left it running.
 class Gateway {
  public:
   explicit Gateway(std::filesystem::path dir, std::vector<std::string> extra = {},
                    std::map<std::string, std::optional<std::string>> env = {})
       : dir_(std::move(dir)) {
-    if (!std::filesystem::exists(key_file())) {
+    const auto pass = env.find("COORDKIT_PASSPHRASE");
+    const bool from_env = pass != env.end() && pass->second.has_value();
+    if (!from_env && !std::filesystem::exists(key_file())) {
       gwt::write_file(key_file(), std::string(gwt::kTestKeyHex) + "\n", 0600);
     }
     std::vector<std::string> args = {"--data-dir",    (dir_ / "data").string(),
                                      "--runtime-dir", runtime_dir().string(),
-                                     "--key-file",    key_file().string(),
                                      "--listen",      "127.0.0.1:0",
                                      "--listen",      "unix:" + socket_path().string(),
                                      "--threads",     "2"};
+    if (!from_env) args.insert(args.end(), {"--key-file", key_file().string()});
     args.insert(args.end(), extra.begin(), extra.end());
-    env["COORDKIT_PASSPHRASE"] = std::nullopt;
+    if (!from_env) env["COORDKIT_PASSPHRASE"] = std::nullopt;
     env["COORDKIT_KEY_FILE"] = std::nullopt;
     child_.emplace(sp::spawn({.executable = gateway_binary(),
                               .args = args,
@@ -164,6 +168,36 @@ class Gateway {
   std::optional<sp::Child> child_;
   std::string address_;
 };
+
+// Ctl: one coordctl run.
+struct Ctl {
+  int code = -1;
+  std::string out;
+  std::string err;
+  json first_line() const { return json::parse(out.substr(0, out.find('\n')), nullptr, false); }
+};
+
+// coordctl: the real coordctl on `gw`'s database and runtime dir, `args`
+// after the global ones; the key variables come from `env` alone.
+Ctl coordctl(const Gateway& gw, const std::vector<std::string>& args,
+             std::map<std::string, std::optional<std::string>> env = {}) {
+  std::vector<std::string> all = {"--db", gw.database().string(), "--runtime-dir",
+                                  gw.runtime_dir().string()};
+  all.insert(all.end(), args.begin(), args.end());
+  for (const char* name : {"COORDKIT_PASSPHRASE", "COORDKIT_NEW_PASSPHRASE", "COORDKIT_KEY_FILE",
+                           "COORDKIT_DB", "COORDKIT_RUNTIME_DIR"}) {
+    env.emplace(name, std::nullopt);
+  }
+  env["COORDKIT_NO_PROMPT"] = "1";
+  sp::Child child = sp::spawn({.executable = gwt::runfile("apps/cli/coordctl"),
+                               .args = all,
+                               .env = env,
+                               .out = sp::Stdio::pipe(),
+                               .err = sp::Stdio::pipe()});
+  const sp::Child::Output out = child.communicate({}, 120000ms);
+  const sp::ExitStatus st = child.wait();
+  return {st.exit_code.value_or(-1), out.out, out.err};
+}
 
 std::uintmax_t wal_bytes(const std::filesystem::path& db) {
   std::error_code ec;
@@ -427,10 +461,9 @@ TEST_CASE("Health, readiness, status, metrics, OpenAPI and the admin routes", "[
   CHECK(gw.exit_code() == kExitOk);
 }
 
-TEST_CASE("Rekey through the admin route: the gateway keeps serving with the new key",
-          "[gateway][e2e]") {
+TEST_CASE("Rekey through the admin route: the gateway serves with the new key and keeps it",
+          "[gateway][e2e][rekey]") {
   const auto dir = gwt::scratch_dir("rekey");
-  std::set<std::string> ids;
   {
     Gateway gw(dir);
     REQUIRE(gw.wait_ready());
@@ -439,24 +472,148 @@ TEST_CASE("Rekey through the admin route: the gateway keeps serving with the new
     auto a = gw.bearer();
     auto b = json_body(std::string(R"({"key_hex":")") + gwt::kOtherKeyHex + "\"}");
     a.insert(a.end(), b.begin(), b.end());
-    CHECK(curl(gw.url("/v1/admin/rekey"), a).status == 200);
+    const Reply rekeyed = curl(gw.url("/v1/admin/rekey"), a);
+    CHECK(rekeyed.status == 200);
+    CHECK(rekeyed.value()["key_file_updated"] == true);
+    CHECK(rekeyed.value()["key_source"] == "key_file");
+    CHECK(rekeyed.value()["key_file"] == gw.key_file().string());
     CHECK(curl(gw.url("/v1/collections/k/records/" + r.value()["id"].get<std::string>())).status ==
           200);
     CHECK(curl(gw.url("/v1/collections/k/records"), json_body("{}")).status == 201);
+    // The key file holds the new key already, while the gateway runs.
+    CHECK(gwt::read_file(gw.key_file()) == std::string(gwt::kOtherKeyHex) + "\n");
+    CHECK_FALSE(std::filesystem::exists(dir / "key.next"));
+    gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+    CHECK(gw.exit_code() == kExitOk);
+  }
+  Gateway again(dir);  // the same key file: now the new key
+  REQUIRE(again.wait_ready());
+  const Reply list = curl(again.url("/v1/collections/k/records"));
+  CHECK(list.value()["records"].size() == 2);
+  again.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(again.exit_code() == kExitOk);
+}
+
+TEST_CASE("coordctl db rekey while the gateway runs: stop, start again, it opens, data intact",
+          "[gateway][e2e][rekey]") {
+  const auto dir = gwt::scratch_dir("ctl-rekey");
+  gwt::write_file(dir / "old.key", std::string(gwt::kTestKeyHex) + "\n", 0600);
+  gwt::write_file(dir / "new.key", std::string(gwt::kOtherKeyHex) + "\n", 0600);
+  std::string id;
+  {
+    Gateway gw(dir);
+    REQUIRE(gw.wait_ready());
+    const Reply r = curl(gw.url("/v1/collections/notes/records"), json_body(R"({"a":1})"));
+    REQUIRE(r.status == 201);
+    id = r.value()["id"].get<std::string>();
+    const Ctl ctl = coordctl(gw, {"--key-file", (dir / "old.key").string(), "db", "rekey", "--json",
+                                  "--new-key-file", (dir / "new.key").string()});
+    INFO(ctl.err);
+    REQUIRE(ctl.code == 0);
+    const json said = ctl.first_line();
+    CHECK(said["through_gateway"] == true);
+    CHECK(said["gateway_key_file_updated"] == true);
+    CHECK(said["gateway_key_file"] == gw.key_file().string());
+    CHECK(gwt::read_file(gw.key_file()) == std::string(gwt::kOtherKeyHex) + "\n");
+    CHECK(curl(gw.url("/v1/collections/notes/records/" + id)).status == 200);
+    gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+    CHECK(gw.exit_code() == kExitOk);
+  }
+  Gateway again(dir);
+  REQUIRE(again.wait_ready());
+  const Reply got = curl(again.url("/v1/collections/notes/records/" + id));
+  CHECK(got.status == 200);
+  CHECK(got.value()["body"] == json{{"a", 1}});
+  CHECK(
+      coordctl(again, {"--key-file", (dir / "old.key").string(), "db", "get", "notes", id}).code ==
+      4);  // the old key no longer opens it
+  again.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(again.exit_code() == kExitOk);
+  CHECK(coordctl(again, {"--key-file", (dir / "new.key").string(), "db", "check", "--full"}).code ==
+        0);
+}
+
+TEST_CASE(
+    "A gateway keyed from its environment rekeys, and coordctl says its next start needs "
+    "the new key",
+    "[gateway][e2e][rekey]") {
+  const auto dir = gwt::scratch_dir("env-rekey");
+  const std::map<std::string, std::optional<std::string>> old_env = {
+      {"COORDKIT_PASSPHRASE", "the old passphrase"}};
+  std::string id;
+  {
+    Gateway gw(dir, {}, old_env);
+    REQUIRE(gw.wait_ready());
+    const Reply r = curl(gw.url("/v1/collections/notes/records"), json_body(R"({"a":1})"));
+    REQUIRE(r.status == 201);
+    id = r.value()["id"].get<std::string>();
+    const Ctl ctl = coordctl(gw, {"db", "rekey", "--json"},
+                             {{"COORDKIT_PASSPHRASE", "the old passphrase"},
+                              {"COORDKIT_NEW_PASSPHRASE", "the new passphrase"}});
+    INFO(ctl.err);
+    REQUIRE(ctl.code == 0);
+    CHECK(ctl.first_line()["through_gateway"] == true);
+    CHECK(ctl.first_line()["gateway_key_file_updated"] == false);
+    CHECK_FALSE(ctl.err.empty());  // the note: give the gateway the new key
     gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
     CHECK(gw.exit_code() == kExitOk);
   }
   {
-    Gateway old_key(dir);  // the key file still holds the old key
-    CHECK(old_key.exit_code() == kExitWrongKey);
+    Gateway stale(dir, {}, old_env);
+    CHECK(stale.exit_code() == kExitWrongKey);
   }
-  gwt::write_file(dir / "key", std::string(gwt::kOtherKeyHex) + "\n", 0600);
-  Gateway new_key(dir);
-  REQUIRE(new_key.wait_ready());
-  const Reply list = curl(new_key.url("/v1/collections/k/records"));
-  CHECK(list.value()["records"].size() == 2);
-  new_key.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
-  CHECK(new_key.exit_code() == kExitOk);
+  Gateway fresh(dir, {}, {{"COORDKIT_PASSPHRASE", "the new passphrase"}});
+  REQUIRE(fresh.wait_ready());
+  CHECK(curl(fresh.url("/v1/collections/notes/records/" + id)).status == 200);
+  fresh.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(fresh.exit_code() == kExitOk);
+}
+
+TEST_CASE("A rekey the gateway died in the middle of: the next start opens, data intact",
+          "[gateway][e2e][rekey]") {
+  const auto dir = gwt::scratch_dir("crash-rekey");
+  std::string id;
+  {
+    Gateway gw(dir);
+    REQUIRE(gw.wait_ready());
+    const Reply r = curl(gw.url("/v1/collections/notes/records"), json_body(R"({"a":1})"));
+    REQUIRE(r.status == 201);
+    id = r.value()["id"].get<std::string>();
+    gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+    REQUIRE(gw.exit_code() == kExitOk);
+  }
+  const std::string old_key = std::string(gwt::kTestKeyHex) + "\n";
+  const std::string new_key = std::string(gwt::kOtherKeyHex) + "\n";
+  std::string expect_key;
+  SECTION("the new key staged, the database not yet rekeyed") {
+    gwt::write_file(dir / "key.next", new_key, 0600);
+    expect_key = old_key;
+  }
+  SECTION("the database rekeyed, the staged key not yet renamed over the key file") {
+    gwt::write_file(dir / "key.next", new_key, 0600);
+    gwt::write_file(dir / "old.key", old_key, 0600);
+    gwt::write_file(dir / "new.key", new_key, 0600);
+    // The second step alone, by a real process: coordctl with no gateway up.
+    sp::Child ctl = sp::spawn(
+        {.executable = gwt::runfile("apps/cli/coordctl"),
+         .args = {"--db", (dir / "data" / "gateway.db").string(), "--runtime-dir",
+                  (dir / "rt").string(), "--key-file", (dir / "old.key").string(), "db", "rekey",
+                  "--new-key-file", (dir / "new.key").string()},
+         .env = {{"COORDKIT_PASSPHRASE", std::nullopt}, {"COORDKIT_KEY_FILE", std::nullopt}},
+         .out = sp::Stdio::null(),
+         .err = sp::Stdio::null()});
+    REQUIRE(ctl.wait().exit_code == 0);
+    expect_key = new_key;
+  }
+  Gateway gw(dir);
+  REQUIRE(gw.wait_ready());
+  const Reply got = curl(gw.url("/v1/collections/notes/records/" + id));
+  CHECK(got.status == 200);
+  CHECK(got.value()["body"] == json{{"a", 1}});
+  CHECK(gwt::read_file(gw.key_file()) == expect_key);
+  CHECK_FALSE(std::filesystem::exists(dir / "key.next"));
+  gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(gw.exit_code() == kExitOk);
 }
 
 TEST_CASE("Start-up refusals exit with their own codes", "[gateway][e2e]") {
