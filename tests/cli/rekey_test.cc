@@ -17,12 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-json first_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-
 // curl_status: the HTTP status of one curl request (`args` before the URL),
 // its body into `body`.
 int curl_status(std::vector<std::string> args, const std::string& url, std::string* body) {
@@ -45,13 +39,13 @@ int curl_status(std::vector<std::string> args, const std::string& url, std::stri
 
 TEST_CASE("db rekey with the gateway down rekeys the file directly", "[cli][rekey]") {
   World w("rekey-direct");
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
   Result r =
       w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(first_json_line(r.out)["through_gateway"] == false);
+  CHECK(json_line(r.out)["through_gateway"] == false);
   CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).code == 4);
   CHECK(w.run({"--key-file", w.other_key_file.string(), "db", "get", "notes", "n1"}).out ==
         "{\"a\":1}\n");
@@ -60,10 +54,9 @@ TEST_CASE("db rekey with the gateway down rekeys the file directly", "[cli][reke
 TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][rekey][e2e]") {
   const bool over_unix = GENERATE(false, true);
   World w(over_unix ? "rekey-gw-unix" : "rekey-gw-tcp");
-  w.env["COORDKIT_GATEWAY_BIN"] = runfile("apps/gateway/coordkit-gateway").string();
-  w.env["XDG_DATA_HOME"] = (w.dir / "data").string();
+  w.use_real_gateway();
   GatewayGuard guard(w);
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
 
   // Under /tmp: a sandbox's scratch path can exceed sun_path's 108 bytes.
@@ -72,16 +65,10 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
     std::string path;
     ~Unlink() { ::unlink(path.c_str()); }
   } unlink_sock{sock};
-  std::vector<std::string> start = w.with_key({"gateway", "start", "--wait", "60", "--json", "--"});
-  if (over_unix) {
-    start.insert(start.end(), {"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"});
-  } else {
-    start.insert(start.end(), {"--listen", "127.0.0.1:0"});
-  }
-  Result r = w.run(start);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const std::string address = first_json_line(r.out)["address"].get<std::string>();
+  const std::vector<std::string> listen =
+      over_unix ? std::vector<std::string>{"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"}
+                : std::vector<std::string>{"--listen", "127.0.0.1:0"};
+  const std::string address = w.start_gateway(listen)["address"].get<std::string>();
   CHECK(address.rfind(over_unix ? "unix:" : "127.0.0.1:", 0) == 0);
 
   // The gateway's routes, by the address it published.
@@ -89,10 +76,11 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
       over_unix ? std::vector<std::string>{"--unix-socket", sock} : std::vector<std::string>{};
   const std::string base = over_unix ? "http://localhost" : "http://" + address;
 
-  r = w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
+  Result r =
+      w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(first_json_line(r.out)["through_gateway"] == true);
+  CHECK(json_line(r.out)["through_gateway"] == true);
   CHECK(w.client().status().running());
 
   // A coordctl with the old key: the wrong-key exit code, and nothing written.
