@@ -13,10 +13,12 @@
 // KDF, so the file and the stock `sqlcipher` shell are unaffected.
 //
 // Who can read it: the key sits in the user keyring of the effective uid
-// (KEY_SPEC_USER_KEYRING), readable by that uid's processes (permissions
-// possessor-all plus user view/read/write/search/setattr) and by root, like
-// the user's own files. It expires after the ttl (the kernel removes it) and
-// lock revokes it at once.
+// (KEY_SPEC_USER_KEYRING) and grants view/read/write/search/setattr to that
+// uid alone, with no possessor rights: a process that holds a session keyring
+// linking this user's keyring but runs as another uid (a daemon that dropped
+// privileges, `setpriv` from this user's shell) can neither find nor read it.
+// It expires after the ttl (the kernel removes it) and lock revokes it at
+// once.
 //
 // Where there is no keyring (a container whose seccomp profile denies
 // add_key/keyctl, a kernel without keys), every call throws
@@ -150,8 +152,24 @@ inline bool unavailable(int err) noexcept {
 inline bool gone(int err) noexcept {
   return err == ENOKEY || err == EKEYEXPIRED || err == EKEYREVOKED;
 }
+// kPerm: the owning uid only. Possessor bits would let any process that can
+// reach the key through its keyrings read it whatever its uid (the kernel ORs
+// them into the user's), so there are none.
 inline constexpr key_perm_t kPerm =
-    KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE | KEY_USR_SEARCH | KEY_USR_SETATTR;
+    KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE | KEY_USR_SEARCH | KEY_USR_SETATTR;
+// read_key: the payload of key `id`, or nullopt when it is gone or not 32
+// bytes. Throws like fail(); a key this process may not read is
+// Error{kKeyringUnavailable} with EACCES.
+inline std::optional<DerivedKey> read_key(key_serial_t id) {
+  DerivedKey out;
+  const long n = keyctl_read(id, reinterpret_cast<char*>(out.bytes().data()), out.bytes().size());
+  if (n < 0) {
+    if (gone(errno)) return std::nullopt;
+    fail("keyctl read", errno);
+  }
+  if (n != 32) return std::nullopt;
+  return out;
+}
 }  // namespace internal
 
 // keyring_available: true when the user keyring answers (one keyctl call).
@@ -186,15 +204,7 @@ inline std::optional<DerivedKey> keyring_find(const Salt& salt) {
     if (internal::gone(errno)) return std::nullopt;
     internal::fail("keyctl search", errno);
   }
-  DerivedKey out;
-  const long n = keyctl_read(static_cast<key_serial_t>(id),
-                             reinterpret_cast<char*>(out.bytes().data()), out.bytes().size());
-  if (n < 0) {
-    if (internal::gone(errno)) return std::nullopt;
-    internal::fail("keyctl read", errno);
-  }
-  if (n != 32) return std::nullopt;
-  return out;
+  return internal::read_key(static_cast<key_serial_t>(id));
 }
 
 // keyring_revoke: revokes and unlinks the key kept for `salt`; true if there

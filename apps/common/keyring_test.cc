@@ -1,11 +1,13 @@
 // The kernel-keyring cache of derived keys: the derived key opens the file a
 // passphrase made; store, find, expiry, revoke, the salt binding; and, in a
 // child whose seccomp filter denies the keyring calls, a distinct
-// kKeyringUnavailable and a working fallback to the passphrase.
+// kKeyringUnavailable and a working fallback to the passphrase; and, in a
+// child that became another uid, no way to find, read or revoke the key.
 #include "coordkit/apps/keyring.h"
 
 #include <keyutils.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
@@ -197,4 +199,50 @@ TEST_CASE("Without a keyring the calls say so and the passphrase still opens",
   CHECK(out.find("available 0\n") != std::string::npos);
   CHECK(out.find("resolve 0 keyring_unavailable\n") != std::string::npos);
   CHECK(out.find("open ok\n") != std::string::npos);
+}
+
+TEST_CASE("Another uid never reads the key kept for this user", "[keys][keyring][processes]") {
+  require_keyring();
+  // A second uid needs root: setuid() to another user takes CAP_SETUID. An
+  // unprivileged user namespace is no stand-in: it maps only this user's own
+  // uid, and the kernel checks key permissions against that same uid, so a
+  // "second user" there would be this user again.
+  if (::geteuid() != 0) {
+    SKIP(
+        "not run: switching to a second uid needs root (CAP_SETUID), and a user namespace "
+        "would map back to this same uid; this test runs as uid "
+        << ::geteuid());
+  }
+  const keys::Salt salt = unique_salt();
+  Revoker revoker{salt};
+  const keys::DerivedKey key = keys::derive_key("pw", salt);
+  keys::keyring_store(salt, key, std::chrono::seconds(60));
+  std::string hex = keys::keyring_description(salt);
+  hex = hex.substr(hex.rfind(':') + 1);
+
+  // inherit: the other uid still holds a session keyring that links ours
+  // (a daemon that dropped privileges); login: it has its own session.
+  const std::string session = GENERATE(as<std::string>{}, "inherit", "login");
+  INFO("session keyring: " << session);
+  sp::Command command;
+  command.executable = runfile("keyring_test_worker");
+  command.args = {"as-uid", "65534", session, hex};
+  command.out = sp::Stdio::pipe();
+  sp::Child child = sp::spawn(command);
+  const std::string out = child.read_stdout_all(std::chrono::milliseconds(60000));
+  REQUIRE(child.wait_for(std::chrono::milliseconds(60000)).value().success());
+  INFO(out);
+  if (out.rfind("cannot-switch", 0) == 0) {
+    // Root without CAP_SETUID, or uid 65534 not mapped (a container's
+    // namespace): the machine does not allow a second uid.
+    SKIP("not run: this machine refused setuid(65534): " << out);
+  }
+  CHECK(out.find("uid 65534 65534\n") != std::string::npos);
+  // Its lookup by salt searches its own user keyring, where nothing is kept.
+  CHECK(out.find("find none\n") != std::string::npos);
+  // Reading our key by its serial is refused by the kernel.
+  CHECK(out.find("read keyring_unavailable " + std::to_string(EACCES) + "\n") != std::string::npos);
+  CHECK(out.find("revoke 0\n") != std::string::npos);
+  // And our key is still ours, unchanged.
+  CHECK(keys::keyring_find(salt) == key);
 }

@@ -55,6 +55,7 @@ struct Outputs {
   std::string html_path;
   bool json_stdout = false;
   std::string token_file;
+  bool quiet = false;
 };
 
 void setup_run(CLI::App& app, cs::RunOptions& o, Outputs& out) {
@@ -112,7 +113,13 @@ void setup_run(CLI::App& app, cs::RunOptions& o, Outputs& out) {
   app.add_option("--restart-command", o.restart_command,
                  "Chaos on a gateway you started: the shell command that starts it again "
                  "(with --runtime-dir; the tester stops it)");
-  app.add_flag("!--no-progress", o.progress, "No progress lines");
+  app.add_flag("-q,--quiet,--no-progress", out.quiet,
+               "No progress line on stderr (the final table and reports are unchanged)");
+  app.add_option("--progress-every", o.progress_every_s,
+                 "When stderr is not a terminal: a progress line every N s (on a terminal the "
+                 "line is rewritten once a second)")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
   app.add_option("--json", out.json_path, "Write the JSON report here ('-': stdout)");
   app.add_option("--html", out.html_path, "Write the HTML report here");
 }
@@ -154,6 +161,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "coordkit-stress: give --data-dir or --work-dir\n");
     return 2;
   }
+  o.progress = !out.quiet;
   if (o.spawn_gateway && o.database.empty()) o.database = o.data_dir / "gateway.db";
   if (!out.token_file.empty()) {
     std::ifstream in(out.token_file);

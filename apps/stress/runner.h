@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -89,9 +90,42 @@ struct RunOptions {
   // `/bin/sh -c restart_command` starts it again (e.g. coordctl gateway start).
   std::string restart_command{};
   int kill9_restarts = 0;
+  // progress: a status line on stderr while the run goes: rewritten in place
+  // once a second when stderr is a terminal, else one plain line every
+  // progress_every_s. stdout (the table, the JSON) is never touched.
   bool progress = true;
+  double progress_every_s = 5;
   std::function<void(double)> on_tick{};  // tests: called about every 100 ms with t_s
 };
+
+// Progress: what the progress line shows.
+struct Progress {
+  double t_s = 0;
+  double duration_s = 0;
+  std::uint64_t http_ops = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t kills = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t checkpoints = 0;
+  std::uint64_t backups = 0;
+};
+
+// progress_line: one ASCII line without a newline, e.g.
+// "coordkit-stress 12.0/30.0 s  http 18234 ops 1519/s  errors 0  kills 11  restarts 1
+// checkpoints 5  backups 2" (one line).
+inline std::string progress_line(const Progress& p) {
+  char buf[256];
+  const double rate = p.t_s > 0 ? static_cast<double>(p.http_ops) / p.t_s : 0;
+  std::snprintf(buf, sizeof buf,
+                "coordkit-stress %.1f/%.1f s  http %llu ops %.0f/s  errors %llu  kills %llu  "
+                "restarts %llu  checkpoints %llu  backups %llu",
+                p.t_s, p.duration_s, static_cast<unsigned long long>(p.http_ops), rate,
+                static_cast<unsigned long long>(p.errors), static_cast<unsigned long long>(p.kills),
+                static_cast<unsigned long long>(p.restarts),
+                static_cast<unsigned long long>(p.checkpoints),
+                static_cast<unsigned long long>(p.backups));
+  return buf;
+}
 
 namespace internal {
 
@@ -132,6 +166,10 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<int> window{0};  // > 0 while a restart (and its grace) is on
   std::atomic<std::uint64_t> total_ops{0};
+  // http_ops, http_errors: live counts for the progress line (errors: every
+  // failed exchange except expected conflicts and restart-window retries).
+  std::atomic<std::uint64_t> http_ops{0};
+  std::atomic<std::uint64_t> http_errors{0};
   std::mutex mu;
   // pool: ids created or listed in the last kHotMs, shared by the HTTP
   // connections; older records go cold (no actor touches them again), so a
@@ -219,6 +257,7 @@ class HttpActor {
         kind = OpKind::kRemove;
       }
       one(kind, intended);
+      sh_.http_ops.fetch_add(1, std::memory_order_relaxed);
       if (o.max_ops && sh_.total_ops.fetch_add(1) + 1 >= o.max_ops) sh_.stop = true;
     }
     st_.reconnects = client_.reconnects();
@@ -226,6 +265,12 @@ class HttpActor {
 
  private:
   std::string records_path() const { return "/v1/collections/" + sh_.o->collection + "/records"; }
+
+  // error: counts one error of `kind` for the report and the progress line.
+  void error(const std::string& kind) {
+    ++st_.errors[kind];
+    if (kind != "conflict" && kind != "in_window") sh_.http_errors.fetch_add(1);
+  }
 
   Op base(OpKind k) {
     Op op;
@@ -259,15 +304,15 @@ class HttpActor {
       if (r.answered() && r.status != 503) return r;
       const std::string what = r.answered() ? "503 " + path : "transport " + r.error.message();
       if (in_window) {
-        ++st_.errors["in_window"];
+        error("in_window");
       } else {
-        ++st_.errors["transient"];
+        error("transient");
         if (st_.transient_examples.size() < 10) {
           st_.transient_examples.push_back(actor_ + " at " + fixed(sh_.t(), 2) + " s: " + what);
         }
       }
       if (!r.answered() && r.sent && is_write) {
-        ++st_.errors["in_doubt"];
+        error("in_doubt");
         return std::nullopt;
       }
       if (!r.answered()) client_.close();
@@ -277,7 +322,7 @@ class HttpActor {
   std::optional<nlohmann::json> parse(const HttpResult& r) {
     nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     if (j.is_discarded()) {
-      ++st_.errors["bad_response"];
+      error("bad_response");
       return std::nullopt;
     }
     return j;
@@ -295,7 +340,7 @@ class HttpActor {
       return nlohmann::json();
     }
     if (r->status != 200) {
-      ++st_.errors["status_" + std::to_string(r->status)];
+      error("status_" + std::to_string(r->status));
       return std::nullopt;
     }
     auto j = parse(*r);
@@ -326,7 +371,7 @@ class HttpActor {
           break;
         }
         if (r->status != 201) {
-          ++st_.errors["status_" + std::to_string(r->status)];
+          error("status_" + std::to_string(r->status));
           break;
         }
         auto j = parse(*r);
@@ -361,13 +406,13 @@ class HttpActor {
             op.outcome = Outcome::kInDoubt;
           } else if (r->status == 412) {
             op.outcome = Outcome::kConflict;
-            ++st_.errors["conflict"];
+            error("conflict");
           } else if (r->status == 200) {
             auto j = parse(*r);
             if (!j) break;
             op.version = (*j)["version"].get<std::int64_t>();
           } else {
-            ++st_.errors["status_" + std::to_string(r->status)];
+            error("status_" + std::to_string(r->status));
             break;
           }
         } else {
@@ -378,11 +423,11 @@ class HttpActor {
             op.outcome = Outcome::kInDoubt;
           } else if (r->status == 412 || r->status == 404) {
             op.outcome = r->status == 412 ? Outcome::kConflict : Outcome::kNotFound;
-            ++st_.errors["conflict"];
+            error("conflict");
           } else if (r->status == 204) {
             sh_.drop_id(*picked);
           } else {
-            ++st_.errors["status_" + std::to_string(r->status)];
+            error("status_" + std::to_string(r->status));
             break;
           }
         }
@@ -401,7 +446,7 @@ class HttpActor {
             }
           }
         } else if (r) {
-          ++st_.errors["status_" + std::to_string(r->status)];
+          error("status_" + std::to_string(r->status));
         }
         break;
       }
@@ -727,6 +772,9 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   std::size_t next_restart = 0;
   int backups = 0;
   double last_progress = 0;
+  const bool progress_tty = ::isatty(STDERR_FILENO) == 1;
+  bool progress_open = false;  // a terminal line is on screen without its newline
+  std::size_t progress_width = 0;
   std::uint64_t checkpoints = 0, kills = 0, graceful = 0, kill9 = 0;
   double unavailable_ms = 0;
   std::vector<std::string> admin_failures;
@@ -786,15 +834,29 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
         --sh.window;
       }).detach();
     }
-    if (o.progress && t - last_progress >= 1.0) {
+    if (o.progress && t - last_progress >= (progress_tty ? 1.0 : o.progress_every_s)) {
       last_progress = t;
-      std::fprintf(
-          stderr, "coordkit-stress: %.0f s  kills %llu  restarts %llu  checkpoints %llu\n", t,
-          static_cast<unsigned long long>(kills),
-          static_cast<unsigned long long>(graceful) + static_cast<unsigned long long>(kill9),
-          static_cast<unsigned long long>(checkpoints));
+      const std::string line = progress_line({.t_s = t,
+                                              .duration_s = o.duration_s,
+                                              .http_ops = sh.http_ops.load(),
+                                              .errors = sh.http_errors.load(),
+                                              .kills = kills,
+                                              .restarts = graceful + kill9,
+                                              .checkpoints = checkpoints,
+                                              .backups = static_cast<std::uint64_t>(backups)});
+      // On a terminal the line is rewritten in place (\r, then spaces over
+      // whatever a longer earlier line left).
+      if (progress_tty) {
+        progress_width = std::max(progress_width, line.size());
+        std::fprintf(stderr, "\r%-*s", static_cast<int>(progress_width), line.c_str());
+        progress_open = true;
+      } else {
+        std::fprintf(stderr, "%s\n", line.c_str());
+      }
+      std::fflush(stderr);
     }
   }
+  if (progress_open) std::fprintf(stderr, "\n");
   sh.stop = true;
   for (auto& th : threads) th.join();
   pool.finish();

@@ -1,6 +1,16 @@
-// Helpers for coordctl's end-to-end tests: run the real binary as a child
-// process with a controlled environment, capture its output and exit code,
-// and guard every gateway a test starts so that none outlives the test.
+// Helpers for coordctl's end-to-end tests and its benchmark: run the real
+// binary as a child process with a controlled environment, capture its
+// output and exit code; the one set-up of a scratch database, key files and
+// runtime directory (World), with the stand-in or the real gateway; and a
+// guard for every gateway a test starts so that none outlives the test.
+//
+// Example:
+//   World w("rekey");
+//   w.use_real_gateway();
+//   GatewayGuard guard(w);
+//   w.init();
+//   const nlohmann::json started = w.start_gateway({"--listen", "127.0.0.1:0"});
+//   CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).code == 1);
 #ifndef COORDKIT_TESTS_CLI_CLI_TEST_SUPPORT_H_
 #define COORDKIT_TESTS_CLI_CLI_TEST_SUPPORT_H_
 
@@ -8,25 +18,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace coordkit::cli_test {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using coordkit::testing::runfile;
 
 // kKeyHex, kOtherKeyHex: raw keys of the tests' databases (test values).
 inline constexpr const char* kKeyHex =
@@ -34,26 +47,14 @@ inline constexpr const char* kKeyHex =
 inline constexpr const char* kOtherKeyHex =
     "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
-inline fs::path runfile(const std::string& package_path) {
-  if (const char* srcdir = std::getenv("TEST_SRCDIR"))
-    return fs::path(srcdir) / "coordkit" / package_path;
-  if (const char* runfiles = std::getenv("RUNFILES_DIR")) {
-    return fs::path(runfiles) / "coordkit" / package_path;
-  }
-  return fs::absolute(package_path);
-}
 inline fs::path coordctl_path() { return runfile("apps/cli/coordctl"); }
-inline fs::path fake_gateway_path() { return runfile("tests/cli/fake_gateway"); }
-
-inline fs::path scratch_dir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") /
-                 ("cli-" + name + "-" + std::to_string(counter.fetch_add(1)));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+// fake_gateway_path: where the stand-in gateway is in the runfiles; only
+// tests that start it list it in their data, so its absence is not checked
+// here (a start then fails with coordctl's own error).
+inline fs::path fake_gateway_path() {
+  return coordkit::testing::runfiles_root() / "coordkit" / "tests/cli/fake_gateway";
 }
+inline fs::path real_gateway_path() { return runfile("apps/gateway/coordkit-gateway"); }
 
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -78,6 +79,15 @@ inline bool all_ascii(std::string_view text) {
   return true;
 }
 
+// json_line: the first line of `out` (a --json run's output) as JSON.
+// Throws std::runtime_error when there is no complete line, and
+// nlohmann::json::parse_error when it is not JSON.
+inline nlohmann::json json_line(const std::string& out) {
+  const auto nl = out.find('\n');
+  if (nl == std::string::npos) throw std::runtime_error("no JSON line in: " + out);
+  return nlohmann::json::parse(out.substr(0, nl));
+}
+
 // Result: how one coordctl run ended.
 struct Result {
   int code = -1;
@@ -100,12 +110,22 @@ struct World {
   fs::path other_key_file;
   Env env;
 
-  explicit World(const std::string& name)
-      : dir(scratch_dir(name)),
+  // World: a fresh scratch directory (coordkit::testing::scratch_dir) named
+  // after the test.
+  explicit World(const std::string& name) : World(coordkit::testing::scratch_dir(name), At{}) {}
+  // in_directory: a World in `directory` (created if missing), e.g. a
+  // benchmark's --dir.
+  static World in_directory(fs::path directory) { return World(std::move(directory), At{}); }
+
+ private:
+  struct At {};
+  World(fs::path directory, At)
+      : dir(std::move(directory)),
         db(dir / "app.db"),
         runtime(dir / "run"),
         key_file(dir / "app.key"),
         other_key_file(dir / "other.key") {
+    fs::create_directories(dir);
     write_file(key_file, std::string(kKeyHex) + "\n");
     write_file(other_key_file, std::string(kOtherKeyHex) + "\n");
     env = {{"COORDKIT_PASSPHRASE", std::nullopt},
@@ -119,6 +139,7 @@ struct World {
            {"XDG_RUNTIME_DIR", std::nullopt}};
   }
 
+ public:
   // run: coordctl with `args`, `input` on stdin, `extra` env on top.
   Result run(const std::vector<std::string>& args, const Env& extra = {},
              std::string_view input = {}) const {
@@ -155,6 +176,55 @@ struct World {
   }
 
   ipc::Client client() const { return ipc::Client({"gateway", runtime}); }
+
+  // use_real_gateway: `gateway start` runs coordkit-gateway (keyed with the
+  // world's raw key, its data under the world's directory) instead of the
+  // stand-in fake_gateway.
+  void use_real_gateway() {
+    env["COORDKIT_GATEWAY_BIN"] = real_gateway_path().string();
+    env["XDG_DATA_HOME"] = (dir / "data").string();
+    real_gateway_ = true;
+  }
+
+  // init: `db init` with the world's raw key. Throws std::runtime_error
+  // (with coordctl's stderr) unless it exits 0.
+  void init() const {
+    const Result r = run(with_key({"db", "init"}));
+    if (r.code != 0) throw std::runtime_error("coordctl db init failed: " + r.err);
+  }
+
+  // start_args: `gateway start --wait <wait_s> --json`, then `gateway_args`
+  // after "--"; keyed with the raw key for the real gateway.
+  std::vector<std::string> start_args(const std::vector<std::string>& gateway_args = {},
+                                      int wait_s = 60) const {
+    std::vector<std::string> args = {"gateway", "start", "--wait", std::to_string(wait_s),
+                                     "--json"};
+    if (!gateway_args.empty()) {
+      args.push_back("--");
+      args.insert(args.end(), gateway_args.begin(), gateway_args.end());
+    }
+    return real_gateway_ ? with_key(std::move(args)) : args;
+  }
+
+  // start_gateway: runs start_args() and returns its JSON line. Throws
+  // std::runtime_error (with coordctl's stderr) unless it exits 0 with the
+  // gateway ready.
+  nlohmann::json start_gateway(const std::vector<std::string>& gateway_args = {},
+                               int wait_s = 60) const {
+    const Result r = run(start_args(gateway_args, wait_s));
+    if (r.code != 0) {
+      throw std::runtime_error("coordctl gateway start exited " + std::to_string(r.code) + ": " +
+                               r.err);
+    }
+    nlohmann::json j = json_line(r.out);
+    if (j.value("state", "") != "ready") {
+      throw std::runtime_error("coordctl gateway start: not ready: " + r.out);
+    }
+    return j;
+  }
+
+ private:
+  bool real_gateway_ = false;
 };
 
 // GatewayGuard: stops whatever gateway runs in `world`'s runtime directory

@@ -14,42 +14,27 @@ using namespace coordkit::cli_test;
 namespace spawn = coordkit::spawn;
 using nlohmann::json;
 
-namespace {
-
-json parse_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-
-void init(const World& w) {
-  const Result r = w.run(w.with_key({"db", "init"}));
-  REQUIRE(r.code == 0);
-}
-
-}  // namespace
-
 TEST_CASE("db init creates the database, and again reports that it exists", "[cli][db]") {
   World w("init");
   Result r = w.run(w.with_key({"db", "init", "--json"}));
   REQUIRE(r.code == 0);
-  CHECK(parse_json_line(r.out)["created"] == true);
-  CHECK(parse_json_line(r.out)["schema_version"] == 1);
+  CHECK(json_line(r.out)["created"] == true);
+  CHECK(json_line(r.out)["schema_version"] == 1);
   CHECK(fs::exists(w.db));
   r = w.run(w.with_key({"db", "init", "--json"}));
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["created"] == false);
+  CHECK(json_line(r.out)["created"] == false);
 }
 
 TEST_CASE("db commands without a key exit 2, with an unsafe key file 1", "[cli][db]") {
   World w("nokey");
-  init(w);
+  w.init();
   CHECK(w.run({"db", "get", "c", "x"}).code == 2);
   fs::permissions(w.key_file, fs::perms::owner_read | fs::perms::owner_write |
                                   fs::perms::group_read | fs::perms::others_read);
   const Result r = w.run(w.with_key({"db", "get", "c", "x", "--json"}));
   CHECK(r.code == 1);
-  CHECK(parse_json_line(r.out)["error"]["code"] == "key_file_unsafe");
+  CHECK(json_line(r.out)["error"]["code"] == "key_file_unsafe");
 }
 
 TEST_CASE("db without a database path exits 2", "[cli][db]") {
@@ -60,16 +45,16 @@ TEST_CASE("db without a database path exits 2", "[cli][db]") {
 
 TEST_CASE("db put, get, list and delete, with versions and conflicts", "[cli][db]") {
   World w("crud");
-  init(w);
+  w.init();
   Result r = w.run(w.with_key({"db", "put", "notes", "n1", R"({"text":"hello"})", "--json"}));
   REQUIRE(r.code == 0);
-  CHECK(parse_json_line(r.out)["version"] == 1);
-  CHECK(parse_json_line(r.out)["created"] == true);
+  CHECK(json_line(r.out)["version"] == 1);
+  CHECK(json_line(r.out)["created"] == true);
 
   SECTION("a body from stdin") {
     r = w.run(w.with_key({"db", "put", "notes", "n1", "--json"}), {}, R"({"text":"from stdin"})");
     REQUIRE(r.code == 0);
-    CHECK(parse_json_line(r.out)["version"] == 2);
+    CHECK(json_line(r.out)["version"] == 2);
     r = w.run(w.with_key({"db", "get", "notes", "n1"}));
     CHECK(r.code == 0);
     CHECK(r.out == "{\"text\":\"from stdin\"}\n");
@@ -80,8 +65,8 @@ TEST_CASE("db put, get, list and delete, with versions and conflicts", "[cli][db
     r = w.run(w.with_key({"db", "put", "notes", "n1", R"({"text":"lost"})", "--if-version", "1"}));
     CHECK(r.code == 7);
     r = w.run(w.with_key({"db", "get", "notes", "n1", "--json"}));
-    CHECK(parse_json_line(r.out)["version"] == 2);
-    CHECK(parse_json_line(r.out)["body"]["text"] == "v2");
+    CHECK(json_line(r.out)["version"] == 2);
+    CHECK(json_line(r.out)["body"]["text"] == "v2");
     CHECK(w.run(w.with_key({"db", "put", "notes", "n1", "{}", "--if-absent"})).code == 7);
   }
   SECTION("non-ASCII bodies are printed as ASCII escapes") {
@@ -100,7 +85,7 @@ TEST_CASE("db put, get, list and delete, with versions and conflicts", "[cli][db
     CHECK(w.run(w.with_key({"db", "put", "Bad Name", "n2", "{}"})).code == 2);
     r = w.run(w.with_key({"db", "get", "notes", "missing", "--json"}));
     CHECK(r.code == 1);
-    CHECK(parse_json_line(r.out)["error"]["code"] == "not_found");
+    CHECK(json_line(r.out)["error"]["code"] == "not_found");
   }
   SECTION("list pages through a collection with its cursor") {
     for (int i = 2; i <= 5; ++i) {
@@ -108,18 +93,18 @@ TEST_CASE("db put, get, list and delete, with versions and conflicts", "[cli][db
     }
     r = w.run(w.with_key({"db", "list", "notes", "--limit", "2", "--json"}));
     REQUIRE(r.code == 0);
-    json page = parse_json_line(r.out);
+    json page = json_line(r.out);
     REQUIRE(page["records"].size() == 2);
     CHECK(page["records"][0]["id"] == "n1");
     REQUIRE(page["next_cursor"].is_string());
     r = w.run(w.with_key({"db", "list", "notes", "--limit", "2", "--cursor",
                           page["next_cursor"].get<std::string>(), "--json"}));
-    page = parse_json_line(r.out);
+    page = json_line(r.out);
     REQUIRE(page["records"].size() == 2);
     CHECK(page["records"][0]["id"] == "n3");
     r = w.run(w.with_key({"db", "list", "notes", "--all", "--limit", "2", "--json"}));
-    CHECK(parse_json_line(r.out)["records"].size() == 5);
-    CHECK(parse_json_line(r.out)["next_cursor"].is_null());
+    CHECK(json_line(r.out)["records"].size() == 5);
+    CHECK(json_line(r.out)["next_cursor"].is_null());
     r = w.run(w.with_key({"db", "list", "notes", "--limit", "0"}));
     CHECK(r.code == 2);
   }
@@ -127,7 +112,7 @@ TEST_CASE("db put, get, list and delete, with versions and conflicts", "[cli][db
     CHECK(w.run(w.with_key({"db", "delete", "notes", "n1", "--if-version", "5"})).code == 7);
     r = w.run(w.with_key({"db", "delete", "notes", "n1", "--json"}));
     CHECK(r.code == 0);
-    CHECK(parse_json_line(r.out)["deleted_version"] == 1);
+    CHECK(json_line(r.out)["deleted_version"] == 1);
     CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).code == 1);
     CHECK(w.run(w.with_key({"db", "delete", "notes", "n1"})).code == 1);
   }
@@ -137,7 +122,7 @@ TEST_CASE("db on a missing database exits 1 and creates nothing", "[cli][db]") {
   World w("missing");
   const Result r = w.run(w.with_key({"db", "get", "c", "x", "--json"}));
   CHECK(r.code == 1);
-  CHECK(parse_json_line(r.out)["error"]["code"] == "not_initialised");
+  CHECK(json_line(r.out)["error"]["code"] == "not_initialised");
   CHECK_FALSE(fs::exists(w.db));
 }
 
@@ -177,27 +162,27 @@ TEST_CASE("a file that is not a database exits 4", "[cli][db]") {
 
 TEST_CASE("db check runs quick and full checks with the cipher check", "[cli][db]") {
   World w("check");
-  init(w);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "c", "a", "{}"})).code == 0);
   for (const char* mode : {"quick", "full"}) {
     std::vector<std::string> args = w.with_key({"db", "check", "--json"});
     if (std::string(mode) == "full") args.push_back("--full");
     const Result r = w.run(args);
     CHECK(r.code == 0);
-    CHECK(parse_json_line(r.out)["ok"] == true);
-    CHECK(parse_json_line(r.out)["check"] == mode);
+    CHECK(json_line(r.out)["ok"] == true);
+    CHECK(json_line(r.out)["check"] == mode);
   }
 }
 
 TEST_CASE("db stats shows the file and its collections", "[cli][db]") {
   World w("stats");
-  init(w);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "a", "1", R"({"x":1})"})).code == 0);
   REQUIRE(w.run(w.with_key({"db", "put", "b", "1", "{}"})).code == 0);
   REQUIRE(w.run(w.with_key({"db", "put", "b", "2", "{}"})).code == 0);
   Result r = w.run(w.with_key({"db", "stats", "--json"}));
   REQUIRE(r.code == 0);
-  const json j = parse_json_line(r.out);
+  const json j = json_line(r.out);
   CHECK(j["schema_version"] == 1);
   CHECK(j["page_size"].get<int>() > 0);
   REQUIRE(j["collections"].size() == 2);
@@ -210,7 +195,7 @@ TEST_CASE("db stats shows the file and its collections", "[cli][db]") {
 
 TEST_CASE("db backup writes an encrypted copy that opens with the key", "[cli][db]") {
   World w("backup");
-  init(w);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "c", "a", R"({"v":1})"})).code == 0);
   const fs::path copy = w.dir / "copy.db";
   Result r = w.run(w.with_key({"db", "backup", copy.string()}));
@@ -234,7 +219,7 @@ TEST_CASE("db backup writes an encrypted copy that opens with the key", "[cli][d
 
 TEST_CASE("db rekey changes the key; the old key then exits 4", "[cli][db]") {
   World w("rekey");
-  init(w);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "c", "a", R"({"v":1})"})).code == 0);
   SECTION("to a raw key file") {
     Result r = w.run(w.with_key({"db", "rekey", "--new-key-file", w.other_key_file.string()}));
@@ -257,7 +242,7 @@ TEST_CASE("db rekey changes the key; the old key then exits 4", "[cli][db]") {
 TEST_CASE("export then import into a fresh database reproduces every record and version",
           "[cli][db]") {
   World w("export");
-  init(w);
+  w.init();
   for (int i = 0; i < 30; ++i) {
     const std::string coll = i % 3 == 0 ? "alpha" : "beta";
     REQUIRE(w.run(w.with_key({"db", "put", coll, "r" + std::to_string(i),
@@ -281,17 +266,17 @@ TEST_CASE("export then import into a fresh database reproduces every record and 
   REQUIRE(w.run({"--key-file", w.other_key_file.string(), "db", "init"}, fresh).code == 0);
   r = w.run({"--key-file", w.other_key_file.string(), "db", "import", "--json"}, fresh, exported);
   REQUIRE(r.code == 0);
-  CHECK(parse_json_line(r.out)["inserted"] == 30);
+  CHECK(json_line(r.out)["inserted"] == 30);
   r = w.run({"--key-file", w.other_key_file.string(), "db", "export"}, fresh);
   REQUIRE(r.code == 0);
   CHECK(r.out == exported);
   r = w.run({"--key-file", w.other_key_file.string(), "db", "get", "beta", "r1", "--json"}, fresh);
-  CHECK(parse_json_line(r.out)["version"] == 6);
+  CHECK(json_line(r.out)["version"] == 6);
 
   SECTION("importing again changes nothing; a conflicting import exits 7 and imports nothing") {
     r = w.run({"--key-file", w.other_key_file.string(), "db", "import", "--json"}, fresh, exported);
     CHECK(r.code == 0);
-    CHECK(parse_json_line(r.out)["unchanged"] == 30);
+    CHECK(json_line(r.out)["unchanged"] == 30);
     REQUIRE(w.run(w.with_key({"db", "put", "beta", "r1", "{}"})).code == 0);
     REQUIRE(w.run(w.with_key({"db", "put", "gamma", "new", "{}"})).code == 0);
     const std::string changed = w.run(w.with_key({"db", "export"})).out;
@@ -303,8 +288,8 @@ TEST_CASE("export then import into a fresh database reproduces every record and 
     r = w.run({"--key-file", w.other_key_file.string(), "db", "import", "--replace", "--json"},
               fresh, changed);
     CHECK(r.code == 0);
-    CHECK(parse_json_line(r.out)["replaced"] == 1);
-    CHECK(parse_json_line(r.out)["inserted"] == 1);
+    CHECK(json_line(r.out)["replaced"] == 1);
+    CHECK(json_line(r.out)["inserted"] == 1);
   }
   SECTION("a bad line imports nothing and exits 2") {
     r = w.run({"--key-file", w.other_key_file.string(), "db", "import"}, fresh,
@@ -321,7 +306,7 @@ TEST_CASE("export then import into a fresh database reproduces every record and 
 TEST_CASE("db put in a loop from several processes at once: no error, nothing lost",
           "[cli][db][concurrency]") {
   World w("loop");
-  init(w);
+  w.init();
   constexpr int kWorkers = 4;
   constexpr int kPuts = 20;
   const fs::path barrier = w.dir / "go";
@@ -349,7 +334,7 @@ TEST_CASE("db put in a loop from several processes at once: no error, nothing lo
   }
   const Result r = w.run(w.with_key({"db", "list", "loop", "--all", "--limit", "1000", "--json"}));
   REQUIRE(r.code == 0);
-  const json page = parse_json_line(r.out);
+  const json page = json_line(r.out);
   CHECK(page["records"].size() == kWorkers * kPuts + 1);
   for (const json& rec : page["records"]) {
     if (rec["id"] == "shared") CHECK(rec["version"] == kWorkers * kPuts);

@@ -19,24 +19,8 @@ namespace ipc = coordkit::ipc;
 
 namespace {
 
-json parse_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-
-std::int64_t start_ready(const World& w, std::vector<std::string> gateway_args = {}) {
-  std::vector<std::string> args = {"gateway", "start", "--wait", "20", "--json"};
-  if (!gateway_args.empty()) {
-    args.push_back("--");
-    args.insert(args.end(), gateway_args.begin(), gateway_args.end());
-  }
-  const Result r = w.run(args);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const json j = parse_json_line(r.out);
-  REQUIRE(j["state"] == "ready");
-  return j["pid"].get<std::int64_t>();
+std::int64_t start_ready(const World& w, const std::vector<std::string>& gateway_args = {}) {
+  return w.start_gateway(gateway_args, 20)["pid"].get<std::int64_t>();
 }
 
 }  // namespace
@@ -51,7 +35,7 @@ TEST_CASE("gateway start returns once ready; status shows it; stop stops it", "[
 
   Result r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 0);
-  json j = parse_json_line(r.out);
+  json j = json_line(r.out);
   CHECK(j["state"] == "ready");
   CHECK(j["pid"] == pid);
   CHECK(j["address"] == "127.0.0.1:18080");
@@ -65,20 +49,20 @@ TEST_CASE("gateway start returns once ready; status shows it; stop stops it", "[
   SECTION("a second start exits 6 and leaves the first alone") {
     r = w.run({"gateway", "start", "--json"});
     CHECK(r.code == 6);
-    CHECK(parse_json_line(r.out)["error"]["code"] == "already_running");
+    CHECK(json_line(r.out)["error"]["code"] == "already_running");
     CHECK(w.client().status().record->pid == pid);
   }
   SECTION("rekey while the gateway runs is refused, the file unchanged") {
-    REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+    w.init();
     const std::string before = read_file(w.db);
     r = w.run(w.with_key({"db", "rekey", "--new-key-file", w.other_key_file.string(), "--json"}));
     CHECK(r.code == 1);
-    CHECK(parse_json_line(r.out)["error"]["code"] == "unavailable");
+    CHECK(json_line(r.out)["error"]["code"] == "unavailable");
     CHECK(read_file(w.db) == before);
   }
   r = w.run({"gateway", "stop", "--json"});
   CHECK(r.code == 0);
-  j = parse_json_line(r.out);
+  j = json_line(r.out);
   CHECK(j["outcome"] == "stopped");
   CHECK(j["escalated"] == false);
   CHECK_FALSE(w.client().status().running());
@@ -86,14 +70,14 @@ TEST_CASE("gateway start returns once ready; status shows it; stop stops it", "[
 
   r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 3);
-  CHECK(parse_json_line(r.out)["running"] == false);
+  CHECK(json_line(r.out)["running"] == false);
 }
 
 TEST_CASE("gateway stop when nothing runs exits 0 and says so", "[cli][gateway]") {
   World w("stop-nothing");
   Result r = w.run({"gateway", "stop", "--json"});
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["outcome"] == "not_running");
+  CHECK(json_line(r.out)["outcome"] == "not_running");
   r = w.run({"gateway", "stop"});
   CHECK(r.code == 0);
   CHECK(r.out.find("not running") != std::string::npos);
@@ -105,7 +89,7 @@ TEST_CASE("a gateway that dies at start-up: its last log lines and a non-zero ex
   GatewayGuard guard(w);
   const Result r = w.run({"gateway", "start", "--json", "--", "--fail-at-start"});
   CHECK(r.code == 1);
-  CHECK(parse_json_line(r.out)["error"]["code"] == "gateway_failed");
+  CHECK(json_line(r.out)["error"]["code"] == "gateway_failed");
   CHECK(r.err.find("simulated start-up failure") != std::string::npos);
   CHECK(all_ascii(r.err));
   CHECK_FALSE(w.client().status().running());
@@ -132,7 +116,7 @@ TEST_CASE("stop of a gateway that ignores the request escalates after the timeou
     const std::int64_t pid = start_ready(w, {"--ignore-shutdown"});
     const Result r = w.run({"gateway", "stop", "--timeout", "1", "--json"});
     CHECK(r.code == 0);
-    const json j = parse_json_line(r.out);
+    const json j = json_line(r.out);
     CHECK(j["outcome"] == "terminated");
     CHECK(j["escalated"] == true);
     CHECK(j["forced"] == false);
@@ -146,7 +130,7 @@ TEST_CASE("stop of a gateway that ignores the request escalates after the timeou
     start_ready(w, {"--ignore-shutdown"});
     const Result r = w.run({"gateway", "stop", "--force", "--json"});
     CHECK(r.code == 0);
-    const json j = parse_json_line(r.out);
+    const json j = json_line(r.out);
     CHECK(j["outcome"] == "terminated");
     CHECK(j["forced"] == true);
     CHECK(j["elapsed_ms"].get<std::int64_t>() < 10000);
@@ -172,7 +156,7 @@ TEST_CASE("after kill -9: status reports the stale file (exit 3) and start works
   }
   Result r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 3);
-  json j = parse_json_line(r.out);
+  json j = json_line(r.out);
   CHECK(j["state"] == "stale");
   CHECK(j["stale_pid"] == pid);
   r = w.run({"gateway", "status"});
@@ -198,11 +182,11 @@ TEST_CASE("status with a status file that names a process that is not the gatewa
   write_file(w.runtime / "gateway.status", ipc::format_status(record));
   Result r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 3);
-  CHECK(parse_json_line(r.out)["state"] == "stale");
+  CHECK(json_line(r.out)["state"] == "stale");
   // Nothing is signalled: stop sees nothing running.
   r = w.run({"gateway", "stop", "--json"});
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["outcome"] == "not_running");
+  CHECK(json_line(r.out)["outcome"] == "not_running");
 }
 
 TEST_CASE("gateway logs shows the last lines; --follow shows new ones and ends on SIGINT with 0",

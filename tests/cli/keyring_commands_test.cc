@@ -11,18 +11,12 @@ using nlohmann::json;
 
 namespace {
 
-json parse_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-
 // unlocked: runs unlock; false (and a warning) where this machine has no
 // keyring, so the test then checks only that coordctl says so and works.
 bool unlocked(const World& w, const Env& pass, const std::string& ttl) {
   const Result r = w.run({"unlock", "--ttl", ttl, "--json"}, pass);
   REQUIRE(r.code == 0);
-  const json j = parse_json_line(r.out);
+  const json j = json_line(r.out);
   if (j["cached"] == false) {
     CHECK(j["reason"] == "keyring_unavailable");
     WARN("no kernel keyring here: the keyring cases are not run");
@@ -43,20 +37,20 @@ TEST_CASE("unlock then put finds the key in the keyring; after lock it is gone",
   CHECK(r.code == 0);
   r = w.run({"db", "stats", "--json"});
   REQUIRE(r.code == 0);
-  CHECK(parse_json_line(r.out)["key_from_keyring"] == true);
+  CHECK(json_line(r.out)["key_from_keyring"] == true);
   // With the passphrase given, too.
   r = w.run({"db", "stats", "--json"}, pass);
-  CHECK(parse_json_line(r.out)["key_from_keyring"] == true);
+  CHECK(json_line(r.out)["key_from_keyring"] == true);
 
   r = w.run({"lock", "--json"});
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["revoked"] == true);
+  CHECK(json_line(r.out)["revoked"] == true);
   CHECK(w.run({"db", "get", "c", "a"}).code == 2);  // no key any more
   r = w.run({"db", "stats", "--json"}, pass);
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["key_from_keyring"] == false);
+  CHECK(json_line(r.out)["key_from_keyring"] == false);
   r = w.run({"lock", "--json"});
-  CHECK(parse_json_line(r.out)["revoked"] == false);
+  CHECK(json_line(r.out)["revoked"] == false);
 }
 
 TEST_CASE("the kept key expires after the ttl", "[cli][keyring]") {
@@ -90,9 +84,9 @@ TEST_CASE("after a rekey the kept key is revoked, so it never opens the file aga
 
 TEST_CASE("unlock with a raw key file has nothing to do", "[cli][keyring]") {
   World w("unlock-raw");
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  w.init();
   const Result r = w.run(w.with_key({"unlock", "--json"}));
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["reason"] == "raw_key");
+  CHECK(json_line(r.out)["reason"] == "raw_key");
   CHECK(w.run({"unlock", "--ttl", "soon"}).code == 2);
 }

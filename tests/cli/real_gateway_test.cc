@@ -11,35 +11,22 @@
 using namespace coordkit::cli_test;
 using nlohmann::json;
 
-namespace {
-json parse_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-}  // namespace
-
 TEST_CASE("coordctl starts, inspects and stops the real gateway", "[cli][gateway][e2e]") {
   World w("real-gateway");
-  w.env["COORDKIT_GATEWAY_BIN"] = runfile("apps/gateway/coordkit-gateway").string();
-  w.env["XDG_DATA_HOME"] = (w.dir / "data").string();
+  w.use_real_gateway();
   GatewayGuard guard(w);
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
-  const std::vector<std::string> start =
-      w.with_key({"gateway", "start", "--wait", "60", "--json", "--", "--listen", "127.0.0.1:0"});
-  Result r = w.run(start);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const json started = parse_json_line(r.out);
+  w.init();
+  const std::vector<std::string> listen = {"--listen", "127.0.0.1:0"};
+  const json started = w.start_gateway(listen);
   CHECK(started["state"] == "ready");
   const std::int64_t pid = started["pid"].get<std::int64_t>();
 
-  r = w.run({"gateway", "status", "--json"});
+  Result r = w.run({"gateway", "status", "--json"});
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["pid"] == pid);
-  CHECK(parse_json_line(r.out)["address"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
+  CHECK(json_line(r.out)["pid"] == pid);
+  CHECK(json_line(r.out)["address"].get<std::string>().rfind("127.0.0.1:", 0) == 0);
 
-  CHECK(w.run(start).code == 6);
+  CHECK(w.run(w.start_args(listen)).code == 6);
   CHECK(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
   CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).out == "{\"a\":1}\n");
   // The gateway's file sink flushes within a second: ask until the line is there.
@@ -54,7 +41,7 @@ TEST_CASE("coordctl starts, inspects and stops the real gateway", "[cli][gateway
 
   r = w.run({"gateway", "stop", "--json"});
   CHECK(r.code == 0);
-  CHECK(parse_json_line(r.out)["outcome"] == "stopped");
+  CHECK(json_line(r.out)["outcome"] == "stopped");
   CHECK(w.run({"gateway", "status"}).code == 3);
   CHECK(w.run(w.with_key({"db", "check", "--full"})).code == 0);
 }

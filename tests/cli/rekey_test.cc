@@ -18,12 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-json first_json_line(const std::string& out) {
-  const auto nl = out.find('\n');
-  REQUIRE(nl != std::string::npos);
-  return json::parse(out.substr(0, nl));
-}
-
 // curl_status: the HTTP status of one curl request (`args` before the URL),
 // its body into `body`.
 int curl_status(std::vector<std::string> args, const std::string& url, std::string* body) {
@@ -46,13 +40,13 @@ int curl_status(std::vector<std::string> args, const std::string& url, std::stri
 
 TEST_CASE("db rekey with the gateway down rekeys the file directly", "[cli][rekey]") {
   World w("rekey-direct");
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
   Result r =
       w.run(w.with_key({"db", "rekey", "--json", "--new-key-file", w.other_key_file.string()}));
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(first_json_line(r.out)["through_gateway"] == false);
+  CHECK(json_line(r.out)["through_gateway"] == false);
   CHECK(w.run(w.with_key({"db", "get", "notes", "n1"})).code == 4);
   CHECK(w.run({"--key-file", w.other_key_file.string(), "db", "get", "notes", "n1"}).out ==
         "{\"a\":1}\n");
@@ -61,10 +55,9 @@ TEST_CASE("db rekey with the gateway down rekeys the file directly", "[cli][reke
 TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][rekey][e2e]") {
   const bool over_unix = GENERATE(false, true);
   World w(over_unix ? "rekey-gw-unix" : "rekey-gw-tcp");
-  w.env["COORDKIT_GATEWAY_BIN"] = runfile("apps/gateway/coordkit-gateway").string();
-  w.env["XDG_DATA_HOME"] = (w.dir / "data").string();
+  w.use_real_gateway();
   GatewayGuard guard(w);
-  REQUIRE(w.run(w.with_key({"db", "init"})).code == 0);
+  w.init();
   REQUIRE(w.run(w.with_key({"db", "put", "notes", "n1", R"({"a":1})"})).code == 0);
 
   // Under /tmp: a sandbox's scratch path can exceed sun_path's 108 bytes.
@@ -73,16 +66,10 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
     std::string path;
     ~Unlink() { ::unlink(path.c_str()); }
   } unlink_sock{sock};
-  std::vector<std::string> start = w.with_key({"gateway", "start", "--wait", "60", "--json", "--"});
-  if (over_unix) {
-    start.insert(start.end(), {"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"});
-  } else {
-    start.insert(start.end(), {"--listen", "127.0.0.1:0"});
-  }
-  Result r = w.run(start);
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-  const std::string address = first_json_line(r.out)["address"].get<std::string>();
+  const std::vector<std::string> listen =
+      over_unix ? std::vector<std::string>{"--listen", "unix:" + sock, "--listen", "127.0.0.1:0"}
+                : std::vector<std::string>{"--listen", "127.0.0.1:0"};
+  const std::string address = w.start_gateway(listen)["address"].get<std::string>();
   CHECK(address.rfind(over_unix ? "unix:" : "127.0.0.1:", 0) == 0);
 
   // The gateway's routes, by the address it published.
@@ -93,13 +80,13 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
   // The old key kept aside: the gateway rewrites its key file, app.key.
   const fs::path old_key_file = w.dir / "old.key";
   write_file(old_key_file, std::string(kKeyHex) + "\n");
-  r = w.run({"--key-file", old_key_file.string(), "db", "rekey", "--json", "--new-key-file",
-             w.other_key_file.string()});
+  Result r = w.run({"--key-file", old_key_file.string(), "db", "rekey", "--json", "--new-key-file",
+                    w.other_key_file.string()});
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(first_json_line(r.out)["through_gateway"] == true);
-  CHECK(first_json_line(r.out)["gateway_key_file_updated"] == true);
-  CHECK(first_json_line(r.out)["gateway_key_file"] == fs::absolute(w.key_file).string());
+  CHECK(json_line(r.out)["through_gateway"] == true);
+  CHECK(json_line(r.out)["gateway_key_file_updated"] == true);
+  CHECK(json_line(r.out)["gateway_key_file"] == fs::absolute(w.key_file).string());
   CHECK(w.client().status().running());
 
   // A coordctl with the old key: the wrong-key exit code, and nothing written.
