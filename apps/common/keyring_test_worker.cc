@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -49,9 +50,7 @@ bool deny_keyring_syscalls(int err) {
 #endif
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc != 3) return 2;
   if (!deny_keyring_syscalls(std::atoi(argv[1]))) {
     std::cout << "no-seccomp" << std::endl;
@@ -88,4 +87,17 @@ int main(int argc, char** argv) {
     std::cout << "open " << e.what() << std::endl;
   }
   return 0;
+}
+
+}  // namespace
+
+// main: run(), with an error outside the calls it reports (reading the key
+// material or the salt) printed and exit code 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "keyring_test_worker: " << e.what() << '\n';
+    return 1;
+  }
 }
