@@ -9,10 +9,14 @@
 //   CHECK_THROWS_MATCHES(db.write(fn), coordkit::db::Error,
 //                        has_code(coordkit::db::ErrorCode::kBusy));
 //   CHECK_THROWS_MATCHES(open_service(), coordkit::Error, has_code_name("ipc", "already_running"));
+//   const auto e = coordkit::testing::thrown<coordkit::db::Error>([&] { db.write(fn); });
+//   CHECK(e.retry_class() == coordkit::db::RetryClass::kRetrySameConnection);
 #ifndef COORDKIT_TESTING_ERROR_MATCHERS_H_
 #define COORDKIT_TESTING_ERROR_MATCHERS_H_
 
+#include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_templated.hpp>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -100,6 +104,21 @@ class HasCodeNameMatcher final : public Catch::Matchers::MatcherGenericBase {
 // several libraries.
 inline HasCodeNameMatcher has_code_name(std::string_view library, std::string_view code_name) {
   return HasCodeNameMatcher(std::string(library), std::string(code_name));
+}
+
+// thrown: the E that `f()` throws, for a test that checks more than its
+// code (its retry class, what happened around the failure). Fails the test
+// case (Catch2's FAIL) when f returns normally; anything f throws that is not
+// an E propagates.
+template <typename E, typename F>
+E thrown(F&& f) {
+  try {
+    std::forward<F>(f)();
+  } catch (const E& e) {
+    return e;
+  }
+  FAIL("expected an exception; none was thrown");
+  throw std::logic_error("unreachable: FAIL throws");
 }
 
 }  // namespace coordkit::testing

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -82,6 +83,14 @@ TEST_CASE("has_code matches a derived error's code; has_code_name reads the base
   CHECK_FALSE(ckt::has_code_name("demo", "gone").match(busy));
   CHECK_FALSE(ckt::has_code_name("db", "busy").match(busy));
   CHECK(ckt::has_code(DemoCode::kGone).describe() == "has code gone");
+}
+
+TEST_CASE("thrown returns the error a call throws; other exceptions pass through", "[testing]") {
+  const DemoError gone = ckt::thrown<DemoError>([] { throw DemoError(DemoCode::kGone); });
+  CHECK(gone.code() == DemoCode::kGone);
+  CHECK(gone.code_name() == "gone");
+  CHECK_THROWS_AS(ckt::thrown<DemoError>([] { throw std::runtime_error("other"); }),
+                  std::runtime_error);
 }
 
 TEST_CASE("ChildProcess stops and reaps its child, escalating to SIGKILL", "[testing]") {

@@ -139,7 +139,14 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error (EPIPE), not a death
-  const int code = run(argc, argv);
+  int code = coordkit::cli::kExitError;
+  try {
+    code = run(argc, argv);
+  } catch (const std::exception& e) {
+    // Only building the command line itself gets here (out of memory, say):
+    // run() turns every error of a command into its exit code.
+    std::fprintf(stderr, "coordctl: error: %s\n", e.what());
+  }
   std::fflush(stdout);
   return code;
 }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -67,9 +68,7 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc == 4 && std::string(argv[1]) == "--child") return child(argv[2], argv[3]);
   const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 20;
   if (!keys::keyring_available()) {
@@ -127,4 +126,15 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::printf("%s,\"runs\":%d}\n", json.c_str(), runs);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "keyring_benchmark: %s\n", e.what());
+    return 1;
+  }
 }

@@ -38,7 +38,7 @@ constexpr const char* kPassphrase = "keyring test passphrase";
 // make_db: a database created with a passphrase and one table, closed again
 // (so reading its salt cannot drop a connection's locks).
 std::filesystem::path make_db(const std::string& name) {
-  const auto path = scratch_dir(name) / "app.db";
+  auto path = scratch_dir(name) / "app.db";  // not const: returned by move
   db::Options options;
   options.path = path;
   options.key = db::Key::passphrase(kPassphrase);

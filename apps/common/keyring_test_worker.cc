@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -120,9 +121,7 @@ int as_other_uid(const std::string& uid_text, const std::string& session, const 
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc == 5 && std::string(argv[1]) == "as-uid") return as_other_uid(argv[2], argv[3], argv[4]);
   if (argc != 3) return 2;
   if (!deny_keyring_syscalls(std::atoi(argv[1]))) {
@@ -160,4 +159,17 @@ int main(int argc, char** argv) {
     std::cout << "open " << e.what() << std::endl;
   }
   return 0;
+}
+
+}  // namespace
+
+// main: run(), with an error outside the calls it reports (reading the key
+// material or the salt) printed and exit code 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "keyring_test_worker: " << e.what() << '\n';
+    return 1;
+  }
 }

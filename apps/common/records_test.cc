@@ -318,7 +318,7 @@ TEST_CASE("A Store serves the same model to many threads without lost updates", 
   const rec::Record a = records.get("counters", "a");
   const rec::Record b = records.get("counters", "b");
   CHECK(acked == kThreads * kIterations);
-  CHECK(a.version + b.version - 2 == kThreads * kIterations);
+  CHECK(a.version + b.version - 2 == std::int64_t{kThreads} * kIterations);
   CHECK(nlohmann::json::parse(a.body).at("n").get<int>() == a.version - 1);
   CHECK(nlohmann::json::parse(b.body).at("n").get<int>() == b.version - 1);
 }

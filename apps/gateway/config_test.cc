@@ -12,7 +12,7 @@ namespace gw = coordkit::gateway;
 namespace {
 
 // parse: runs the gateway's CLI over `args` into a Config.
-gw::Config parse(std::vector<std::string> args) {
+gw::Config parse(const std::vector<std::string>& args) {
   gw::Config config;
   CLI::App app{"coordkit-gateway"};
   gw::setup_cli(app, config);

@@ -93,7 +93,7 @@ class Service {
     db_options.create_if_missing = options.create_if_missing;
     db_options.synchronous = options.synchronous;
     db_options.migrations = records::migrations();
-    auto store = db::Store::open(std::move(db_options), {.readers = options.readers});
+    auto store = db::Store::open(db_options, {.readers = options.readers});
     return std::unique_ptr<Service>(new Service(std::move(store), std::move(options)));
   }
 

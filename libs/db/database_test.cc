@@ -21,12 +21,16 @@
 #include "coordkit/db/internal/connection.h"
 #include "coordkit/db/internal/key_cache.h"
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/error_matchers.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
 using coordkit::db::testing::RawDb;
-using coordkit::db::testing::scratch_dir;
 using coordkit::db::testing::slurp;
 using coordkit::db::testing::write_file;
+using coordkit::testing::has_code;
+using coordkit::testing::scratch_dir;
+using coordkit::testing::thrown;
 using std::chrono::milliseconds;
 
 namespace {
@@ -53,17 +57,6 @@ std::int64_t count_rows(db::Database& d) {
   return d.read([](db::Transaction& tx) {
     return tx.query_value<std::int64_t>("SELECT count(*) FROM t").value_or(-1);
   });
-}
-
-template <class F>
-db::ErrorCode code_of(F&& f) {
-  try {
-    f();
-  } catch (const db::Error& e) {
-    return e.code();
-  }
-  FAIL("no coordkit::db::Error thrown");
-  return db::ErrorCode::kInternal;
 }
 
 double ms_since(std::chrono::steady_clock::time_point t) {
@@ -150,9 +143,12 @@ TEST_CASE("A raw key opens the database without a KDF", "[db][key]") {
   auto d = db::Database::open(o);
   CHECK(count_rows(d) == 0);
   o.key = db::Key::raw_hex("ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
-  CHECK(code_of([&] { db::Database::open(o); }) == db::ErrorCode::kWrongKeyOrNotADatabase);
-  CHECK(code_of([] { db::Key::raw_hex("zz"); }) == db::ErrorCode::kInvalidArgument);
-  CHECK(code_of([] { db::Key::passphrase(""); }) == db::ErrorCode::kInvalidArgument);
+  CHECK_THROWS_MATCHES(db::Database::open(o), db::Error,
+                       has_code(db::ErrorCode::kWrongKeyOrNotADatabase));
+  CHECK_THROWS_MATCHES(db::Key::raw_hex("zz"), db::Error,
+                       has_code(db::ErrorCode::kInvalidArgument));
+  CHECK_THROWS_MATCHES(db::Key::passphrase(""), db::Error,
+                       has_code(db::ErrorCode::kInvalidArgument));
 }
 
 TEST_CASE("Open fails fast and leaves the file unchanged when it cannot be read with the key",
@@ -199,7 +195,7 @@ TEST_CASE("Open fails fast and leaves the file unchanged when it cannot be read 
   db::Options o = options_for(path, c.pass);
   const auto kdfs = coordkit::db::internal::KeyCache::instance().derivations();
   const auto opens = coordkit::db::internal::Connection::open_attempts().load();
-  CHECK(code_of([&] { db::Database::open(o); }) == c.code);
+  CHECK_THROWS_MATCHES(db::Database::open(o), db::Error, has_code(c.code));
   // Fast: at most one key derivation (about 0.25 s on an idle machine) and at
   // most one reconnection; no retry storm.
   CHECK(coordkit::db::internal::KeyCache::instance().derivations() - kdfs <= 1);
@@ -214,7 +210,7 @@ TEST_CASE("A missing file is not created when create_if_missing is off", "[db]")
   const auto dir = scratch_dir("nocreate");
   db::Options o = options_for(dir / "a.db");
   o.create_if_missing = false;
-  CHECK(code_of([&] { db::Database::open(o); }) == db::ErrorCode::kNotInitialised);
+  CHECK_THROWS_MATCHES(db::Database::open(o), db::Error, has_code(db::ErrorCode::kNotInitialised));
   CHECK_FALSE(std::filesystem::exists(dir / "a.db"));
 }
 
@@ -304,9 +300,9 @@ TEST_CASE("Busy failures surface as kBusy once the deadline passes", "[db][retry
   RawDb holder(dir / "a.db", kRawPragma, false);
   REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK(code_of([&] {
-          d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
-        }) == db::ErrorCode::kBusy);
+  CHECK_THROWS_MATCHES(
+      d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); }), db::Error,
+      has_code(db::ErrorCode::kBusy));
   CHECK(ms_since(t0) < 5000.0);
   holder.exec("ROLLBACK");
   const db::Counters c = d.counters();
@@ -331,12 +327,11 @@ TEST_CASE("Permanent errors surface at once, with the statement", "[db][retry]")
     CHECK(e.sql() == "INSERT INTO t(id, v) VALUES (1, 'b')");
   }
   CHECK(runs == 1);
-  CHECK(code_of([&] {
-          d.read([](db::Transaction& tx) { tx.execute_script("SELECT * FROM nope"); });
-        }) == db::ErrorCode::kSql);
-  CHECK(code_of([&] {
-          d.read([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); });
-        }) == db::ErrorCode::kReadOnly);
+  CHECK_THROWS_MATCHES(d.read([](db::Transaction& tx) { tx.execute_script("SELECT * FROM nope"); }),
+                       db::Error, has_code(db::ErrorCode::kSql));
+  CHECK_THROWS_MATCHES(
+      d.read([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('x')"); }), db::Error,
+      has_code(db::ErrorCode::kReadOnly));
   CHECK(count_rows(d) == 1);
 }
 
@@ -353,18 +348,19 @@ TEST_CASE("An exception of fn's own rolls back and propagates without retry", "[
   CHECK(runs == 1);
   CHECK(count_rows(d) == 0);
   CHECK(d.counters().surfaced_errors == 0);
-  CHECK(code_of([&] { d.write([&](db::Transaction&) { d.write([](db::Transaction&) {}); }); }) ==
-        db::ErrorCode::kMisuse);
+  CHECK_THROWS_MATCHES(d.write([&](db::Transaction&) { d.write([](db::Transaction&) {}); }),
+                       db::Error, has_code(db::ErrorCode::kMisuse));
   // Maintenance from inside fn would take the write turn behind the
   // transaction's own (or drop its connection): refused, and nothing is
   // committed.
   const auto inside = [&](auto call) {
-    return code_of([&] {
+    const db::Error refused = thrown<db::Error>([&] {
       d.write([&](db::Transaction& tx) {
         tx.execute("INSERT INTO t(v) VALUES ('inside')");
         call();
       });
     });
+    return refused.code();
   };
   CHECK(inside([&] { d.checkpoint(db::CheckpointMode::kTruncate); }) == db::ErrorCode::kMisuse);
   CHECK(inside([&] { d.rekey(db::Key::passphrase("other")); }) == db::ErrorCode::kMisuse);
@@ -403,13 +399,13 @@ TEST_CASE("Reconnect-class failures reconnect and rerun fn, and surface when the
   }
   SECTION("a persistent one surfaces after max_reconnects") {
     int runs = 0;
-    CHECK(code_of([&] {
+    CHECK(thrown<db::Error>([&] {
             d.write([&](db::Transaction&) {
               ++runs;
               throw db::Error(db::ErrorCode::kIo, db::RetryClass::kReconnect, SQLITE_IOERR_READ,
                               "simulated", "");
             });
-          }) == db::ErrorCode::kIo);
+          }).code() == db::ErrorCode::kIo);
     CHECK(runs == 3);
     CHECK(d.counters().reconnects == 2);
     CHECK(d.counters().surfaced(db::ErrorCode::kIo) == 1);
@@ -430,7 +426,7 @@ TEST_CASE(
     other.rekey(
         db::Key::raw_hex("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"));
   }
-  CHECK(code_of([&] { count_rows(d); }) == db::ErrorCode::kWrongKeyOrNotADatabase);
+  CHECK_THROWS_MATCHES(count_rows(d), db::Error, has_code(db::ErrorCode::kWrongKeyOrNotADatabase));
   const db::Counters c = d.counters();
   CHECK(c.reconnects == 2);
   CHECK(c.failures(db::RetryClass::kReconnect) == 3);
@@ -455,11 +451,11 @@ TEST_CASE("Migrations apply in order once, and a newer file is refused", "[db][m
   { auto d = db::Database::open(o); }
   CHECK(applied == 1);
   db::Options old = options_for(dir / "a.db");
-  CHECK(code_of([&] { db::Database::open(old); }) == db::ErrorCode::kSchemaTooNew);
+  CHECK_THROWS_MATCHES(db::Database::open(old), db::Error, has_code(db::ErrorCode::kSchemaTooNew));
   SECTION("a failing migration leaves the version where it was") {
     db::Options bad = o;
     bad.migrations.push_back({4, "CREATE TABLE t(x);", {}});
-    CHECK(code_of([&] { db::Database::open(bad); }) == db::ErrorCode::kSql);
+    CHECK_THROWS_MATCHES(db::Database::open(bad), db::Error, has_code(db::ErrorCode::kSql));
     auto d = db::Database::open(o);
     CHECK(d.user_version() == 3);
   }
@@ -512,18 +508,18 @@ TEST_CASE("Maintenance: checkpoint, checks, stats, backup and rekey", "[db][main
     CHECK(count_rows(b) == 300);
     RawDb raw(dir / "b.db", "backup pass", false);
     CHECK(raw.text("SELECT count(*) FROM t") == "300");
-    CHECK(code_of([&] { d.backup_to(dir / "b.db", db::Key::passphrase("x")); }) ==
-          db::ErrorCode::kInvalidArgument);
+    CHECK_THROWS_MATCHES(d.backup_to(dir / "b.db", db::Key::passphrase("x")), db::Error,
+                         has_code(db::ErrorCode::kInvalidArgument));
   }
   SECTION("rekey: the new passphrase opens the file, the old one no longer does") {
     d.rekey(db::Key::passphrase("new pass"));
     d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('after')"); });
     d.reconnect();
     CHECK(count_rows(d) == 301);
-    CHECK(code_of([&] { db::Database::open(options_for(dir / "a.db")); }) ==
-          db::ErrorCode::kWrongKeyOrNotADatabase);
-    CHECK(code_of([&] { db::Database::open(options_for(dir / "a.db", kPass)); }) ==
-          db::ErrorCode::kWrongKeyOrNotADatabase);
+    CHECK_THROWS_MATCHES(db::Database::open(options_for(dir / "a.db")), db::Error,
+                         has_code(db::ErrorCode::kWrongKeyOrNotADatabase));
+    CHECK_THROWS_MATCHES(db::Database::open(options_for(dir / "a.db", kPass)), db::Error,
+                         has_code(db::ErrorCode::kWrongKeyOrNotADatabase));
     auto again = db::Database::open(options_for(dir / "a.db", "new pass"));
     CHECK(count_rows(again) == 301);
     RawDb raw(dir / "a.db", "new pass", false);
@@ -634,8 +630,8 @@ TEST_CASE("Opening in a directory that does not exist fails with kCantOpen namin
   }
   CHECK_FALSE(std::filesystem::exists(dir / "missing"));
   write_file(dir / "file", "not a directory");
-  CHECK(code_of([&] { db::Database::open(options_for(dir / "file" / "a.db")); }) ==
-        db::ErrorCode::kCantOpen);
+  CHECK_THROWS_MATCHES(db::Database::open(options_for(dir / "file" / "a.db")), db::Error,
+                       has_code(db::ErrorCode::kCantOpen));
 }
 
 TEST_CASE("auto_vacuum is applied when the file is created, before WAL", "[db][open]") {

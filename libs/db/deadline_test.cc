@@ -19,12 +19,16 @@
 #include "coordkit/db/internal/testing.h"
 #include "coordkit/db/internal/write_turn.h"
 #include "coordkit/db/store.h"
+#include "coordkit/testing/error_matchers.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
 using coordkit::db::internal::Clock;
 using coordkit::db::internal::WriteTurn;
 using coordkit::db::testing::RawDb;
-using coordkit::db::testing::scratch_dir;
+using coordkit::testing::has_code;
+using coordkit::testing::scratch_dir;
+using coordkit::testing::thrown;
 using std::chrono::milliseconds;
 
 namespace {
@@ -39,18 +43,6 @@ db::Options options_for(const std::filesystem::path& path) {
   o.migrations = {{1, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT NOT NULL);", {}}};
   o.retry.seed = 11;
   return o;
-}
-
-// error_of: the Error that f throws (FAIL if none).
-template <class F>
-db::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const db::Error& e) {
-    return e;
-  }
-  FAIL("no coordkit::db::Error thrown");
-  return db::Error(db::ErrorCode::kInternal, "unreachable");
 }
 
 double ms_since(Clock::time_point t) {
@@ -83,7 +75,7 @@ TEST_CASE("A write behind another connection's write lock fails with kTimeout at
   REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
   const auto t0 = Clock::now();
   const db::Error e =
-      error_of([&] { d.write(insert, db::CallOptions::timeout(milliseconds(150))); });
+      thrown<db::Error>([&] { d.write(insert, db::CallOptions::timeout(milliseconds(150))); });
   const double took = ms_since(t0);
   CHECK(e.code() == db::ErrorCode::kTimeout);
   CHECK(e.retry_class() == db::RetryClass::kRetrySameConnection);  // transient
@@ -106,7 +98,7 @@ TEST_CASE("Without CallOptions, contention past RetryPolicy::deadline still surf
   RawDb holder(dir / "a.db", kRawPragma, false);
   REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
   const auto t0 = Clock::now();
-  CHECK(error_of([&] { d.write(insert); }).code() == db::ErrorCode::kBusy);
+  CHECK_THROWS_MATCHES(d.write(insert), db::Error, has_code(db::ErrorCode::kBusy));
   CHECK(ms_since(t0) < 2500.0);  // the busy handler stops at the deadline too
   holder.exec("ROLLBACK");
 }
@@ -124,7 +116,7 @@ TEST_CASE("A write waiting for the write turn fails with kTimeout at its deadlin
   REQUIRE(got);
 
   const db::Error e =
-      error_of([&] { d.write(insert, db::CallOptions::timeout(milliseconds(100))); });
+      thrown<db::Error>([&] { d.write(insert, db::CallOptions::timeout(milliseconds(100))); });
   CHECK(e.code() == db::ErrorCode::kTimeout);
   CHECK(d.counters().turn_timeouts == 1);
   CHECK(rows(d) == 1);  // nothing written
@@ -193,8 +185,8 @@ TEST_CASE("A Store read waiting for a reader connection fails with kTimeout at i
   gate.inside.wait();  // the only reader is taken
   auto read_one = [](db::Transaction& tx) { return tx.query_value<int>("SELECT 1").value_or(0); };
   const auto t0 = Clock::now();
-  const db::Error e =
-      error_of([&] { store->read(read_one, db::CallOptions::timeout(milliseconds(100))); });
+  const db::Error e = thrown<db::Error>(
+      [&] { store->read(read_one, db::CallOptions::timeout(milliseconds(100))); });
   CHECK(e.code() == db::ErrorCode::kTimeout);
   CHECK(ms_since(t0) < 2500.0);
   CHECK(store->counters().surfaced(db::ErrorCode::kTimeout) == 1);
@@ -217,7 +209,7 @@ TEST_CASE("A Store read's wait for a reader is bounded by RetryPolicy::deadline 
     });
   });
   gate.inside.wait();
-  const db::Error e = error_of([&] { store->read([](db::Transaction&) {}); });
+  const db::Error e = thrown<db::Error>([&] { store->read([](db::Transaction&) {}); });
   CHECK(e.code() == db::ErrorCode::kTimeout);
   gate.release.count_down();
   busy_reader.join();
@@ -237,7 +229,7 @@ TEST_CASE("A Store write queued behind a slow group commit fails with kTimeout a
   });
   gate.inside.wait();  // the slow batch runs
   const auto t0 = Clock::now();
-  const db::Error e = error_of([&] {
+  const db::Error e = thrown<db::Error>([&] {
     store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('late')"); },
                  db::CallOptions::timeout(milliseconds(100)));
   });
@@ -266,9 +258,8 @@ TEST_CASE("A Store call waiting for the writer connection fails with kTimeout at
     });
   });
   gate.inside.wait();  // the writer connection is busy with the slow write
-  CHECK(error_of([&] {
-          store->user_version(db::CallOptions::timeout(milliseconds(100)));
-        }).code() == db::ErrorCode::kTimeout);
+  CHECK_THROWS_MATCHES(store->user_version(db::CallOptions::timeout(milliseconds(100))), db::Error,
+                       has_code(db::ErrorCode::kTimeout));
   gate.release.count_down();
   slow.join();
   CHECK(store->user_version() == 1);

@@ -16,8 +16,9 @@
 
 #include "coordkit/db/db.h"
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/scratch_dir.h"
 
-using coordkit::db::testing::scratch_dir;
+using coordkit::testing::scratch_dir;
 
 namespace {
 

@@ -15,10 +15,11 @@
 #include "coordkit/db/database.h"
 #include "coordkit/db/internal/key_cache.h"
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
-using coordkit::db::testing::scratch_dir;
 using coordkit::db::testing::write_file;
+using coordkit::testing::scratch_dir;
 
 namespace {
 

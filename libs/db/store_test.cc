@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/deadline.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
-using coordkit::db::testing::scratch_dir;
+using coordkit::testing::eventually;
+using coordkit::testing::scratch_dir;
 using std::chrono::milliseconds;
 
 namespace {
@@ -56,18 +59,6 @@ struct Blocker {
     cv.notify_all();
   }
 };
-
-// eventually: polls `pred` until it holds (true) or 10 s pass (false): a
-// barrier on a condition the test cannot be told about directly.
-template <class P>
-bool eventually(P&& pred) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
 
 }  // namespace
 

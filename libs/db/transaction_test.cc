@@ -15,9 +15,13 @@
 
 #include "coordkit/db/database.h"
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/error_matchers.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
-using coordkit::db::testing::scratch_dir;
+using coordkit::testing::has_code;
+using coordkit::testing::scratch_dir;
+using coordkit::testing::thrown;
 
 namespace {
 
@@ -33,24 +37,13 @@ db::Database open_db(const std::filesystem::path& dir) {
   return db::Database::open(std::move(o));
 }
 
-template <class F>
-db::Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const db::Error& e) {
-    return e;
-  }
-  FAIL("no coordkit::db::Error thrown");
-  return db::Error(db::ErrorCode::kInternal, "unreachable");
-}
-
 }  // namespace
 
 TEST_CASE("A query asking for more or fewer columns than the statement has is misuse",
           "[db][transaction]") {
   const auto dir = scratch_dir("columns");
   auto d = open_db(dir);
-  const db::Error more = error_of([&] {
+  const db::Error more = thrown<db::Error>([&] {
     d.read([](db::Transaction& tx) {
       tx.query<std::int64_t, std::int64_t, std::int64_t>(
           "SELECT id, n FROM t WHERE id = 1", [](std::int64_t, std::int64_t, std::int64_t) {});
@@ -58,12 +51,12 @@ TEST_CASE("A query asking for more or fewer columns than the statement has is mi
   });
   CHECK(more.code() == db::ErrorCode::kMisuse);
   CHECK(more.sql() == "SELECT id, n FROM t WHERE id = 1");
-  CHECK(error_of([&] {
+  CHECK(thrown<db::Error>([&] {
           d.read([](db::Transaction& tx) {
             return tx.query_one<std::int64_t>("SELECT id, n FROM t WHERE id = 1");
           });
         }).code() == db::ErrorCode::kMisuse);
-  CHECK(error_of([&] {
+  CHECK(thrown<db::Error>([&] {
           d.read([](db::Transaction& tx) {
             return tx.query_value<std::int64_t>("SELECT id, n FROM t WHERE id = 1");
           });
@@ -85,16 +78,16 @@ TEST_CASE("NULL read into a non-optional type is kNullValue; std::optional reads
   for (const char* sql : {"SELECT n FROM t WHERE id = 2", "SELECT s FROM t WHERE id = 2",
                           "SELECT b FROM t WHERE id = 2", "SELECT max(n) FROM t WHERE id > 2"}) {
     CAPTURE(sql);
-    CHECK(error_of([&] {
-            d.read([&](db::Transaction& tx) { return tx.query_value<std::int64_t>(sql); });
-          }).code() == db::ErrorCode::kNullValue);
+    CHECK_THROWS_MATCHES(
+        d.read([&](db::Transaction& tx) { return tx.query_value<std::int64_t>(sql); }), db::Error,
+        has_code(db::ErrorCode::kNullValue));
   }
-  CHECK(error_of([&] {
+  CHECK(thrown<db::Error>([&] {
           d.read([](db::Transaction& tx) {
             return tx.query_value<std::string>("SELECT s FROM t WHERE id = 2");
           });
         }).code() == db::ErrorCode::kNullValue);
-  CHECK(error_of([&] {
+  CHECK(thrown<db::Error>([&] {
           d.read([](db::Transaction& tx) {
             return tx.query_value<std::vector<std::uint8_t>>("SELECT b FROM t WHERE id = 2");
           });
@@ -132,7 +125,6 @@ TEST_CASE("execute_script runs every statement of a script; execute runs one wit
   CHECK(d.read([](db::Transaction& tx) {
     return tx.query_value<std::int64_t>("SELECT sum(x) FROM u");
   }) == 6);
-  CHECK(error_of([&] {
-          d.write([](db::Transaction& tx) { tx.execute("INSERT INTO u VALUES (?)"); });
-        }).code() == db::ErrorCode::kInvalidArgument);
+  CHECK_THROWS_MATCHES(d.write([](db::Transaction& tx) { tx.execute("INSERT INTO u VALUES (?)"); }),
+                       db::Error, has_code(db::ErrorCode::kInvalidArgument));
 }

@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "coordkit/db/internal/testing.h"
+#include "coordkit/testing/scratch_dir.h"
 
 using coordkit::db::internal::Clock;
 using coordkit::db::internal::WriteTurn;
-using coordkit::db::testing::scratch_dir;
+using coordkit::testing::scratch_dir;
 using std::chrono::milliseconds;
 
 namespace {

@@ -19,17 +19,18 @@
 
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/log/log.h"
+#include "coordkit/testing/deadline.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
 
-// use_runtime_dir: points COORDKIT_RUNTIME_DIR at a fresh directory.
+// use_runtime_dir: points COORDKIT_RUNTIME_DIR at a directory that does not
+// exist yet (the Server creates it), in a scratch directory of its own.
 fs::path use_runtime_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const fs::path dir = fs::path(tmp != nullptr ? tmp : "/tmp") / "ipc_examples" / name;
-  fs::remove_all(dir);
+  const fs::path dir = coordkit::testing::scratch_dir(name) / "run";
   ::setenv("COORDKIT_RUNTIME_DIR", dir.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
   return dir;
 }
@@ -41,15 +42,16 @@ class Requester {
   explicit Requester(coordkit::ipc::ShutdownMode mode = coordkit::ipc::ShutdownMode::kGraceful)
       : thread_([mode] {
           const coordkit::ipc::Client client({.app = "gateway"});
-          const auto until = std::chrono::steady_clock::now() + 20s;
-          while (std::chrono::steady_clock::now() < until) {
-            try {
-              client.request_shutdown(mode, 5s);
-              return;
-            } catch (const coordkit::ipc::Error&) {
-              std::this_thread::sleep_for(5ms);  // not running or no status yet
-            }
-          }
+          coordkit::testing::eventually(
+              [&] {
+                try {
+                  client.request_shutdown(mode, 5s);
+                  return true;
+                } catch (const coordkit::ipc::Error&) {
+                  return false;  // not running or no status yet
+                }
+              },
+              20s, 5ms);
         }) {}
   Requester(const Requester&) = delete;
   Requester& operator=(const Requester&) = delete;

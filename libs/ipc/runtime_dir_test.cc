@@ -11,19 +11,17 @@
 #include <optional>
 #include <string>
 
+#include "coordkit/testing/error_matchers.h"
+#include "coordkit/testing/scratch_dir.h"
+
 namespace fs = std::filesystem;
 namespace ipc = coordkit::ipc;
 
 namespace {
 
-// A fresh directory under TEST_TMPDIR for one test.
-fs::path fresh_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  fs::path base = fs::path(tmp != nullptr ? tmp : "/tmp") / "runtime_dir_test" / name;
-  fs::remove_all(base);
-  fs::create_directories(base);
-  return base;
-}
+using coordkit::testing::has_code;
+using coordkit::testing::scratch_dir;
+using coordkit::testing::thrown;
 
 // Sets or clears an environment variable for one scope.
 class ScopedEnv {
@@ -55,21 +53,18 @@ mode_t mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
+// error_of: the code of the error ensure_runtime_dir throws for `dir`.
 ipc::ErrorCode error_of(const fs::path& dir) {
-  try {
-    ipc::ensure_runtime_dir(ipc::resolve_runtime_dir("app", dir));
-  } catch (const ipc::Error& e) {
-    return e.code();
-  }
-  FAIL("ensure_runtime_dir accepted " << dir);
-  return ipc::ErrorCode::kSystem;
+  INFO("ensure_runtime_dir(" << dir << ")");
+  return thrown<ipc::Error>([&] { ipc::ensure_runtime_dir(ipc::resolve_runtime_dir("app", dir)); })
+      .code();
 }
 
 }  // namespace
 
 TEST_CASE("The runtime dir comes from the flag, then COORDKIT_RUNTIME_DIR, then XDG, then HOME",
           "[ipc][runtime_dir]") {
-  const fs::path base = fresh_dir("resolve");
+  const fs::path base = scratch_dir("resolve");
   fs::create_directories(base / "xdg");
   ScopedEnv env_dir(ipc::kEnvRuntimeDir, base / "env");
   ScopedEnv xdg("XDG_RUNTIME_DIR", (base / "xdg").string());
@@ -89,13 +84,8 @@ TEST_CASE("The runtime dir comes from the flag, then COORDKIT_RUNTIME_DIR, then 
       CHECK(ipc::resolve_runtime_dir("app").path ==
             base / "home" / ".local" / "state" / "coordkit" / "app");
       ScopedEnv no_home("HOME", std::nullopt);
-      std::optional<ipc::ErrorCode> code;
-      try {
-        ipc::resolve_runtime_dir("app");
-      } catch (const ipc::Error& e) {
-        code = e.code();
-      }
-      CHECK(code == ipc::ErrorCode::kNoRuntimeDir);
+      CHECK_THROWS_MATCHES(ipc::resolve_runtime_dir("app"), ipc::Error,
+                           has_code(ipc::ErrorCode::kNoRuntimeDir));
     }
     SECTION("an XDG_RUNTIME_DIR that does not exist is skipped") {
       ScopedEnv gone("XDG_RUNTIME_DIR", (base / "missing").string());
@@ -116,7 +106,7 @@ TEST_CASE("App names that would escape the runtime dir are refused", "[ipc][runt
 
 TEST_CASE("A missing runtime dir and its missing parents are created 0700 whatever the umask",
           "[ipc][runtime_dir]") {
-  const fs::path base = fresh_dir("create");
+  const fs::path base = scratch_dir("create");
   const mode_t old = ::umask(0);
   ipc::ensure_runtime_dir(ipc::resolve_runtime_dir("app", base / "a" / "b" / "run"));
   ::umask(old);
@@ -132,7 +122,7 @@ TEST_CASE("A missing runtime dir and its missing parents are created 0700 whatev
 
 TEST_CASE("The XDG layout creates coordkit/<app> below XDG_RUNTIME_DIR, each part 0700",
           "[ipc][runtime_dir]") {
-  const fs::path base = fresh_dir("xdg");
+  const fs::path base = scratch_dir("xdg");
   fs::create_directories(base / "xdg");
   fs::permissions(base / "xdg", fs::perms::owner_all);
   ScopedEnv no_env(ipc::kEnvRuntimeDir, std::nullopt);
@@ -148,18 +138,14 @@ TEST_CASE("The XDG layout creates coordkit/<app> below XDG_RUNTIME_DIR, each par
     fs::permissions(base / "elsewhere" / "app", fs::perms::owner_all);
     fs::remove_all(base / "xdg" / "coordkit");
     fs::create_directory_symlink(base / "elsewhere", base / "xdg" / "coordkit");
-    try {
-      ipc::ensure_runtime_dir(where);
-      FAIL("accepted a symlinked component");
-    } catch (const ipc::Error& e) {
-      CHECK(e.code() == ipc::ErrorCode::kRuntimeDirIsSymlink);
-    }
+    CHECK_THROWS_MATCHES(ipc::ensure_runtime_dir(where), ipc::Error,
+                         has_code(ipc::ErrorCode::kRuntimeDirIsSymlink));
   }
 }
 
 TEST_CASE("An unsafe runtime dir is refused with an error naming the problem",
           "[ipc][runtime_dir]") {
-  const fs::path base = fresh_dir("unsafe");
+  const fs::path base = scratch_dir("unsafe");
   const fs::path dir = base / "run";
 
   SECTION("group or other access") {

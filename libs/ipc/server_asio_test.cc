@@ -9,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 #include "coordkit/base/unique_fd.h"
 #include "coordkit/ipc/client.h"
 #include "coordkit/ipc/server.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -26,12 +26,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  fs::path base = fs::path(tmp != nullptr ? tmp : "/tmp") / "server_asio_test" / name;
-  fs::remove_all(base);
-  return base;
-}
+// fresh_dir: a runtime dir that does not exist yet (the Server creates it),
+// in a scratch directory of its own.
+fs::path fresh_dir(const std::string& name) { return coordkit::testing::scratch_dir(name) / "run"; }
 
 ipc::ServerOptions options_for(const fs::path& dir) {
   ipc::ServerOptions o;

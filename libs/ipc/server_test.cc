@@ -11,7 +11,6 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -20,6 +19,9 @@
 #include <vector>
 
 #include "coordkit/ipc/client.h"
+#include "coordkit/testing/deadline.h"
+#include "coordkit/testing/error_matchers.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace fs = std::filesystem;
 namespace ipc = coordkit::ipc;
@@ -27,12 +29,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  fs::path base = fs::path(tmp != nullptr ? tmp : "/tmp") / "server_test" / name;
-  fs::remove_all(base);
-  return base;
-}
+using coordkit::testing::eventually;
+
+// fresh_dir: a runtime dir that does not exist yet (the Server creates it),
+// in a scratch directory of its own.
+fs::path fresh_dir(const std::string& name) { return coordkit::testing::scratch_dir(name) / "run"; }
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -89,25 +90,9 @@ ipc::ServerOptions options_for(const fs::path& dir, EventLog* log = nullptr) {
   return o;
 }
 
-// Waits (bounded) until pred() holds.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
-
+// construct_error: the code of the error a Server built from `o` throws.
 ipc::ErrorCode construct_error(const ipc::ServerOptions& o) {
-  try {
-    ipc::Server s(o);
-  } catch (const ipc::Error& e) {
-    return e.code();
-  }
-  FAIL("Server constructor did not throw");
-  return ipc::ErrorCode::kSystem;
+  return coordkit::testing::thrown<ipc::Error>([&] { const ipc::Server s(o); }).code();
 }
 
 }  // namespace
@@ -186,7 +171,8 @@ TEST_CASE("A shutdown file with the instance token is honoured and acknowledged"
     pollfd p{static_cast<int>(server.shutdown_native_handle()), POLLIN, 0};
     CHECK(::poll(&p, 1, 0) == 1);
   }
-  CHECK(log.count(ipc::EventKind::kShutdownAccepted) == 1);
+  // The accepted event follows the wake-up of the waiters: wait for it.
+  CHECK(eventually([&] { return log.count(ipc::EventKind::kShutdownAccepted) == 1; }));
   // Routine: an accepted request is an info event, not a problem.
   CHECK(log.severities(ipc::EventKind::kShutdownAccepted) ==
         std::vector<ipc::EventSeverity>{ipc::EventSeverity::kInfo});
@@ -349,6 +335,8 @@ TEST_CASE("A lost runtime dir is reported as an error event and ends the server"
   CHECK(request->source == ipc::ShutdownSource::kRuntimeDirLost);
   CHECK(log.severities(ipc::EventKind::kRuntimeDirLost) ==
         std::vector<ipc::EventSeverity>{ipc::EventSeverity::kError});
+  // The accepted event follows the wake-up of the waiters: wait for it.
+  CHECK(eventually([&] { return log.count(ipc::EventKind::kShutdownAccepted) == 1; }));
   CHECK(log.severities(ipc::EventKind::kShutdownAccepted) ==
         std::vector<ipc::EventSeverity>{ipc::EventSeverity::kInfo});
 }

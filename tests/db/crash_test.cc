@@ -91,7 +91,7 @@ KillCampaign run_kill_campaign(Scenario& s, const std::string& client, int round
     args.push_back(s.file(v.name + ".up").string());
     Worker w = s.worker(v.name, args);
     const fs::path wait_for = v.kind == 0 ? s.file(v.name + ".marker") : s.file(v.name + ".up");
-    while (!file_exists(wait_for) && w.running() && !s.deadline().passed()) {
+    while (!file_exists(wait_for) && w.running() && !s.deadline().expired()) {
       std::this_thread::sleep_for(milliseconds(2));
     }
     const int delay_ms =
@@ -182,7 +182,7 @@ TEST_CASE("A large WAL whose holder was killed is recovered by several processes
   Worker holder = s.worker(
       "holder", {"insert", "--autocheckpoint", "0", "--rows-per-tx", "200", "--count", "100",
                  "--payload-bytes", "200", "--hold-ms", "60000", "--done-marker", done.string()});
-  while (!file_exists(done) && holder.running() && !s.deadline().passed()) {
+  while (!file_exists(done) && holder.running() && !s.deadline().expired()) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   REQUIRE(file_exists(done));

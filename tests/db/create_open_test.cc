@@ -116,7 +116,7 @@ TEST_CASE(
     std::this_thread::sleep_for(milliseconds(700));
     Worker service = s.worker("service", {"insert", "--count", "50", "--sleep-us", "1000"});
     check_clean(service.finish(s.deadline()));
-    while (read_acks(s.ack_log("cli")).size() < 3 && cli.running() && !s.deadline().passed()) {
+    while (read_acks(s.ack_log("cli")).size() < 3 && cli.running() && !s.deadline().expired()) {
       std::this_thread::sleep_for(milliseconds(10));
     }
     touch(stop);

@@ -105,7 +105,7 @@ TEST_CASE("integrity_check() and quick_check() still report a damaged page or WA
     const fs::path done = s.file("holder.done");
     holder.emplace(s.worker("holder", {"insert", "--count", "30", "--payload-bytes", "300",
                                        "--hold-ms", "60000", "--done-marker", done.string()}));
-    while (!fs::exists(done) && holder->running() && !s.deadline().passed()) {
+    while (!fs::exists(done) && holder->running() && !s.deadline().expired()) {
       std::this_thread::sleep_for(milliseconds(5));
     }
     REQUIRE(fs::exists(done));

@@ -150,7 +150,8 @@ TEST_CASE(
   Worker writer = s.worker("writer", {"insert", "--stop-file", stop.string(), "--payload-bytes",
                                       "200", "--sleep-us", "200"});
   WalSampler sampler(s.db(), milliseconds(5));
-  while (read_acks(s.ack_log("writer")).size() < 20 && writer.running() && !s.deadline().passed()) {
+  while (read_acks(s.ack_log("writer")).size() < 20 && writer.running() &&
+         !s.deadline().expired()) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   // The CLI: one read transaction, counting the rows at its start and again

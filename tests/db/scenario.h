@@ -22,7 +22,6 @@
 
 #include <openssl/evp.h>
 
-#include <algorithm>
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
@@ -40,6 +39,9 @@
 #include <vector>
 
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/deadline.h"
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
 #include "tests/db/raw_sqlcipher.h"
 #include "tests/db/worker_support.h"
 
@@ -51,33 +53,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Deadline: a bound on a test's own run time.
-class Deadline {
- public:
-  explicit Deadline(milliseconds budget) : end_(Clock::now() + budget) {}
-  milliseconds remaining() const {
-    const auto left = std::chrono::duration_cast<milliseconds>(end_ - Clock::now());
-    return std::max(left, milliseconds(0));
-  }
-  bool passed() const { return Clock::now() >= end_; }
+using coordkit::testing::Deadline;
 
- private:
-  Clock::time_point end_;
-};
-
-// runfile: `$TEST_SRCDIR/coordkit/<relative>` (Bazel runfiles).
-inline fs::path runfile(const std::string& relative) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  if (srcdir == nullptr) return fs::path(relative);
-  return fs::path(srcdir) / "coordkit" / relative;
-}
-
-inline fs::path worker_binary() { return runfile("tests/db/db_worker"); }
-
-// test_tmpdir: $TEST_TMPDIR, or /tmp outside Bazel.
-inline fs::path test_tmpdir() {
-  const char* t = std::getenv("TEST_TMPDIR");
-  return t != nullptr ? fs::path(t) : fs::temp_directory_path();
-}
+inline fs::path worker_binary() { return coordkit::testing::runfile("tests/db/db_worker"); }
 
 // WorkerResult: how a worker ended and what it reported.
 struct WorkerResult {
@@ -184,13 +162,7 @@ class Barrier;
 class Scenario {
  public:
   explicit Scenario(const std::string& name, milliseconds budget = seconds(120))
-      : deadline_(budget) {
-    static std::atomic<int> counter{0};
-    dir_ =
-        test_tmpdir() / (name + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
+      : dir_(coordkit::testing::scratch_dir(name)), deadline_(budget) {}
   Scenario(const Scenario&) = delete;
   Scenario& operator=(const Scenario&) = delete;
 
@@ -235,15 +207,15 @@ class Barrier {
   // wait_ready: true once `n` workers have touched their ready file.
   bool wait_ready(std::size_t n, const Deadline& deadline) const {
     const std::string prefix = name_ + ".ready.";
-    while (!deadline.passed()) {
-      std::size_t ready = 0;
-      for (const auto& e : fs::directory_iterator(dir_)) {
-        if (e.path().filename().string().rfind(prefix, 0) == 0) ++ready;
-      }
-      if (ready >= n) return true;
-      std::this_thread::sleep_for(milliseconds(2));
-    }
-    return false;
+    return coordkit::testing::eventually(
+        [&] {
+          std::size_t ready = 0;
+          for (const auto& e : fs::directory_iterator(dir_)) {
+            if (e.path().filename().string().rfind(prefix, 0) == 0) ++ready;
+          }
+          return ready >= n;
+        },
+        deadline);
   }
   void release() const { touch(go()); }
 
@@ -655,7 +627,7 @@ inline void release_when_ready(const Barrier& b, const std::vector<Worker*>& wor
         FAIL("worker exited before the start barrier: " << r.describe());
       }
     }
-    REQUIRE_FALSE(s.deadline().passed());
+    REQUIRE_FALSE(s.deadline().expired());
   }
   b.release();
 }

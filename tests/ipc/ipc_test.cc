@@ -23,11 +23,14 @@
 #include <vector>
 
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/error_matchers.h"
 #include "tests/ipc/test_support.h"
 
 namespace fs = std::filesystem;
 namespace ipc = coordkit::ipc;
 namespace spawn = coordkit::spawn;
+using coordkit::testing::has_code;
+using coordkit::testing::thrown;
 using namespace coordkit::ipc_test;
 using namespace std::chrono_literals;
 
@@ -525,13 +528,7 @@ TEST_CASE("A runtime dir that is group- or world-writable, someone else's, or a 
   CHECK(exit->exit_code == kExitUnsafeRuntimeDir);
   CHECK(server.log_text().find("code=" + std::string(ipc::code_name(expected))) !=
         std::string::npos);
-  std::optional<ipc::ErrorCode> client_error;
-  try {
-    client_for(run).status();
-  } catch (const ipc::Error& e) {
-    client_error = e.code();
-  }
-  CHECK(client_error == expected);
+  CHECK_THROWS_MATCHES(client_for(run).status(), ipc::Error, has_code(expected));
   // Nothing was written into the refused directory.
   if (!fs::is_symlink(run)) CHECK(fs::is_empty(run));
   // Control: once the directory is private and ours, the same server runs.
@@ -624,14 +621,10 @@ TEST_CASE("wait_until_ready fails at once with exited_before_ready when the serv
 
   SECTION("a server that refuses its command line (a Child)") {
     ServerProcess server(work, "server", run, {"--jobs", "-1"});
-    std::optional<ipc::ErrorCode> code;
-    try {
-      client.wait_until_ready(60s, server.child());
-    } catch (const ipc::Error& e) {
-      code = e.code();
-      CHECK(e.code_name() == "exited_before_ready");
-    }
-    CHECK(code == ipc::ErrorCode::kExitedBeforeReady);
+    const ipc::Error exited =
+        thrown<ipc::Error>([&] { client.wait_until_ready(60s, server.child()); });
+    CHECK(exited.code() == ipc::ErrorCode::kExitedBeforeReady);
+    CHECK(exited.code_name() == "exited_before_ready");
     // The Child is reaped already; its exit status says why.
     const auto exit = server.wait_exit(0ms);
     REQUIRE(exit.has_value());
@@ -669,22 +662,15 @@ TEST_CASE("wait_until_ready times out while a server is still starting or none w
   const fs::path work = scratch_dir("ready_timeout");
   const fs::path run = work / "run";
   const ipc::Client client = client_for(run);
-  auto code_of = [](auto&& fn) -> std::optional<ipc::ErrorCode> {
-    try {
-      fn();
-    } catch (const ipc::Error& e) {
-      return e.code();
-    }
-    return std::nullopt;
-  };
   SECTION("no server at all") {
-    CHECK(code_of([&] { client.wait_until_ready(100ms); }) == ipc::ErrorCode::kTimedOut);
+    CHECK_THROWS_MATCHES(client.wait_until_ready(100ms), ipc::Error,
+                         has_code(ipc::ErrorCode::kTimedOut));
   }
   SECTION("a server that is still starting") {
     ServerProcess server(work, "server", run, {"--start-delay-ms", "60000"});
     REQUIRE(eventually([&] { return client.status().verified; }));
-    CHECK(code_of([&] { client.wait_until_ready(200ms, server.child()); }) ==
-          ipc::ErrorCode::kTimedOut);
+    CHECK_THROWS_MATCHES(client.wait_until_ready(200ms, server.child()), ipc::Error,
+                         has_code(ipc::ErrorCode::kTimedOut));
     CHECK(client.status().state == ipc::ServerState::kStarting);
     CHECK_FALSE(server.wait_exit(0ms).has_value());  // still running: the wait did not end it
     CHECK(client.stop({.deadline = 10s}).outcome == ipc::StopOutcome::kStopped);

@@ -1,14 +1,12 @@
-// Internal, tests only: scratch directories, whole-file snapshots and a raw
-// SQLCipher handle that goes through SQLite's own PRAGMA key path.
+// Internal, tests only: whole-file snapshots and a raw SQLCipher handle that
+// goes through SQLite's own PRAGMA key path (scratch directories come from
+// //testing).
 #ifndef COORDKIT_DB_INTERNAL_TESTING_H_
 #define COORDKIT_DB_INTERNAL_TESTING_H_
 
 #include <sqlcipher/sqlite3.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -17,18 +15,6 @@
 #include <utility>
 
 namespace coordkit::db::testing {
-
-// scratch_dir: a fresh directory under TEST_TMPDIR (or /tmp) for one test.
-inline std::filesystem::path scratch_dir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
-                              ("db-" + name + "-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter.fetch_add(1)));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 // slurp: the whole file, byte for byte (empty optional if missing).
 inline std::optional<std::string> slurp(const std::filesystem::path& p) {

@@ -45,7 +45,7 @@ struct TestServer {
   Router router{ApiInfo{.title = "test", .version = "1.0.0"}};
   std::unique_ptr<Server> server;
 
-  explicit TestServer(ServerOptions options = {}, std::string socket_name = "http.sock") {
+  explicit TestServer(ServerOptions options = {}, const std::string& socket_name = "http.sock") {
     router.set_validate_responses(true);
     internal::add_example_routes(router, store);
     router.tag("test", "Test-only routes");

@@ -83,9 +83,9 @@ struct UnixClient {
 };
 
 // make_request: a request with `headers` and, if given, a JSON body.
-inline BeastRequest make_request(std::string_view method, std::string_view target,
-                                 std::string body = "",
-                                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+inline BeastRequest make_request(
+    std::string_view method, std::string_view target, std::string body = "",
+    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   BeastRequest req;
   req.method_string(boost::beast::string_view(method.data(), method.size()));
   req.target(boost::beast::string_view(target.data(), target.size()));
