@@ -3,7 +3,9 @@
 # finds the same dependencies again.
 
 find_package(Threads REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+if(NOT WIN32)
+  find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+endif()
 
 # In the source tree headers live in libs/<lib>/ but are included as
 # "coordkit/<lib>/...": the build tree gets include/coordkit/<lib> as a link
@@ -40,10 +42,20 @@ endfunction()
 coordkit_interface(base)
 coordkit_interface(spawn DEPS coordkit::base Threads::Threads)
 coordkit_interface(log DEPS coordkit::base Threads::Threads)
-coordkit_interface(db DEPS coordkit::base sqlcipher OpenSSL::Crypto Threads::Threads
-                   DEFINES SQLITE_HAS_CODEC)
-coordkit_interface(ipc DEPS coordkit::base coordkit::spawn OpenSSL::Crypto Threads::Threads
-                   DEFINES BOOST_ASIO_NO_DEPRECATED)
+if(WIN32)
+  # The Windows build (cmake/mingw-w64-x86_64.cmake): Debian packages no
+  # SQLCipher or OpenSSL for mingw, so coordkit::db has no dependencies and
+  # its headers stop with an #error; Asio needs Winsock, random tokens come
+  # from BCryptGenRandom.
+  coordkit_interface(db DEPS coordkit::base)
+  coordkit_interface(ipc DEPS coordkit::base coordkit::spawn Threads::Threads ws2_32 mswsock bcrypt
+                     DEFINES BOOST_ASIO_NO_DEPRECATED)
+else()
+  coordkit_interface(db DEPS coordkit::base sqlcipher OpenSSL::Crypto Threads::Threads
+                     DEFINES SQLITE_HAS_CODEC)
+  coordkit_interface(ipc DEPS coordkit::base coordkit::spawn OpenSSL::Crypto Threads::Threads
+                     DEFINES BOOST_ASIO_NO_DEPRECATED)
+endif()
 
 # pkg-config: Requires / Cflags / Libs of coordkit-<lib>.pc (and "all").
 set(COORDKIT_PC_REQUIRES_base "")

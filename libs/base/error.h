@@ -77,6 +77,7 @@ class Error : public std::runtime_error {
  private:
   static std::string os_error_text(int err) {
 #if defined(_WIN32)
+    static_cast<void>(err);
     return "see GetLastError";
 #else
     char buf[128] = {};

@@ -14,6 +14,10 @@
 #ifndef COORDKIT_DB_COUNTERS_H_
 #define COORDKIT_DB_COUNTERS_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -39,6 +39,10 @@
 #ifndef COORDKIT_DB_DATABASE_H_
 #define COORDKIT_DB_DATABASE_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <sqlcipher/sqlite3.h>
 
 #include <cstdint>

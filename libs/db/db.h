@@ -16,6 +16,10 @@
 #ifndef COORDKIT_DB_DB_H_
 #define COORDKIT_DB_DB_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include "coordkit/db/counters.h"     // IWYU pragma: export
 #include "coordkit/db/database.h"     // IWYU pragma: export
 #include "coordkit/db/error.h"        // IWYU pragma: export

@@ -18,6 +18,10 @@
 #ifndef COORDKIT_DB_ERROR_H_
 #define COORDKIT_DB_ERROR_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 // coordkit::db needs SQLCipher's codec API (sqlite3_key_v2, sqlite3_rekey_v2),
 // which <sqlcipher/sqlite3.h> declares only with SQLITE_HAS_CODEC defined.
 #if !defined(SQLITE_HAS_CODEC)

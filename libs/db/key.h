@@ -15,6 +15,10 @@
 #ifndef COORDKIT_DB_KEY_H_
 #define COORDKIT_DB_KEY_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <array>
 #include <cstddef>
 #include <cstdint>

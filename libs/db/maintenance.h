@@ -7,6 +7,10 @@
 #ifndef COORDKIT_DB_MAINTENANCE_H_
 #define COORDKIT_DB_MAINTENANCE_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -13,6 +13,10 @@
 #ifndef COORDKIT_DB_OPTIONS_H_
 #define COORDKIT_DB_OPTIONS_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

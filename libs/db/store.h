@@ -30,6 +30,10 @@
 #ifndef COORDKIT_DB_STORE_H_
 #define COORDKIT_DB_STORE_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>

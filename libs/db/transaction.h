@@ -25,6 +25,10 @@
 #ifndef COORDKIT_DB_TRANSACTION_H_
 #define COORDKIT_DB_TRANSACTION_H_
 
+#ifdef _WIN32
+#error "libs/db is POSIX-only: Debian packages no SQLCipher for mingw"
+#endif
+
 #include <sqlcipher/sqlite3.h>
 
 #include <cstdint>

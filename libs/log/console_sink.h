@@ -14,6 +14,14 @@
 // before opening anything, which points every closed descriptor among 0, 1
 // and 2 at /dev/null.
 //
+// Windows: the sink writes to a HANDLE (standard error by default, looked up
+// at each write). A real console gets WriteConsoleW, a redirected handle
+// (file, pipe, NUL) plain WriteFile, both of the same ASCII line, so what
+// appears is identical under code page 1252, 437, 850 or 65001. No console
+// at all (a GUI-subsystem process, a detached one, a closed or invalid
+// handle) counts a failed write (ERROR_INVALID_HANDLE) and nothing else;
+// a pipe whose reader is gone fails with ERROR_NO_DATA, counted likewise.
+//
 // Example:
 //
 //   #include "coordkit/log/log.h"
@@ -28,16 +36,24 @@
 #ifndef COORDKIT_LOG_CONSOLE_SINK_H_
 #define COORDKIT_LOG_CONSOLE_SINK_H_
 
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <mutex>
 
 #include "coordkit/log/error.h"
 #include "coordkit/log/format.h"
+#ifdef _WIN32
+#include "coordkit/log/internal/windows_console.h"
+#else
 #include "coordkit/log/internal/fd_io.h"
+#endif
 #include "coordkit/log/internal/line_format.h"
 #include "coordkit/log/record.h"
 #include "coordkit/log/sink.h"
@@ -54,6 +70,12 @@ namespace coordkit::log {
 // at 1 or 2. Throws Error(kOpenFailed) with the errno if /dev/null cannot be
 // opened: the process then has no safe place for stray output, and should
 // exit. Not thread-safe against concurrent open()s (hence: first thing).
+#ifdef _WIN32
+// Windows: standard handles are not numbered lowest-free as POSIX
+// descriptors are, so a missing one cannot capture a later file: nothing to
+// reserve, always 0.
+inline int reserve_standard_fds() noexcept { return 0; }
+#else
 inline int reserve_standard_fds() {
   int reserved = 0;
   for (int fd = 0; fd <= 2; ++fd) {
@@ -75,11 +97,19 @@ inline int reserve_standard_fds() {
   }
   return reserved;
 }
+#endif
 
 // ConsoleSinkOptions: where and how a ConsoleSink writes.
 struct ConsoleSinkOptions {
+#ifdef _WIN32
+  // The handle to write to; not owned (never closed). nullptr, the default:
+  // GetStdHandle(STD_ERROR_HANDLE) at each write, so a console allocated or
+  // a handle set with SetStdHandle later is followed.
+  HANDLE handle = nullptr;
+#else
   // The descriptor to write to; not owned (never closed). Default stderr.
   int fd = STDERR_FILENO;
+#endif
   // Text for people by default; JSON lines for a supervisor that parses them.
   Format format = Format::kText;
 };
@@ -92,12 +122,18 @@ struct ConsoleSinkOptions {
 // still tried, so output resumes if the descriptor recovers. Never raises
 // SIGPIPE (see internal/fd_io.h for how), never throws, never exits. A
 // non-blocking descriptor that is full drops the line (EAGAIN). flush() has
-// nothing to do: nothing is buffered. POSIX only.
+// nothing to do: nothing is buffered. Windows: see the top of this file;
+// last_os_error is then a GetLastError() value.
 class ConsoleSink final : public Sink {
  public:
   ConsoleSink() noexcept : ConsoleSink(ConsoleSinkOptions{}) {}
+#ifdef _WIN32
+  explicit ConsoleSink(ConsoleSinkOptions options) noexcept
+      : handle_(options.handle), format_(options.format) {}
+#else
   explicit ConsoleSink(ConsoleSinkOptions options) noexcept
       : fd_(options.fd), format_(options.format) {}
+#endif
 
   void write(const Record& record) noexcept override {
     internal::LineBuffer& line = internal::thread_line_buffer();
@@ -108,7 +144,12 @@ class ConsoleSink final : public Sink {
       return;
     }
     const std::lock_guard lock(mutex_);
+#ifdef _WIN32
+    const HANDLE handle = handle_ != nullptr ? handle_ : ::GetStdHandle(STD_ERROR_HANDLE);
+    const int error = internal::write_handle_line(handle, line.data(), line.size());
+#else
     const int error = writer_.write_line(fd_, line.data(), line.size());
+#endif
     if (error == 0) {
       count_lines_written(1);
     } else {
@@ -118,14 +159,25 @@ class ConsoleSink final : public Sink {
 
   void flush() noexcept override {}
 
+#ifdef _WIN32
+  // handle: the handle this sink writes to (nullptr: standard error).
+  HANDLE handle() const noexcept { return handle_; }
+#else
   // fd: the descriptor this sink writes to.
   int fd() const noexcept { return fd_; }
+#endif
 
  private:
+#ifdef _WIN32
+  const HANDLE handle_;
+#else
   const int fd_;
+#endif
   const Format format_;
   std::mutex mutex_;
+#ifndef _WIN32
   internal::StreamWriter writer_;  // guarded by mutex_
+#endif
 };
 
 }  // namespace coordkit::log

@@ -44,6 +44,11 @@
 #ifndef COORDKIT_LOG_FILE_SINK_H_
 #define COORDKIT_LOG_FILE_SINK_H_
 
+#ifdef _WIN32
+#error \
+    "coordkit/log/file_sink.h is POSIX-only for now: on Windows log to a ConsoleSink and send stderr to a file (coordkit::spawn's Stdio::file)"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
