@@ -94,6 +94,11 @@ struct Command {
   // Stdio::file() streams so that nothing ties it to the parent's terminal,
   // and release() the Child if it should outlive the Child object.
   bool detached = false;
+  // windows_detached_process: Windows only, with `detached`: DETACHED_PROCESS
+  // instead of CREATE_NO_WINDOW, so a console program gets no console at all
+  // rather than one without a window (then a console program it starts in
+  // turn opens a window of its own). Ignored elsewhere.
+  bool windows_detached_process = false;
 };
 
 }  // namespace coordkit::spawn

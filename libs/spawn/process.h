@@ -4,7 +4,8 @@
 // A PID alone is not an identity: a freed PID comes back after some tens of
 // thousands of forks. A `ProcessIdentity` adds the process start time and the
 // boot id; `Process::open()` turns an identity into a handle only while that
-// very process is alive (Linux: a pidfd opened and then re-verified), and
+// very process is alive (Linux: a pidfd opened and then re-verified;
+// Windows: a process handle, which keeps the PID from being reused), and
 // every later signal goes through that handle.
 //
 // Example (a CLI stopping the server named in a status file):
@@ -33,8 +34,10 @@ namespace coordkit::spawn {
 struct ProcessIdentity {
   std::int64_t pid = 0;
   // start_time: Linux: /proc/<pid>/stat field 22, clock ticks since boot.
+  // Windows: the creation time (GetProcessTimes, a FILETIME), absolute, so
+  // boot_id is empty there.
   std::uint64_t start_time = 0;
-  // boot_id: Linux: /proc/sys/kernel/random/boot_id. An empty boot_id is not
+  // boot_id: Linux: /proc/sys/kernel/random/boot_id (empty on Windows). An empty boot_id is not
   // checked (identities from a source that did not record it).
   std::string boot_id{};
 

@@ -8,6 +8,10 @@
 // descriptors 0/1/2 open in the child, a new session when detached. Linux
 // 5.3+: a pidfd is opened right after the spawn, so waiting is poll() on it
 // and terminate()/kill() can never reach a process that reused the PID.
+// Windows: CreateProcessW with a handle list (the child inherits only its
+// stdio), detached as CREATE_NO_WINDOW or DETACHED_PROCESS in a new process
+// group, waits and stops through the process handle (TerminateProcess, exit
+// code 1, for both terminate() and kill()); see internal/windows_spawn.h.
 //
 // Example:
 //   namespace sp = coordkit::spawn;

@@ -62,6 +62,13 @@ inline std::string hex(std::string_view bytes) {
   return out;
 }
 
+// running_under_wine: true under Wine (ntdll exports wine_get_version), so
+// a test can name a documented Wine difference instead of hiding it.
+inline bool running_under_wine() {
+  const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+  return ntdll != nullptr && ::GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
 // exe_dir: the directory of this executable (where the suite's helpers are).
 inline std::wstring exe_dir() {
   std::wstring path(32768, L'\0');
