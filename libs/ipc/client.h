@@ -393,8 +393,8 @@ class Client {
     out.lock_holder_pid = probe.holder_pid;
     std::optional<internal::SmallFile> file;
     try {
-      file = internal::read_small_file(dir.file(internal::status_file_name(app_)),
-                                       kMaxStatusFileSize);
+      file =
+          internal::read_small_file(dir.file(internal::status_file_name(app_)), kMaxStatusFileSize);
     } catch (const Error&) {
       file = internal::SmallFile{};  // an unreadable entry: garbage
     }

@@ -373,9 +373,9 @@ class ServerCore {
     const bool truncated = read_up_to(h.get(), kMaxShutdownFileSize, content, path.string());
     const OwnerId owner =
         owned_by_us(h.get(), path.string()) ? kWindowsThisUser : kWindowsOtherUser;
-    const ShutdownVerdict verdict = judge_shutdown_file(
-        {mode, owner, static_cast<LinkCount>(facts.links), truncated, content}, kWindowsThisUser,
-        record_.token);
+    const ShutdownVerdict verdict =
+        judge_shutdown_file({mode, owner, static_cast<LinkCount>(facts.links), truncated, content},
+                            kWindowsThisUser, record_.token);
     if (!verdict.accepted) {
       if (from_event && *verdict.rejected == RejectReason::kMalformed) return;
       return reject(*verdict.rejected, h.get(), facts.key, false, verdict.why);
@@ -447,8 +447,10 @@ class ServerCore {
         off += info->NextEntryOffset;
       }
     }
-    if (!lost_.load() && !request().has_value()) rearm_watch();
-    else watching_ = false;
+    if (!lost_.load() && !request().has_value())
+      rearm_watch();
+    else
+      watching_ = false;
     return check;
   }
 
@@ -465,13 +467,12 @@ class ServerCore {
       if (watching_) handles[count++] = change_.get();
 
       const auto now = Clock::now();
-      const auto wait_ms = std::clamp<std::int64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - now +
-                                                                std::chrono::microseconds(999))
-              .count(),
-          0, 60000);
-      const DWORD rc =
-          ::WaitForMultipleObjects(count, handles, FALSE, static_cast<DWORD>(wait_ms));
+      const auto wait_ms =
+          std::clamp<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       next_poll - now + std::chrono::microseconds(999))
+                                       .count(),
+                                   0, 60000);
+      const DWORD rc = ::WaitForMultipleObjects(count, handles, FALSE, static_cast<DWORD>(wait_ms));
       if (exit_.load()) return;
       try {
         if (rc == WAIT_FAILED) {
@@ -515,7 +516,7 @@ class ServerCore {
   Handle change_;  // the directory watch's completion event
   OVERLAPPED overlapped_{};
   std::vector<unsigned char> buffer_ = std::vector<unsigned char>(16384);
-  bool watching_ = false;    // watcher thread only, once the thread runs
+  bool watching_ = false;     // watcher thread only, once the thread runs
   bool watch_armed_ = false;  // set in the constructor, then constant
   std::optional<ConsoleCatcher> console_;
   std::atomic<bool> exit_{false};

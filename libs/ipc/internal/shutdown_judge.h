@@ -37,8 +37,12 @@ inline constexpr FileMode kTypeDirectory = 0040000;
 inline constexpr FileMode kTypeSymlink = 0120000;
 inline constexpr OwnerId kWindowsThisUser = 0;
 inline constexpr OwnerId kWindowsOtherUser = 1;
-constexpr bool is_symlink_mode(FileMode mode) noexcept { return (mode & kTypeMask) == kTypeSymlink; }
-constexpr bool is_regular_mode(FileMode mode) noexcept { return (mode & kTypeMask) == kTypeRegular; }
+constexpr bool is_symlink_mode(FileMode mode) noexcept {
+  return (mode & kTypeMask) == kTypeSymlink;
+}
+constexpr bool is_regular_mode(FileMode mode) noexcept {
+  return (mode & kTypeMask) == kTypeRegular;
+}
 #else
 using FileMode = mode_t;
 using OwnerId = uid_t;

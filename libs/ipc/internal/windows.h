@@ -172,13 +172,12 @@ inline const UserSids& user_sids() {
 inline bool owned_by_us(HANDLE h, const std::string& what) {
   PSID owner = nullptr;
   PSECURITY_DESCRIPTOR sd = nullptr;
-  const DWORD rc = ::GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner,
-                                     nullptr, nullptr, nullptr, &sd);
+  const DWORD rc = ::GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr,
+                                     nullptr, nullptr, &sd);
   if (rc != ERROR_SUCCESS) throw_win32("GetSecurityInfo " + what, rc);
   const UserSids& sids = user_sids();
-  const bool ours = owner != nullptr &&
-                    (::EqualSid(owner, const_cast<BYTE*>(sids.user.data())) ||
-                     ::EqualSid(owner, const_cast<BYTE*>(sids.owner.data())));
+  const bool ours = owner != nullptr && (::EqualSid(owner, const_cast<BYTE*>(sids.user.data())) ||
+                                         ::EqualSid(owner, const_cast<BYTE*>(sids.owner.data())));
   ::LocalFree(sd);
   return ours;
 }
@@ -189,8 +188,8 @@ class PrivateSecurity {
  public:
   PrivateSecurity() {
     const std::wstring sddl = L"D:P(A;OICI;FA;;;" + user_sids().user_string + L")";
-    if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1,
-                                                                &sd_, nullptr)) {
+    if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd_,
+                                                                nullptr)) {
       throw_win32("ConvertStringSecurityDescriptorToSecurityDescriptorW");
     }
     attributes_.nLength = sizeof attributes_;
@@ -258,7 +257,8 @@ struct WinDir {
 inline FileFacts check_dir_handle(HANDLE h, const std::filesystem::path& path) {
   const FileFacts facts = facts_of(h, path.string());
   if ((facts.attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
-    throw Error(ErrorCode::kRuntimeDirIsSymlink, "runtime dir is a reparse point: " + path.string());
+    throw Error(ErrorCode::kRuntimeDirIsSymlink,
+                "runtime dir is a reparse point: " + path.string());
   }
   if ((facts.attributes & FILE_ATTRIBUTE_DIRECTORY) == 0) {
     throw Error(ErrorCode::kRuntimeDirNotDirectory,
@@ -342,7 +342,8 @@ inline WinDir open_runtime_dir(const std::filesystem::path& dir,
     if (!p.empty()) ++base_parts;
   }
   if (parts.empty() || base_parts >= parts.size()) {
-    throw Error(ErrorCode::kInvalidArgument, "runtime dir must lie below its base: " + abs.string());
+    throw Error(ErrorCode::kInvalidArgument,
+                "runtime dir must lie below its base: " + abs.string());
   }
   fs::path so_far = abs.root_path();
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {

@@ -30,7 +30,7 @@ namespace coordkit::ipc::internal {
 inline constexpr std::chrono::milliseconds kCloseGrace{4500};
 
 struct ConsoleEvents {
-  HANDLE arrived = nullptr;  // auto-reset: set when an event was counted
+  HANDLE arrived = nullptr;   // auto-reset: set when an event was counted
   HANDLE finished = nullptr;  // manual-reset: set when the Server is done
 };
 

@@ -131,7 +131,9 @@ class InstanceLock {
   }
 
   InstanceLock(InstanceLock&& other) noexcept
-      : lock_(std::move(other.lock_)), key_(other.key_), owned_(std::exchange(other.owned_, false)) {}
+      : lock_(std::move(other.lock_)),
+        key_(other.key_),
+        owned_(std::exchange(other.owned_, false)) {}
   InstanceLock& operator=(InstanceLock&&) = delete;
   InstanceLock(const InstanceLock&) = delete;
   InstanceLock& operator=(const InstanceLock&) = delete;

@@ -54,8 +54,8 @@ int serve(int argc, char** argv) {
       server->wait_for_shutdown(std::chrono::seconds(60));
   if (!request) return 5;
   server.reset();  // the status file goes and the lock is released
-  std::ofstream(argv[3], std::ios::binary) << "source=" << to_string(request->source)
-                         << " mode=" << to_string(request->mode) << "\n";
+  std::ofstream(argv[3], std::ios::binary)
+      << "source=" << to_string(request->source) << " mode=" << to_string(request->mode) << "\n";
   return 0;
 }
 

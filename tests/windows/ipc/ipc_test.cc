@@ -17,6 +17,8 @@
 // - Escalation: a forged status naming a live process with the wrong
 //   creation time must leave that process running; the same status with
 //   the right creation time must stop it, so the check is what decides.
+#include "coordkit/ipc/ipc.h"
+
 #include <windows.h>
 
 #include <chrono>
@@ -31,7 +33,6 @@
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/windows.h"
 #include "coordkit/ipc/internal/windows_lock.h"
-#include "coordkit/ipc/ipc.h"
 
 namespace {
 
@@ -108,7 +109,8 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 20s) {
 std::wstring quoted(const fs::path& p) { return L"\"" + p.wstring() + L"\""; }
 
 // serve_args: the helper's "serve" command line for runtime dir `dir`.
-std::wstring serve_args(const fs::path& dir, const fs::path& result, const std::wstring& flags = L"") {
+std::wstring serve_args(const fs::path& dir, const fs::path& result,
+                        const std::wstring& flags = L"") {
   return L"serve " + quoted(dir) + L" " + quoted(result) + (flags.empty() ? L"" : L" " + flags);
 }
 
@@ -154,9 +156,9 @@ LPTHREAD_START_ROUTINE ctrl_routine() {
 bool deliver_ctrl(HANDLE process, DWORD event) {
   LPTHREAD_START_ROUTINE routine = ctrl_routine();
   if (routine == nullptr) return false;
-  HANDLE thread = ::CreateRemoteThread(process, nullptr, 0, routine,
-                                       reinterpret_cast<void*>(static_cast<DWORD_PTR>(event)), 0,
-                                       nullptr);
+  HANDLE thread =
+      ::CreateRemoteThread(process, nullptr, 0, routine,
+                           reinterpret_cast<void*>(static_cast<DWORD_PTR>(event)), 0, nullptr);
   if (thread == nullptr) return false;
   ::CloseHandle(thread);
   return true;
@@ -197,9 +199,9 @@ COORDKIT_TEST("the runtime dir is the flag, then COORDKIT_RUNTIME_DIR, then %LOC
   PACL dacl = nullptr;
   PSID owner = nullptr;
   PSECURITY_DESCRIPTOR sd = nullptr;
-  const DWORD rc = ::GetNamedSecurityInfoW(
-      state.path.wstring().c_str(), SE_FILE_OBJECT,
-      DACL_SECURITY_INFORMATION | OWNER_SECURITY_INFORMATION, &owner, nullptr, &dacl, nullptr, &sd);
+  const DWORD rc = ::GetNamedSecurityInfoW(state.path.wstring().c_str(), SE_FILE_OBJECT,
+                                           DACL_SECURITY_INFORMATION | OWNER_SECURITY_INFORMATION,
+                                           &owner, nullptr, &dacl, nullptr, &sd);
   REQUIRE_EQ(rc, static_cast<DWORD>(ERROR_SUCCESS));
   const auto& sids = ipc::internal::user_sids();
   CHECK(owner != nullptr && ::EqualSid(owner, const_cast<BYTE*>(sids.user.data())));
@@ -331,10 +333,8 @@ COORDKIT_TEST("a shutdown file stops a server; seen through ReadDirectoryChanges
   const fs::path dir = fs::path(scratch.path()) / "rt";
   std::optional<ipc::ShutdownRequest> seen;
   // A 60 s poll: within the 10 s bound only the notification can deliver.
-  ipc::Server server({.app = kApp,
-                      .runtime_dir = dir,
-                      .poll_interval = 60s,
-                      .handle_signals = false});
+  ipc::Server server(
+      {.app = kApp, .runtime_dir = dir, .poll_interval = 60s, .handle_signals = false});
   REQUIRE(server.using_inotify());
   server.set_ready();
   const auto start = std::chrono::steady_clock::now();
@@ -533,8 +533,8 @@ COORDKIT_TEST("stop escalates against the verified server only, never a reused P
   ipc::Status s = client_for(dir).status();
   CHECK(s.state == ipc::ServerState::kStarting);
   CHECK(!s.verified);
-  ipc::StopResult r = client_for(dir).stop({.deadline = 300ms, .terminate_grace = 300ms,
-                                            .kill_wait = 300ms});
+  ipc::StopResult r =
+      client_for(dir).stop({.deadline = 300ms, .terminate_grace = 300ms, .kill_wait = 300ms});
   CHECK(r.outcome == ipc::StopOutcome::kTimedOut);
   CHECK(!r.escalated());
   CHECK(victim.running());

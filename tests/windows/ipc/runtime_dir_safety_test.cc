@@ -86,9 +86,8 @@ COORDKIT_TEST("a runtime dir owned by another user is refused") {
                     ipc::ErrorCode::kRuntimeDirNotOwned);
   CHECK_THROWS_CODE(ipc::Client({.app = "app", .runtime_dir = foreign}).status(), ipc::Error,
                     ipc::ErrorCode::kRuntimeDirNotOwned);
-  CHECK_THROWS_CODE(
-      ipc::Server({.app = "app", .runtime_dir = foreign, .handle_signals = false}), ipc::Error,
-      ipc::ErrorCode::kRuntimeDirNotOwned);
+  CHECK_THROWS_CODE(ipc::Server({.app = "app", .runtime_dir = foreign, .handle_signals = false}),
+                    ipc::Error, ipc::ErrorCode::kRuntimeDirNotOwned);
 }
 
 }  // namespace
