@@ -455,6 +455,34 @@ COORDKIT_TEST("Ctrl+C enters the graceful path; without the handler it kills") {
   if (!log_of(log).empty()) wt::note("helper log: " + log_of(log));
 }
 
+COORDKIT_TEST("Ctrl+Break from GenerateConsoleCtrlEvent to the server's own process group") {
+  REQUIRE(own_console());
+  wt::ScratchDir scratch;
+  const fs::path log = fs::path(scratch.path()) / "helper.log";
+  const fs::path dir = fs::path(scratch.path()) / "rt";
+  const fs::path result = fs::path(scratch.path()) / "result";
+  // This console, a process group of its own (Ctrl+C is off there, Break is not).
+  Proc server(serve_args(dir, result), log.wstring(), CREATE_NEW_PROCESS_GROUP);
+  REQUIRE(eventually([&] { return ready(dir); }));
+  if (::GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, server.pid())) {
+    CHECK(server.wait(20s) == std::optional<DWORD>(0));
+    CHECK_EQ(wt::read_file(result.wstring()), std::string("source=signal mode=graceful\n"));
+  } else {
+    // Wine 8 sends no Ctrl+Break at all: the call fails with
+    // ERROR_INVALID_HANDLE (the next case delivers Break as the console
+    // does). Then nothing may have reached the server: it still serves and
+    // stops through its file.
+    const DWORD err = ::GetLastError();
+    wt::note("GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT) failed, error " + std::to_string(err));
+    CHECK_EQ(err, static_cast<DWORD>(ERROR_INVALID_HANDLE));
+    CHECK(server.running());
+    CHECK(ready(dir));
+    CHECK(client_for(dir).stop({.deadline = 20s}).outcome == ipc::StopOutcome::kStopped);
+    CHECK(server.wait(20s) == std::optional<DWORD>(0));
+    CHECK_EQ(wt::read_file(result.wstring()), std::string("source=file mode=graceful\n"));
+  }
+}
+
 COORDKIT_TEST("Ctrl+Break and console close enter the graceful path") {
   wt::ScratchDir scratch;
   const fs::path log = fs::path(scratch.path()) / "helper.log";
