@@ -13,6 +13,10 @@
 // against the verified server process, through a pidfd-backed
 // coordkit::spawn::Process.
 //
+// Windows: the lock is probed with a momentary shared LockFileEx, the
+// process is verified by its creation time (GetProcessTimes) through a
+// handle, and escalation is TerminateProcess through that same handle.
+//
 // wait_until_ready() is the other direction: after spawning a server, wait
 // until it publishes `ready`, and fail at once if it exits first.
 //
@@ -41,7 +45,12 @@
 #include "coordkit/spawn/process.h"
 #include "coordkit/spawn/spawn.h"
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include "coordkit/ipc/internal/names.h"
+#include "coordkit/ipc/internal/token.h"
+#include "coordkit/ipc/internal/windows.h"
+#include "coordkit/ipc/internal/windows_lock.h"
+#else
 #include <unistd.h>
 
 #include "coordkit/base/unique_fd.h"
@@ -144,13 +153,9 @@ class Client {
   // directory exists but is unsafe (its content is not to be trusted),
   // Error{kSystem} on other OS failures.
   Status status() const {
-#if defined(_WIN32)
-    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
-#else
-    UniqueFd dir = open_dir();
+    RuntimeDir dir = open_dir();
     if (!dir) return Status{};
     return read_status(dir.get());
-#endif
   }
 
   // request_shutdown: publishes a shutdown request carrying the running
@@ -159,12 +164,7 @@ class Client {
   // published a verifiable status yet (retry shortly), the kRuntimeDir*
   // errors, Error{kSystem}.
   void request_shutdown(ShutdownMode mode, std::chrono::milliseconds deadline) const {
-#if defined(_WIN32)
-    (void)mode;
-    (void)deadline;
-    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
-#else
-    UniqueFd dir = open_dir();
+    RuntimeDir dir = open_dir();
     if (!dir) throw Error(ErrorCode::kNotRunning, "no runtime dir " + location_.path.string());
     const Status s = read_status(dir.get());
     if (!s.running()) throw Error(ErrorCode::kNotRunning, "'" + app_ + "' is not running");
@@ -172,7 +172,6 @@ class Client {
       throw Error(ErrorCode::kNoStatus, "'" + app_ + "' holds its lock but has no status yet");
     }
     write_request(dir.get(), s.record->token, mode, deadline);
-#endif
   }
 
   // wait_until_stopped: waits up to `timeout` for the lock to be free;
@@ -180,16 +179,12 @@ class Client {
   // slices when there is one, otherwise checks the lock with a backoff from
   // 1 to 20 ms.
   bool wait_until_stopped(std::chrono::milliseconds timeout) const {
-#if defined(_WIN32)
-    (void)timeout;
-    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
-#else
     const auto until = Clock::now() + timeout;
-    std::optional<spawn::Process> process;
+    std::optional<ServerProcess> process;
     bool tried_open = false;
     auto pause = std::chrono::milliseconds(1);
     while (true) {
-      UniqueFd dir = open_dir();
+      RuntimeDir dir = open_dir();
       if (!dir) return true;
       const Status s = read_status(dir.get());
       if (!s.running()) return true;
@@ -212,7 +207,6 @@ class Client {
       std::this_thread::sleep_for(std::min(pause, left));
       pause = std::min(pause * 2, std::chrono::milliseconds(20));
     }
-#endif
   }
 
   // wait_until_ready: waits up to `timeout` until a verified server says
@@ -272,10 +266,6 @@ class Client {
   // kRuntimeDir* errors and Error{kSystem}; a server that stops by itself
   // meanwhile is not an error.
   StopResult stop(const StopOptions& options = {}) const {
-#if defined(_WIN32)
-    (void)options;
-    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Client is not implemented on Windows yet");
-#else
     const auto start = Clock::now();
     const auto until = start + options.deadline;
     StopResult result;
@@ -297,7 +287,7 @@ class Client {
       const bool draining_gracefully =
           s.state == ServerState::kDraining && options.mode == ShutdownMode::kGraceful;
       if (!draining_gracefully) {
-        UniqueFd dir = open_dir();
+        RuntimeDir dir = open_dir();
         if (dir) {
           try {
             write_request(dir.get(), s.record->token, options.mode, options.deadline);
@@ -320,7 +310,7 @@ class Client {
     s = status();
     if (!s.running()) return finish(StopOutcome::kStopped);
     if (!s.verified || !s.record) return finish(StopOutcome::kTimedOut);
-    std::optional<spawn::Process> process = open_process(*s.record);
+    std::optional<ServerProcess> process = open_process(*s.record);
     if (!process) {
       return finish(wait_until_stopped(std::chrono::milliseconds(50)) ? StopOutcome::kStopped
                                                                       : StopOutcome::kTimedOut);
@@ -340,14 +330,21 @@ class Client {
     }
     if (wait_until_stopped(options.kill_wait)) return finish(StopOutcome::kKilled);
     return finish(StopOutcome::kTimedOut);
-#endif
   }
 
  private:
   using Clock = std::chrono::steady_clock;
+#if defined(_WIN32)
+  // ServerProcess: the verified server process that escalation acts on.
+  using ServerProcess = internal::VerifiedProcess;
+  // RuntimeDir: an open runtime directory (invalid when it does not exist).
+  using RuntimeDir = internal::WinDir;
+#else
+  using ServerProcess = spawn::Process;
+  using RuntimeDir = UniqueFd;
+#endif
 
-#if !defined(_WIN32)
-  UniqueFd open_dir() const {
+  RuntimeDir open_dir() const {
     return internal::open_runtime_dir(location_.path, location_.trusted_base, /*create=*/false);
   }
 
@@ -380,6 +377,60 @@ class Client {
     }
   }
 
+#if defined(_WIN32)
+  static std::optional<ServerProcess> open_process(const StatusRecord& record) {
+    return internal::VerifiedProcess::open(record.pid, record.start_time);
+  }
+
+  // read_status (Windows): the lock by a momentary shared LockFileEx, the
+  // status file read sharing delete access; a status counts once the
+  // process it names is alive with the recorded creation time (the lock
+  // holder's PID is not known on Windows).
+  Status read_status(const internal::WinDir& dir) const {
+    Status out;
+    const internal::LockProbe probe =
+        internal::InstanceLock::probe(dir, internal::lock_file_name(app_));
+    out.lock_holder_pid = probe.holder_pid;
+    std::optional<internal::SmallFile> file;
+    try {
+      file =
+          internal::read_small_file(dir.file(internal::status_file_name(app_)), kMaxStatusFileSize);
+    } catch (const Error&) {
+      file = internal::SmallFile{};  // an unreadable entry: garbage
+    }
+    if (file && !file->reparse_point && file->facts.disk_file &&
+        (file->facts.attributes & FILE_ATTRIBUTE_DIRECTORY) == 0 && !file->truncated) {
+      out.record = parse_status(file->content);
+    }
+    if (!probe.held) {
+      out.state = file ? ServerState::kStale : ServerState::kStopped;
+      return out;
+    }
+    out.state = ServerState::kStarting;
+    if (!out.record) return out;
+    const StatusRecord& r = *out.record;
+    if (!internal::VerifiedProcess::open(r.pid, r.start_time)) return out;
+    out.verified = true;
+    const std::optional<Phase> phase = r.phase();
+    if (!phase) {
+      out.state = ServerState::kUnknownState;
+    } else if (*phase == Phase::kReady) {
+      out.state = ServerState::kReady;
+    } else if (*phase == Phase::kDraining) {
+      out.state = ServerState::kDraining;
+    }
+    return out;
+  }
+
+  void write_request(const internal::WinDir& dir, const std::string& token, ShutdownMode mode,
+                     std::chrono::milliseconds deadline) const {
+    const std::string name = internal::shutdown_file_name(app_);
+    const std::string temp =
+        internal::temp_file_name(name, internal::current_pid(), internal::random_hex(6));
+    internal::write_file_atomically(dir, name, temp, format_shutdown_file({token, mode, deadline}),
+                                    /*sync=*/false);
+  }
+#else
   static std::optional<spawn::Process> open_process(const StatusRecord& record) {
     try {
       return spawn::Process::open({record.pid, record.start_time, record.boot_id});

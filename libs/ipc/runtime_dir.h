@@ -10,7 +10,10 @@
 //      ~/.local/state/coordkit/<app> (Windows: %LOCALAPPDATA%\coordkit\<app>).
 // The directory is created 0700 and refused when it is a symlink, not owned
 // by this user, or accessible by group or others: its files carry the secret
-// that lets a process stop the server.
+// that lets a process stop the server. On Windows it is created with a
+// protected DACL granting this user alone full access, and refused when it
+// is a reparse point (symlink, junction), not a directory, or owned by
+// another user's SID; its DACL is not inspected.
 //
 // Example:
 //   coordkit::ipc::RuntimeDirLocation where = coordkit::ipc::resolve_runtime_dir("gateway");
@@ -26,7 +29,9 @@
 
 #include "coordkit/ipc/error.h"
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include "coordkit/ipc/internal/windows.h"
+#else
 #include "coordkit/ipc/internal/dir.h"
 #endif
 
@@ -132,23 +137,13 @@ inline RuntimeDirLocation resolve_runtime_dir(
 // Error{kSystem} for other OS failures. Never changes the mode of a
 // directory it did not create: a wrong mode is the user's to fix.
 inline void ensure_runtime_dir(const RuntimeDirLocation& where) {
-#if defined(_WIN32)
-  (void)where;
-  throw Error(ErrorCode::kUnsupported, "runtime dirs are not implemented on Windows yet");
-#else
   internal::open_runtime_dir(where.path, where.trusted_base, /*create=*/true);
-#endif
 }
 
 // check_runtime_dir: like ensure_runtime_dir but never creates anything;
 // returns false when the directory does not exist.
 inline bool check_runtime_dir(const RuntimeDirLocation& where) {
-#if defined(_WIN32)
-  (void)where;
-  throw Error(ErrorCode::kUnsupported, "runtime dirs are not implemented on Windows yet");
-#else
   return internal::open_runtime_dir(where.path, where.trusted_base, /*create=*/false).valid();
-#endif
 }
 
 }  // namespace coordkit::ipc

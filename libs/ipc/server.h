@@ -56,7 +56,9 @@
 #include "coordkit/ipc/shutdown.h"
 #include "coordkit/ipc/status.h"
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include "coordkit/ipc/internal/server_core_windows.h"
+#else
 #include <fcntl.h>
 
 #include "coordkit/base/unique_fd.h"
@@ -89,8 +91,12 @@ struct ServerOptions {
   std::string version{};  // published in the status file
   std::string address{};  // published; may be set later with set_address
   std::chrono::milliseconds poll_interval = kDefaultPollInterval;
-  bool use_inotify = true;     // false: the poll alone (also COORDKIT_IPC_FORCE_POLL)
-  bool handle_signals = true;  // SIGINT/SIGTERM request a graceful shutdown
+  // use_inotify: false: the poll alone (also COORDKIT_IPC_FORCE_POLL). On
+  // Windows it switches ReadDirectoryChangesW the same way.
+  bool use_inotify = true;
+  // handle_signals: SIGINT/SIGTERM (Windows: Ctrl+C, Ctrl+Break and console
+  // close, through SetConsoleCtrlHandler) request a graceful shutdown.
+  bool handle_signals = true;
   // on_shutdown: called when a request is accepted and again if it is
   // upgraded to fast; from the watcher thread (or the thread calling
   // request_shutdown). Keep it short and thread-safe; never destroy the
@@ -115,10 +121,6 @@ class Server {
   // another Server in this process already handles signals;
   // Error{kNoRuntimeDir}, Error{kSystem}.
   explicit Server(ServerOptions options) {
-#if defined(_WIN32)
-    (void)options;
-    throw Error(ErrorCode::kUnsupported, "coordkit::ipc::Server is not implemented on Windows yet");
-#else
     internal::CoreOptions core;
     core.app = std::move(options.app);
     core.runtime_dir = std::move(options.runtime_dir);
@@ -130,7 +132,6 @@ class Server {
     core.on_shutdown = std::move(options.on_shutdown);
     core.on_event = std::move(options.on_event);
     core_ = std::make_unique<internal::ServerCore>(std::move(core));
-#endif
   }
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -143,7 +144,8 @@ class Server {
   const std::filesystem::path& runtime_dir() const noexcept { return core_->runtime_dir(); }
   // instance_token: this instance's secret (also in the 0600 status file).
   const std::string& instance_token() const noexcept { return core_->token(); }
-  // using_inotify: false when watching is the poll alone.
+  // using_inotify: false when watching is the poll alone (Windows: whether
+  // ReadDirectoryChangesW is armed).
   bool using_inotify() const noexcept { return core_->using_inotify(); }
 
   // phase: what the status file says now.
@@ -179,8 +181,16 @@ class Server {
   // by the Server: never read, write or close it, and never give it to an
   // object that closes it (an Asio posix::stream_descriptor does on
   // destruction: use shutdown_handle_dup() for those); valid for the
-  // Server's lifetime.
+  // Server's lifetime. Windows: a manual-reset event HANDLE, signalled once
+  // a shutdown was requested, for WaitForMultipleObjects (or an Asio
+  // windows::object_handle given a DuplicateHandle of it); never close it.
+#if defined(_WIN32)
+  std::intptr_t shutdown_native_handle() const noexcept {
+    return reinterpret_cast<std::intptr_t>(core_->notify_handle());
+  }
+#else
   std::intptr_t shutdown_native_handle() const noexcept { return core_->notify_fd(); }
+#endif
 
 #if !defined(_WIN32)
   // shutdown_handle_dup: a new descriptor (close-on-exec) for the same
@@ -204,9 +214,7 @@ class Server {
 #endif
 
  private:
-#if !defined(_WIN32)
   std::unique_ptr<internal::ServerCore> core_;
-#endif
 };
 
 }  // namespace coordkit::ipc

@@ -3,11 +3,19 @@
 // is (its user, its token). The watcher (server_core.h) only gathers the
 // facts, asks here, and then accepts the request or reports and removes
 // the file; every rule about which files count lives in this header.
+//
+// The facts are POSIX-shaped on every platform. On Windows the watcher maps
+// a reparse point to S_IFLNK, a directory to S_IFDIR, a disk file to
+// S_IFREG and anything else to 0; the owner to kWindowsThisUser when the
+// file's owner SID is this user's, kWindowsOtherUser otherwise; and the
+// link count to nNumberOfLinks. The same table then judges both.
 #ifndef COORDKIT_IPC_INTERNAL_SHUTDOWN_JUDGE_H_
 #define COORDKIT_IPC_INTERNAL_SHUTDOWN_JUDGE_H_
 
+#if !defined(_WIN32)
 #include <sys/stat.h>
 #include <sys/types.h>
+#endif
 
 #include <optional>
 #include <string>
@@ -19,12 +27,36 @@
 
 namespace coordkit::ipc::internal {
 
+#if defined(_WIN32)
+using FileMode = unsigned int;
+using OwnerId = unsigned int;
+using LinkCount = unsigned long;
+inline constexpr FileMode kTypeMask = 0170000;
+inline constexpr FileMode kTypeRegular = 0100000;
+inline constexpr FileMode kTypeDirectory = 0040000;
+inline constexpr FileMode kTypeSymlink = 0120000;
+inline constexpr OwnerId kWindowsThisUser = 0;
+inline constexpr OwnerId kWindowsOtherUser = 1;
+constexpr bool is_symlink_mode(FileMode mode) noexcept {
+  return (mode & kTypeMask) == kTypeSymlink;
+}
+constexpr bool is_regular_mode(FileMode mode) noexcept {
+  return (mode & kTypeMask) == kTypeRegular;
+}
+#else
+using FileMode = mode_t;
+using OwnerId = uid_t;
+using LinkCount = nlink_t;
+constexpr bool is_symlink_mode(FileMode mode) noexcept { return S_ISLNK(mode); }
+constexpr bool is_regular_mode(FileMode mode) noexcept { return S_ISREG(mode); }
+#endif
+
 // ShutdownFileFacts: what the watcher learned about `<app>.shutdown`, from
 // the descriptor it opened (never from a path looked up again).
 struct ShutdownFileFacts {
-  mode_t mode = 0;           // st_mode: the type bits are judged
-  uid_t owner = 0;           // st_uid
-  nlink_t links = 1;         // st_nlink
+  FileMode mode = 0;         // st_mode: the type bits are judged
+  OwnerId owner = 0;         // st_uid
+  LinkCount links = 1;       // st_nlink
   bool truncated = false;    // the file was larger than kMaxShutdownFileSize
   std::string_view content;  // the bytes read (at most kMaxShutdownFileSize)
 };
@@ -45,9 +77,9 @@ struct ShutdownVerdict {
 // judge_shutdown_entry: the verdict on an entry's type alone (what lstat
 // saw before anything is opened): a symlink or a non-regular file is
 // refused without reading it; nullopt means "open it and judge the content".
-inline std::optional<ShutdownVerdict> judge_shutdown_entry(mode_t mode) {
-  if (S_ISLNK(mode)) return ShutdownVerdict::reject(RejectReason::kSymlink, "a symlink");
-  if (!S_ISREG(mode)) {
+inline std::optional<ShutdownVerdict> judge_shutdown_entry(FileMode mode) {
+  if (is_symlink_mode(mode)) return ShutdownVerdict::reject(RejectReason::kSymlink, "a symlink");
+  if (!is_regular_mode(mode)) {
     return ShutdownVerdict::reject(RejectReason::kNotRegularFile, "not a regular file");
   }
   return std::nullopt;
@@ -59,7 +91,7 @@ inline std::optional<ShutdownVerdict> judge_shutdown_entry(mode_t mode) {
 // `server_token` (compared in constant time). The checks run in that order,
 // so the reason names the first rule the file breaks. Pure: no I/O, no
 // clock; thread-safe.
-inline ShutdownVerdict judge_shutdown_file(const ShutdownFileFacts& facts, uid_t server_uid,
+inline ShutdownVerdict judge_shutdown_file(const ShutdownFileFacts& facts, OwnerId server_uid,
                                            std::string_view server_token) {
   if (auto by_type = judge_shutdown_entry(facts.mode)) return *by_type;
   if (facts.owner != server_uid) {
