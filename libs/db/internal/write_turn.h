@@ -12,8 +12,7 @@
 //   lease_start   CLOCK_MONOTONIC ns when `serving` got the turn
 //   parked_at     CLOCK_MONOTONIC ns when the turn was last parked
 //   62 slots      per handle: its ticket+1 (0 = none), a futex word it sleeps
-//                 on, a "sleeping" flag, a "one-shot" flag (its ticket is not
-//                 part of a run of back-to-back transactions)
+//                 on, a "sleeping" flag
 // Slot ownership is an OFD write lock on byte i of the file (advisory, so it
 // does not matter that the byte also holds data). OFD locks belong to the
 // open file description: they neither disturb nor are disturbed by SQLite's
@@ -28,15 +27,7 @@
 //   release (after COMMIT): while the lease is younger than `lease` and this
 //     handle writes back to back (its previous release was within
 //     kReturnWindow of this acquire), or while no one queued, park the turn;
-//     otherwise CAS serving t -> t+1 and wake the owner of t+1. Early entry:
-//     when one-shot writers queue while a back-to-back holder's lease runs,
-//     at most kEarlyEntryQueue of them (the first one-shot), the holder's
-//     next release lets them in once the lease is kEarlyEntryAfter old; the
-//     holder queues behind them and gets a fresh lease. So a command-line
-//     write waits one of the holder's transactions (at most
-//     kEarlyEntryAfter) instead of the rest of the lease, while a longer
-//     queue (writers that keep coming, as in a tight loop) is served at the
-//     end of the lease as before.
+//     otherwise CAS serving t -> t+1 and wake the owner of t+1.
 //   A waiter that finds the turn parked claims it (CAS parked -> 0, then
 //     serving -> serving+1) once the lease has expired, once the owner has
 //     been away for kReturnWindow, or when the owner died. Exactly one of the
@@ -79,7 +70,6 @@ struct alignas(64) GateSlot {
   std::atomic<std::uint64_t> ticket;  // ticket + 1, 0 = none
   std::atomic<std::uint32_t> wake;    // futex word
   std::atomic<std::uint32_t> sleeping;
-  std::atomic<std::uint32_t> one_shot;  // 1: this ticket is not part of a back-to-back run
 };
 
 struct GateShared {
@@ -111,19 +101,8 @@ class WriteTurn {
   static constexpr std::chrono::microseconds kCheckInterval{5000};
   static constexpr std::chrono::microseconds kReturnWindow{100};
   static constexpr std::chrono::microseconds kOrphanGrace{20000};
-  // kEarlyEntryAfter: how long a back-to-back holder keeps a fresh lease
-  // before it lets in one-shot writers that queue (release(), "Early entry"):
-  // enough for a burst of its own transactions to pay for the two hand-offs
-  // an early entry costs it.
-  static constexpr std::chrono::microseconds kEarlyEntryAfter{2000};
-  // kEarlyEntryQueue: the longest queue that early entry lets in. Two, so
-  // that two command-line writes that happen to come together do not both
-  // wait out the lease (they would come late, and so together, next time).
-  static constexpr std::uint64_t kEarlyEntryQueue = 2;
   static constexpr std::uint64_t kReturnWindowNs =
       static_cast<std::uint64_t>(kReturnWindow.count()) * 1000u;
-  static constexpr std::uint64_t kEarlyEntryAfterNs =
-      static_cast<std::uint64_t>(kEarlyEntryAfter.count()) * 1000u;
 
   WriteTurn() = default;
   WriteTurn(const WriteTurn&) = delete;
@@ -168,7 +147,6 @@ class WriteTurn {
     // A ticket left in this slot belongs to a dead owner; if it owns the
     // turn, pass it on now rather than after the orphan grace.
     my().sleeping.store(0);
-    my().one_shot.store(0);
     const std::uint64_t stale = my().ticket.exchange(0);
     if (stale != 0) {
       std::uint64_t p1 = stale;
@@ -214,9 +192,6 @@ class WriteTurn {
       me.ticket.store(0);
     }
     const auto start = Clock::now();
-    // Published before the ticket, so a holder that finds the ticket finds
-    // the flag too.
-    me.one_shot.store(back_to_back_ ? 0 : 1);
     for (;;) {
       const std::uint64_t t = g.next_ticket.fetch_add(1);
       me.ticket.store(t + 1);
@@ -237,9 +212,8 @@ class WriteTurn {
   }
 
   // release: after a transaction. Keeps (parks) the turn while the lease
-  // runs or nobody queued; otherwise passes it to the next ticket. A short
-  // queue of one-shot writers gets it once the lease is kEarlyEntryAfter
-  // old (early_entry_due). Never throws.
+  // runs or nobody queued; otherwise passes it to the next ticket. Never
+  // throws.
   void release() noexcept {
     if (!held_) return;
     held_ = false;
@@ -250,7 +224,7 @@ class WriteTurn {
       my().ticket.store(0);
       return;
     }
-    if (someone_queued(ticket_) && (lease_over() || !back_to_back_ || early_entry_due())) {
+    if (someone_queued(ticket_) && (lease_over() || !back_to_back_)) {
       pass_on();
       return;
     }
@@ -415,17 +389,6 @@ class WriteTurn {
 
   bool lease_over() const noexcept {
     return monotonic_ns() - shared_->lease_start_ns.load() >= lease_ns_;
-  }
-
-  // early_entry_due: at most kEarlyEntryQueue writers wait behind this
-  // holder, the next in line writes once (its slot's one-shot flag), and the
-  // lease is kEarlyEntryAfter old. A longer queue means writers keep coming:
-  // the lease stands.
-  bool early_entry_due() noexcept {
-    if (shared_->next_ticket.load() > ticket_ + 1 + kEarlyEntryQueue) return false;
-    if (monotonic_ns() - shared_->lease_start_ns.load() < kEarlyEntryAfterNs) return false;
-    const int i = find_owner(ticket_ + 1);
-    return i >= 0 && shared_->slots[i].one_shot.load() != 0;
   }
 
   void pass_on() noexcept {
