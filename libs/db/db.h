@@ -9,7 +9,7 @@
 //   options.path = dir / "app.db";
 //   options.key = coordkit::db::Key::passphrase("secret");
 //   options.migrations = {{1, "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"}};
-//   auto store = coordkit::db::Store::open(std::move(options));
+//   auto store = coordkit::db::Store::open(options);
 //   store->write([](coordkit::db::Transaction& tx) {
 //     tx.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", "k", "v");
 //   });

@@ -20,10 +20,12 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -60,7 +62,7 @@ double seconds_since(Clock::time_point t) {
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const std::size_t i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  const auto i = static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
   return v[std::min(i, v.size() - 1)];
 }
 
@@ -559,8 +561,9 @@ enum MixKind { kTight, kControl, kPaced, kPacedControl, kMixKinds };
 constexpr const char* kCliKind[kMixKinds] = {"cli", "cli-read", "cli-paced", "cli-read-paced"};
 constexpr const char* kMixName[kMixKinds] = {"tight", "control", "paced", "paced_control"};
 
-// PhaseResult: one client's multi-process phase.
-struct PhaseResult {
+// PhaseResult: one client's multi-process phase. (clang-tidy names the loop
+// variable of its implicit array copy, __i0, as if it were ours.)
+struct PhaseResult {  // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
   double single = 0;  // one writer alone, mean of the baseline stretches
   MultiResult mix[kMixKinds];
 };
@@ -801,7 +804,9 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   if (argc >= 6 && std::strcmp(argv[1], "--worker") == 0) {
     const char* key = std::getenv("COORDKIT_BENCH_RAW_KEY");
     return worker_main(argv[2], argv[3], std::atoi(argv[4]), std::atof(argv[5]),
@@ -839,4 +844,15 @@ int main(int argc, char** argv) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "db_benchmark: %s\n", e.what());
+    return 1;
+  }
 }

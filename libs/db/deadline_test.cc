@@ -240,7 +240,8 @@ TEST_CASE("A Store write queued behind a slow group commit fails with kTimeout a
   slow.join();
   const std::string all = store->read([](db::Transaction& tx) {
     std::string s;
-    tx.query<std::string>("SELECT v FROM t ORDER BY id", [&](std::string v) { s += v + ","; });
+    tx.query<std::string>("SELECT v FROM t ORDER BY id",
+                          [&](const std::string& v) { s += v + ","; });
     return s;
   });
   CHECK(all == "slow,");

@@ -44,7 +44,7 @@ TEST_CASE("the db.h example holds", "[db][examples]") {
   options.path = dir / "app.db";
   options.key = coordkit::db::Key::passphrase("secret");
   options.migrations = {{1, "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT);"}};
-  auto store = coordkit::db::Store::open(std::move(options));
+  auto store = coordkit::db::Store::open(options);
   store->write([](coordkit::db::Transaction& tx) {
     tx.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", "k", "v");
   });
@@ -177,7 +177,7 @@ TEST_CASE("the store.h example holds", "[db][examples]") {
   coordkit::db::Options options = records_options(dir);
   const std::string body = "a body";
   // --- store.h
-  auto store = coordkit::db::Store::open(std::move(options), {.readers = 4});
+  auto store = coordkit::db::Store::open(options, {.readers = 4});
   std::int64_t id = store->write([&](coordkit::db::Transaction& tx) {
     tx.execute("INSERT INTO records(body) VALUES (?)", body);
     return tx.last_insert_rowid();

@@ -19,7 +19,7 @@
 // value. A read()'s fn runs on its caller's thread.
 //
 // Example:
-//   auto store = coordkit::db::Store::open(std::move(options), {.readers = 4});
+//   auto store = coordkit::db::Store::open(options, {.readers = 4});
 //   std::int64_t id = store->write([&](coordkit::db::Transaction& tx) {
 //     tx.execute("INSERT INTO records(body) VALUES (?)", body);
 //     return tx.last_insert_rowid();
