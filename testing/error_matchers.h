@@ -110,6 +110,17 @@ inline HasCodeNameMatcher has_code_name(std::string_view library, std::string_vi
 // code (its retry class, what happened around the failure). Fails the test
 // case (Catch2's FAIL) when f returns normally; anything f throws that is not
 // an E propagates.
+// is_snake_case: whether `name` is a stable error code name as
+// coordkit::Error::code_name() promises: lower-case letters, digits and
+// inner underscores, not empty.
+inline bool is_snake_case(std::string_view name) {
+  if (name.empty() || name.front() == '_' || name.back() == '_') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
 template <typename E, typename F>
 E thrown(F&& f) {
   try {

@@ -17,17 +17,7 @@
 namespace ipc = coordkit::ipc;
 namespace fs = std::filesystem;
 
-namespace {
-
-bool is_snake_case(std::string_view name) {
-  if (name.empty() || name.front() == '_' || name.back() == '_') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
-}  // namespace
+using coordkit::testing::is_snake_case;
 
 TEST_CASE("Every ipc error code has its own stable snake_case name", "[ipc][error]") {
   std::set<std::string_view> seen;

@@ -9,20 +9,11 @@
 
 #include "coordkit/base/error.h"
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/error_matchers.h"
 
 namespace sp = coordkit::spawn;
 
-namespace {
-
-bool is_snake_case(std::string_view name) {
-  if (name.empty() || name.front() == '_' || name.back() == '_') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
-}  // namespace
+using coordkit::testing::is_snake_case;
 
 TEST_CASE("Every spawn error code has its own stable snake_case name", "[spawn][error]") {
   std::set<std::string_view> seen;
