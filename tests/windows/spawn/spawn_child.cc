@@ -9,6 +9,13 @@
 //   flood <bytes>                  <bytes> to stdout and to stderr, interleaved
 //   sleep <ms>                     sleeps
 //   exit <code>                    exits with <code>
+//   ctrl-c <file>                  writes group=<0|1> (the new-process-group
+//                                  flag of its process parameters: Ctrl+C
+//                                  disabled), group_id=<n> and pid=<n> to
+//                                  <file>; then, if it has a console, sends
+//                                  Ctrl+C to every process of that console
+//                                  (GenerateConsoleCtrlEvent(CTRL_C_EVENT,
+//                                  0)), sleeps 1 s, and adds survived=1
 //   outlive <file>                 starts itself detached (coordkit::spawn)
 //                                  as "wait-parent <pid> <file>", releases it
 //                                  and exits 0; that grandchild waits for this
@@ -17,8 +24,11 @@
 // attached: GetConsoleOutputCP is not 0), stdin=/stdout=/stderr=<null|
 // console|disk|pipe|char|other>, cwd=, env.<name>=<value or (unset)>.
 #include <windows.h>
+// (windows.h first)
+#include <winternl.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -81,6 +91,40 @@ std::string report(const std::vector<std::string>& names) {
   return out;
 }
 
+// ProcessParametersHead: the start of RTL_USER_PROCESS_PARAMETERS, which
+// mingw's winternl.h leaves opaque. ConsoleFlags bit 0 is what
+// CREATE_NEW_PROCESS_GROUP sets ("the new process has CTRL+C disabled");
+// ProcessGroupId sits at 0x408 on x64 when Length covers it.
+struct ProcessParametersHead {
+  ULONG maximum_length, length, flags, debug_flags;
+  HANDLE console_handle;
+  ULONG console_flags;
+};
+constexpr std::size_t kProcessGroupIdOffset = 0x408;
+
+std::string group_report() {
+  // The PEB through NtQueryInformationProcess (ntdll, looked up: mingw
+  // links no ntdll import library by default).
+  using Query = NTSTATUS(NTAPI*)(HANDLE, PROCESSINFOCLASS, PVOID, ULONG, PULONG);
+  const auto query = reinterpret_cast<Query>(
+      ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess"));
+  PROCESS_BASIC_INFORMATION basic{};
+  if (query == nullptr ||
+      query(::GetCurrentProcess(), ProcessBasicInformation, &basic, sizeof basic, nullptr) != 0) {
+    return "group=unknown\n";
+  }
+  const PEB* peb = basic.PebBaseAddress;
+  const auto* raw = reinterpret_cast<const unsigned char*>(peb->ProcessParameters);
+  const auto* head = reinterpret_cast<const ProcessParametersHead*>(raw);
+  ULONG group_id = 0;
+  if (head->length >= kProcessGroupIdOffset + sizeof(ULONG)) {
+    std::memcpy(&group_id, raw + kProcessGroupIdOffset, sizeof group_id);
+  }
+  return "group=" + std::to_string(head->console_flags & 1) +
+         "\ngroup_id=" + std::to_string(group_id) +
+         "\npid=" + std::to_string(::GetCurrentProcessId()) + "\n";
+}
+
 bool leaked(HANDLE h) {
   wchar_t path[MAX_PATH * 4];
   const DWORD n = ::GetFinalPathNameByHandleW(h, path, MAX_PATH * 4, FILE_NAME_NORMALIZED);
@@ -107,6 +151,17 @@ int wmain(int argc, wchar_t** argv) {
       const auto value = static_cast<std::uintptr_t>(std::strtoull(next().c_str(), nullptr, 10));
       write_report(file, std::string("leaked=") +
                              (leaked(reinterpret_cast<HANDLE>(value)) ? "1" : "0") + "\n");
+    } else if (action == "ctrl-c") {
+      const std::wstring file = wt::widen(next());
+      std::string text = group_report();
+      write_report(file, text);
+      if (::GetConsoleOutputCP() != 0) {
+        // No handler of ours: Ctrl+C, where it is enabled, ends this
+        // process at once (the default handler).
+        if (!::GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0)) return 6;
+        ::Sleep(1000);
+        write_report(file, text + "survived=1\n");
+      }
     } else if (action == "print") {
       write_handle(::GetStdHandle(STD_OUTPUT_HANDLE), next() + "\n");
     } else if (action == "eprint") {

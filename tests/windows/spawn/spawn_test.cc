@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "common/check.h"
 #include "common/win.h"
@@ -266,6 +267,79 @@ COORDKIT_TEST("Process::open acts only on the process an identity names") {
   CHECK(child.wait().success());
   const sp::ProcessIdentity self = sp::self_identity();
   CHECK_EQ(self.pid, static_cast<std::int64_t>(::GetCurrentProcessId()));
+}
+
+// A detached child is in a new process group: CREATE_NEW_PROCESS_GROUP
+// disables Ctrl+C in it, so a Ctrl+C sent to every process of its console
+// does not end it. Each child reports the flag from its process
+// parameters, sends Ctrl+C to its own console (CREATE_NO_WINDOW gives it one
+// of its own, without a window, so nothing else is hit) and reports whether
+// it survived.
+//
+// Guards against a false pass: the controls are the same child started
+// with CREATE_NO_WINDOW alone (plain CreateProcessW) and through spawn()
+// without `detached`: the same event must end them, so the event really is
+// delivered and really kills where Ctrl+C is enabled. A third control, raw
+// CreateProcessW with CREATE_NEW_PROCESS_GROUP added, survives: the group
+// flag is what makes the difference. Wine differences: a process killed by
+// Ctrl+C exits with 0 there (Windows: STATUS_CONTROL_C_EXIT), and Wine
+// never fills in ProcessGroupId (always 0; on Windows the group's root PID),
+// so the test relies on the Ctrl+C behaviour and the ConsoleFlags bit, and
+// asserts group_id only under Wine, to notice a change there.
+COORDKIT_TEST("a detached child is in a new process group: a Ctrl+C to its console spares it") {
+  wt::ScratchDir dir;
+  const DWORD killed_code = wt::running_under_wine() ? DWORD{0} : DWORD{STATUS_CONTROL_C_EXIT};
+  auto raw = [&](const wchar_t* name, DWORD flags) {
+    const std::wstring report = dir.file(name);
+    const DWORD code = wt::run_raw(
+        L"\"" + wt::helper(L"spawn_child.exe") + L"\" ctrl-c \"" + report + L"\"", L"", flags);
+    return std::make_pair(code, parse_report(wt::read_file(report)));
+  };
+  auto spawned = [&](const wchar_t* name, sp::Command command) {
+    const std::wstring report = dir.file(name);
+    command.executable = child_exe();
+    command.args = {"ctrl-c", utf8(report)};
+    sp::Child child = sp::spawn(command);
+    const std::optional<sp::ExitStatus> status = child.wait_for(30s);
+    const int code = status && status->exit_code ? *status->exit_code : -1;
+    return std::make_pair(static_cast<DWORD>(code), parse_report(wt::read_file(report)));
+  };
+
+  // Controls: Ctrl+C enabled, the event ends the child.
+  auto [plain_code, plain] = raw(L"plain.txt", CREATE_NO_WINDOW);
+  CHECK_EQ(plain["group"], std::string("0"));
+  CHECK_EQ(plain.count("survived"), std::size_t{0});
+  CHECK_EQ(plain_code, killed_code);
+  auto [default_code, by_default] = spawned(L"default.txt", {.in = sp::Stdio::null()});
+  CHECK_EQ(by_default["group"], std::string("0"));
+  CHECK_EQ(by_default.count("survived"), std::size_t{0});
+  CHECK_EQ(default_code, killed_code);
+  // The group flag alone spares it.
+  auto [group_code, group] = raw(L"group.txt", CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP);
+  CHECK_EQ(group["group"], std::string("1"));
+  CHECK_EQ(group["survived"], std::string("1"));
+  CHECK_EQ(group_code, DWORD{0});
+
+  // spawn() detached: a new process group.
+  auto [detached_code, detached] =
+      spawned(L"detached.txt", {.in = sp::Stdio::null(), .detached = true});
+  CHECK_EQ(detached["group"], std::string("1"));
+  CHECK_EQ(detached["survived"], std::string("1"));
+  CHECK_EQ(detached_code, DWORD{0});
+  // DETACHED_PROCESS: no console to send Ctrl+C through, the flag is set.
+  auto [no_console_code, no_console] =
+      spawned(L"no-console.txt",
+              {.in = sp::Stdio::null(), .detached = true, .windows_detached_process = true});
+  CHECK_EQ(no_console["group"], std::string("1"));
+  CHECK_EQ(no_console.count("survived"), std::size_t{0});
+  CHECK_EQ(no_console_code, DWORD{0});
+
+  wt::note("group_id seen: plain=" + plain["group_id"] + " detached=" + detached["group_id"] +
+           " (pid " + detached["pid"] + ")");
+  if (wt::running_under_wine()) {
+    CHECK_EQ(plain["group_id"], std::string("0"));
+    CHECK_EQ(detached["group_id"], std::string("0"));
+  }
 }
 
 COORDKIT_TEST("a detached child outlives its parent") {
