@@ -12,8 +12,9 @@
 // by this user, or accessible by group or others: its files carry the secret
 // that lets a process stop the server. On Windows it is created with a
 // protected DACL granting this user alone full access, and refused when it
-// is a reparse point (symlink, junction), not a directory, or owned by
-// another user's SID; its DACL is not inspected.
+// is a reparse point (symlink, junction), not a directory, owned by
+// another user's SID, or when its DACL grants anyone else (SYSTEM and
+// Administrators aside) any access.
 //
 // Example:
 //   coordkit::ipc::RuntimeDirLocation where = coordkit::ipc::resolve_runtime_dir("gateway");

@@ -7,8 +7,12 @@
 //   point (symlink, junction) is refused, and so is a directory whose owner
 //   SID is not this process's user (or the default owner it gives new
 //   files, which for an elevated administrator is the Administrators
-//   group). A directory we create gets a protected DACL that grants this
-//   user alone full access (the analog of 0700).
+//   group), and so is one whose DACL lets others in: the runtime dir itself
+//   must grant nobody but this user (and SYSTEM, Administrators) any
+//   access, a component above it nobody else the right to change its
+//   entries (the analogs of 0700 and of no group/other write). A directory
+//   we create gets a protected DACL that grants this user alone full
+//   access.
 // - Files are read with FILE_SHARE_READ | FILE_SHARE_WRITE |
 //   FILE_SHARE_DELETE and published by temp file +
 //   MoveFileExW(MOVEFILE_REPLACE_EXISTING): the name always names a whole
@@ -39,6 +43,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -252,9 +257,93 @@ struct WinDir {
   std::filesystem::path file(const std::string& name) const { return path / name; }
 };
 
+// kOthersMayWrite: the rights of a directory's ACE that let someone add,
+// remove or rename its entries or change who may (the analog of group/other
+// write on POSIX).
+inline constexpr ACCESS_MASK kOthersMayWrite =
+    FILE_ADD_FILE | FILE_ADD_SUBDIRECTORY | FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER |
+    GENERIC_WRITE | GENERIC_ALL | MAXIMUM_ALLOWED;
+
+// is_trusted_sid: this user, its default owner, and the accounts that can
+// take any file anyway (SYSTEM, Administrators), plus OWNER RIGHTS: the
+// analog of the owner (and root) on POSIX.
+inline bool is_trusted_sid(PSID sid) {
+  const UserSids& sids = user_sids();
+  if (::EqualSid(sid, const_cast<BYTE*>(sids.user.data())) ||
+      ::EqualSid(sid, const_cast<BYTE*>(sids.owner.data()))) {
+    return true;
+  }
+  for (WELL_KNOWN_SID_TYPE type :
+       {WinLocalSystemSid, WinBuiltinAdministratorsSid, WinCreatorOwnerRightsSid}) {
+    BYTE buf[SECURITY_MAX_SID_SIZE];
+    DWORD size = sizeof buf;
+    if (::CreateWellKnownSid(type, nullptr, buf, &size) && ::EqualSid(sid, buf)) return true;
+  }
+  return false;
+}
+
+inline std::string sid_text(PSID sid) {
+  LPSTR text = nullptr;
+  if (!::ConvertSidToStringSidA(sid, &text)) return "(unknown SID)";
+  std::string out(text);
+  ::LocalFree(text);
+  return out;
+}
+
+// check_dir_access: throws Error{kRuntimeDirTooOpen} when the DACL of the
+// directory open as `h` (with READ_CONTROL) lets anyone but a trusted SID
+// in: for the final component any access at all (POSIX: group/other bits
+// of 0700), for a component above it rights to change its entries (POSIX:
+// group/other write). A NULL DACL grants everyone everything. Inherit-only
+// entries apply to children, not to the directory, and are skipped; an
+// allow entry of a kind whose SID is not read here (object, compound) is
+// refused rather than guessed at.
+inline void check_dir_access(HANDLE h, const std::filesystem::path& path, bool final_component) {
+  PACL dacl = nullptr;
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  const DWORD rc = ::GetSecurityInfo(h, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr,
+                                     &dacl, nullptr, &sd);
+  if (rc != ERROR_SUCCESS) throw_win32("GetSecurityInfo (DACL) " + path.string(), rc);
+  std::string why;
+  if (dacl == nullptr) {
+    why = "no DACL: everyone has full access";
+  } else {
+    for (DWORD i = 0; i < dacl->AceCount && why.empty(); ++i) {
+      void* raw = nullptr;
+      if (!::GetAce(dacl, i, &raw)) continue;
+      const auto* header = static_cast<const ACE_HEADER*>(raw);
+      if ((header->AceFlags & INHERIT_ONLY_ACE) != 0) continue;
+      const BYTE type = header->AceType;
+      if (type == ACCESS_ALLOWED_ACE_TYPE || type == ACCESS_ALLOWED_CALLBACK_ACE_TYPE) {
+        const auto* ace = static_cast<const ACCESS_ALLOWED_ACE*>(raw);
+        PSID who = const_cast<DWORD*>(&ace->SidStart);
+        const ACCESS_MASK wide_open = final_component ? ~ACCESS_MASK{0} : kOthersMayWrite;
+        if (!is_trusted_sid(who) && (ace->Mask & wide_open) != 0) {
+          char mask[16];
+          std::snprintf(mask, sizeof mask, "0x%lx", static_cast<unsigned long>(ace->Mask));
+          why = "grants " + std::string(mask) + " to " + sid_text(who);
+        }
+      } else if (type == ACCESS_ALLOWED_OBJECT_ACE_TYPE ||
+                 type == ACCESS_ALLOWED_CALLBACK_OBJECT_ACE_TYPE ||
+                 type == ACCESS_ALLOWED_COMPOUND_ACE_TYPE) {
+        why = "has an allow entry of type " + std::to_string(type);
+      }
+    }
+  }
+  ::LocalFree(sd);
+  if (!why.empty()) {
+    throw Error(ErrorCode::kRuntimeDirTooOpen,
+                "runtime dir " + path.string() + " " + why +
+                    (final_component ? "; only this user may have access"
+                                     : "; only this user may change its entries"));
+  }
+}
+
 // check_dir_handle: throws the kRuntimeDir* error that fits the directory
-// open as `h` at `path`, or returns its facts.
-inline FileFacts check_dir_handle(HANDLE h, const std::filesystem::path& path) {
+// open as `h` at `path` (see check_dir_access for `final_component`), or
+// returns its facts.
+inline FileFacts check_dir_handle(HANDLE h, const std::filesystem::path& path,
+                                  bool final_component) {
   const FileFacts facts = facts_of(h, path.string());
   if ((facts.attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
     throw Error(ErrorCode::kRuntimeDirIsSymlink,
@@ -268,14 +357,17 @@ inline FileFacts check_dir_handle(HANDLE h, const std::filesystem::path& path) {
     throw Error(ErrorCode::kRuntimeDirNotOwned,
                 "runtime dir " + path.string() + " is owned by another user");
   }
+  check_dir_access(h, path, final_component);
   return facts;
 }
 
 // open_dir_component: opens `path` as a directory without following a
 // reparse point; creates it (private DACL) when missing and `create`.
 // Returns an invalid WinDir when missing and !create. `strict`: refuse a
-// reparse point, a file, or a directory of another user.
-inline WinDir open_dir_component(const std::filesystem::path& path, bool create, bool strict) {
+// reparse point, a file, a directory of another user, or one whose DACL
+// lets others in (`final_component`: see check_dir_access).
+inline WinDir open_dir_component(const std::filesystem::path& path, bool create, bool strict,
+                                 bool final_component = false) {
   const std::wstring w = wide(path);
   for (int attempt = 0; attempt < 2; ++attempt) {
     // The attributes of the name itself: GetFileAttributesW reports a
@@ -303,7 +395,7 @@ inline WinDir open_dir_component(const std::filesystem::path& path, bool create,
         throw_win32("open " + path.string(), err);
       }
       // Judge what we opened, not what the name said a moment ago.
-      out.key = strict ? check_dir_handle(out.handle.get(), path).key
+      out.key = strict ? check_dir_handle(out.handle.get(), path, final_component).key
                        : facts_of(out.handle.get(), path.string()).key;
       return out;
     }
@@ -352,7 +444,7 @@ inline WinDir open_runtime_dir(const std::filesystem::path& dir,
     WinDir component = open_dir_component(so_far, create, strict);
     if (!component) return WinDir{};
   }
-  return open_dir_component(abs, create, /*strict=*/true);
+  return open_dir_component(abs, create, /*strict=*/true, /*final_component=*/true);
 }
 
 // SmallFile: a file read through read_small_file.

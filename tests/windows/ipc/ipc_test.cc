@@ -374,7 +374,7 @@ COORDKIT_TEST("foreign, stale and malformed shutdown files are refused and remov
   wt::ScratchDir scratch;
   const fs::path dir = fs::path(scratch.path()) / "rt";
   const fs::path request = dir / ipc::internal::shutdown_file_name(kApp);
-  fs::create_directories(dir);
+  ipc::ensure_runtime_dir(ipc::resolve_runtime_dir(kApp, dir));
   // A valid-looking request from an earlier run (another token) before start.
   wt::write_file(request.wstring(), ipc::format_shutdown_file({.token = std::string(32, 'f')}));
 
