@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/check.h"
 #include "common/win.h"
@@ -516,6 +517,132 @@ COORDKIT_TEST("Ctrl+Break and console close enter the graceful path") {
   CHECK(unhandled.wait(20s).has_value());
   CHECK(!fs::exists(fs::path(scratch.path()) / "unhandled-result"));
   if (!log_of(log).empty()) wt::note("helper log: " + log_of(log));
+}
+
+// lost_server: a server in this process with a fast poll, ready.
+ipc::ServerOptions lost_options(const fs::path& dir) {
+  return {.app = kApp, .runtime_dir = dir, .poll_interval = 100ms, .handle_signals = false};
+}
+
+// second_server_starts: whether another Server can take the lock now (it
+// is destroyed at once).
+bool second_server_starts(const fs::path& dir) {
+  try {
+    ipc::Server second(lost_options(dir));
+    return true;
+  } catch (const ipc::Error& e) {
+    if (e.code() != ipc::ErrorCode::kAlreadyRunning) throw;
+    return false;
+  }
+}
+
+// As on Linux: once the lock file's name no longer names the file the
+// server holds locked, a second server can start beside it, so the first
+// one stops (kRuntimeDirLost) instead of going on sure it is alone.
+//
+// Guards against a false pass: before the change a second server is
+// refused and the server has no request; after it, a client's probe finds
+// no lock held on the name (the change really broke the exclusion) and a
+// new server starts, so the stop is the check's doing.
+COORDKIT_TEST("a lock file renamed away or replaced under a running server stops it") {
+  for (const bool replace : {false, true}) {
+    wt::note(replace ? "replaced" : "renamed away");
+    wt::ScratchDir scratch;
+    const fs::path dir = fs::path(scratch.path()) / "rt";
+    const fs::path lock = dir / ipc::internal::lock_file_name(kApp);
+    const fs::path status = dir / ipc::internal::status_file_name(kApp);
+    std::optional<ipc::Server> server(std::in_place, lost_options(dir));
+    server->set_ready();
+    CHECK(!second_server_starts(dir));
+    CHECK(!server->wait_for_shutdown(500ms).has_value());
+
+    REQUIRE(::MoveFileExW(lock.wstring().c_str(), (dir / "moved.lock").wstring().c_str(), 0));
+    if (replace) wt::write_file(lock.wstring(), "");
+    const std::optional<ipc::ShutdownRequest> seen = server->wait_for_shutdown(10s);
+    REQUIRE(seen.has_value());
+    CHECK(seen->source == ipc::ShutdownSource::kRuntimeDirLost);
+    CHECK(seen->mode == ipc::ShutdownMode::kGraceful);
+    // No lock excludes anyone now: a client calls the server gone.
+    CHECK(client_for(dir).status().state == ipc::ServerState::kStale);
+    server.reset();
+    // Lost: the status file is left alone (it may be the next server's).
+    CHECK(fs::exists(status));
+    CHECK(second_server_starts(dir));
+  }
+}
+
+// DeleteFileW on the held lock file (it shares delete). Windows then either
+// removes the name at once (POSIX semantics, the default for DeleteFileW
+// since Windows 10 1903) or leaves it delete-pending, unopenable: either
+// way the name no longer opens as the held file and the server stops, as on
+// Linux. Wine defers the whole deletion to the last close: the name still
+// opens as the very same file (same volume and index; even
+// FileStandardInfo.DeletePending reads 0 on the held handle), so the lock
+// still excludes and nothing is lost yet.
+//
+// The test branches on what the name does after the delete, not on
+// running_under_wine(), and checks in each branch that there are never two
+// servers each sure it is alone: either the server stops, or a second one
+// is refused. Under Wine the deferred branch is required (so the branch
+// taken is known), and the name must be gone once the server has closed
+// its handle.
+COORDKIT_TEST("a lock file deleted under a running server: it stops, or the lock still excludes") {
+  wt::ScratchDir scratch;
+  const fs::path dir = fs::path(scratch.path()) / "rt";
+  const fs::path lock = dir / ipc::internal::lock_file_name(kApp);
+  std::optional<ipc::Server> server(std::in_place, lost_options(dir));
+  server->set_ready();
+  const std::optional<ipc::internal::FileKey> before = ipc::internal::key_of(lock);
+  REQUIRE(before.has_value());
+  REQUIRE(::DeleteFileW(lock.wstring().c_str()));
+  const std::optional<ipc::internal::FileKey> after = ipc::internal::key_of(lock);
+  if (after == before) {
+    wt::note("the deleted lock file still opens as the same file (deletion deferred)");
+    CHECK(wt::running_under_wine());
+    CHECK(!server->wait_for_shutdown(1s).has_value());
+    CHECK(!second_server_starts(dir));
+    server.reset();
+    CHECK(!fs::exists(lock));
+    CHECK(second_server_starts(dir));
+  } else {
+    wt::note("the deleted lock file's name is gone or unopenable");
+    CHECK(!wt::running_under_wine());
+    const std::optional<ipc::ShutdownRequest> seen = server->wait_for_shutdown(10s);
+    REQUIRE(seen.has_value());
+    CHECK(seen->source == ipc::ShutdownSource::kRuntimeDirLost);
+  }
+}
+
+// The runtime dir renamed away (and a new one made at its path) under a
+// running server. Wine renames it (a Unix rename): the path no longer names
+// the held directory and the server stops, as on Linux. Windows refuses to
+// rename a directory while a file inside it is open (the lock file is):
+// the server then goes on and still excludes others. The branch follows
+// what MoveFileExW did; under Wine the rename must have happened.
+COORDKIT_TEST("a runtime dir renamed or replaced under a running server stops it") {
+  wt::ScratchDir scratch;
+  const fs::path dir = fs::path(scratch.path()) / "rt";
+  const fs::path moved = fs::path(scratch.path()) / "rt-moved";
+  std::optional<ipc::Server> server(std::in_place, lost_options(dir));
+  server->set_ready();
+  CHECK(!server->wait_for_shutdown(500ms).has_value());
+  if (::MoveFileExW(dir.wstring().c_str(), moved.wstring().c_str(), 0)) {
+    ipc::ensure_runtime_dir(ipc::resolve_runtime_dir(kApp, dir));  // a new one at the path
+    const std::optional<ipc::ShutdownRequest> seen = server->wait_for_shutdown(10s);
+    REQUIRE(seen.has_value());
+    CHECK(seen->source == ipc::ShutdownSource::kRuntimeDirLost);
+    // The files stayed with the held directory; the new one is empty and
+    // takes a new server.
+    CHECK(fs::exists(moved / ipc::internal::status_file_name(kApp)));
+    CHECK(second_server_starts(dir));
+  } else {
+    const DWORD err = ::GetLastError();
+    wt::note("renaming the runtime dir failed, error " + std::to_string(err));
+    CHECK(!wt::running_under_wine());
+    CHECK((err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION));
+    CHECK(!server->wait_for_shutdown(1s).has_value());
+    CHECK(!second_server_starts(dir));
+  }
 }
 
 COORDKIT_TEST("stop escalates against the verified server only, never a reused PID") {
