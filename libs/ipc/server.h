@@ -12,7 +12,8 @@
 //     readable once a shutdown is requested and stays readable. An Asio
 //     server hands it to a posix::stream_descriptor (which closes it when
 //     destroyed: that is why it is a duplicate) and async_wait(wait_read)s;
-//     never read it;
+//     never read it. Windows: a HANDLE of the caller's own to an event that
+//     is signalled then, for a windows::object_handle;
 //   - ServerOptions::on_shutdown: a callback on the watcher thread (post to
 //     your io_context from it).
 // Destruction stops the watcher, restores signal dispositions, removes the
@@ -67,6 +68,12 @@
 #endif
 
 namespace coordkit::ipc {
+
+#if defined(_WIN32)
+// UniqueHandle (Windows): owns one HANDLE and closes it on destruction;
+// move-only. release() hands it over (to an Asio windows::object_handle).
+using UniqueHandle = internal::Handle;
+#endif
 
 // kDefaultPollInterval: the safety-net poll of the shutdown file, the runtime
 // dir and the lock file. Chosen so the poll costs nothing measurable (a few
@@ -192,7 +199,29 @@ class Server {
   std::intptr_t shutdown_native_handle() const noexcept { return core_->notify_fd(); }
 #endif
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+  // shutdown_handle_dup: a new HANDLE to the same event as
+  // shutdown_native_handle(), owned by the caller, who may close it (or let
+  // an Asio windows::object_handle close it) at any time. It carries
+  // SYNCHRONIZE only: it can be waited on, never set or reset, so no holder
+  // can fake or hide a shutdown. Not inheritable. Once the Server is
+  // destroyed the event is signalled whether or not a shutdown was
+  // requested, so no waiter outlives its Server unwoken. Throws
+  // Error{kSystem} (os_error() from DuplicateHandle) when no handle can be
+  // made.
+  //
+  // Example:
+  //   boost::asio::windows::object_handle shutdown(io, server.shutdown_handle_dup().release());
+  //   shutdown.async_wait([&](boost::system::error_code) { begin_drain(); });
+  UniqueHandle shutdown_handle_dup() const {
+    HANDLE copy = nullptr;
+    if (!::DuplicateHandle(::GetCurrentProcess(), core_->notify_handle(), ::GetCurrentProcess(),
+                           &copy, SYNCHRONIZE, FALSE, 0)) {
+      internal::throw_win32("DuplicateHandle of the shutdown handle");
+    }
+    return UniqueHandle(copy);
+  }
+#else
   // shutdown_handle_dup: a new descriptor (close-on-exec) for the same
   // readiness as shutdown_native_handle(), owned by the caller, who may
   // close it (or let an Asio object close it) at any time. Never read from

@@ -147,6 +147,9 @@ class ServerCore {
       remove_file(dir_.file(status_name_), false);
     }
     lock_.reset();
+    // Wake every waiter on a shutdown_handle_dup() (POSIX: the hang-up of
+    // the pipe): the Server is gone, requested or not.
+    ::SetEvent(notify_.get());
     console_.reset();  // last: a console close waits for this to return
   }
 

@@ -17,8 +17,10 @@
 // - Escalation: a forged status naming a live process with the wrong
 //   creation time must leave that process running; the same status with
 //   the right creation time must stop it, so the check is what decides.
-#include "coordkit/ipc/ipc.h"
-
+// Asio's headers first: they need winsock2.h before windows.h, which the
+// library's headers include.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/windows/object_handle.hpp>
 #include <windows.h>
 
 #include <chrono>
@@ -34,6 +36,7 @@
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/windows.h"
 #include "coordkit/ipc/internal/windows_lock.h"
+#include "coordkit/ipc/ipc.h"
 
 namespace {
 
@@ -534,6 +537,57 @@ bool second_server_starts(const fs::path& dir) {
     if (e.code() != ipc::ErrorCode::kAlreadyRunning) throw;
     return false;
   }
+}
+
+// Guards against a false pass: every "signalled" check is preceded by the
+// same wait timing out on the same handle, and the Asio wait is shown not
+// to complete before the request is written.
+COORDKIT_TEST("shutdown_handle_dup: a handle of the caller's own, waitable, never settable") {
+  wt::ScratchDir scratch;
+  const fs::path dir = fs::path(scratch.path()) / "rt";
+  std::optional<ipc::Server> server(std::in_place, lost_options(dir));
+  const HANDLE own = reinterpret_cast<HANDLE>(server->shutdown_native_handle());
+  ipc::UniqueHandle dup = server->shutdown_handle_dup();
+  REQUIRE(dup.valid());
+  CHECK(dup.get() != own);
+  CHECK_EQ(::WaitForSingleObject(dup.get(), 0), static_cast<DWORD>(WAIT_TIMEOUT));
+  // Wait-only: a holder can neither fake nor hide a shutdown.
+  CHECK(!::SetEvent(dup.get()));
+  CHECK_EQ(::GetLastError(), static_cast<DWORD>(ERROR_ACCESS_DENIED));
+  CHECK(!::ResetEvent(dup.get()));
+  DWORD flags = 0;
+  REQUIRE(::GetHandleInformation(dup.get(), &flags));
+  CHECK((flags & HANDLE_FLAG_INHERIT) == 0);
+  // Closing a duplicate leaves the Server's own handle alone.
+  server->shutdown_handle_dup().reset();
+  CHECK_EQ(::WaitForSingleObject(own, 0), static_cast<DWORD>(WAIT_TIMEOUT));
+
+  // An io_context waits on it through windows::object_handle, which owns
+  // (and closes) the duplicate it is given.
+  boost::asio::io_context io;
+  boost::asio::windows::object_handle waiter(io, server->shutdown_handle_dup().release());
+  bool woke = false;
+  waiter.async_wait([&](boost::system::error_code ec) { woke = !ec; });
+  io.run_for(300ms);
+  CHECK(!woke);
+  client_for(dir).request_shutdown(ipc::ShutdownMode::kGraceful, 0ms);
+  io.restart();
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!woke && std::chrono::steady_clock::now() < until) io.run_for(50ms);
+  CHECK(woke);
+  CHECK(server->shutdown_request().has_value());
+  // Manual reset: it stays signalled, for every holder.
+  CHECK_EQ(::WaitForSingleObject(dup.get(), 0), static_cast<DWORD>(WAIT_OBJECT_0));
+  CHECK_EQ(::WaitForSingleObject(dup.get(), 0), static_cast<DWORD>(WAIT_OBJECT_0));
+
+  // A Server destroyed without any request still wakes its waiters, and the
+  // caller's handle stays valid after it.
+  wt::ScratchDir other;
+  std::optional<ipc::Server> quiet(std::in_place, lost_options(fs::path(other.path()) / "rt"));
+  ipc::UniqueHandle left = quiet->shutdown_handle_dup();
+  CHECK_EQ(::WaitForSingleObject(left.get(), 0), static_cast<DWORD>(WAIT_TIMEOUT));
+  quiet.reset();
+  CHECK_EQ(::WaitForSingleObject(left.get(), 0), static_cast<DWORD>(WAIT_OBJECT_0));
 }
 
 // As on Linux: once the lock file's name no longer names the file the
