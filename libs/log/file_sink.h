@@ -21,6 +21,16 @@
 // removed-file check) per line, several times slower, but a crash then loses
 // nothing.
 //
+// Windows: the same, on CreateFileW (FILE_APPEND_DATA, sharing read, write
+// and delete, not inheritable), WriteFile and MoveFileExW; a removed or
+// replaced file is noticed by opening the name and comparing volume serial
+// and file index. A reader that follows the file (sharing delete) does not
+// hold rotation back: the oldest file is renamed aside and deleted, gone
+// once the reader closes it. A reader that opens the file without
+// FILE_SHARE_DELETE keeps it from being renamed: rotation then waits for a
+// later line, and the live file grows meanwhile. Error numbers in stats() are GetLastError()
+// values there.
+//
 // One process writes a given file: two processes rotating the same file
 // would lose lines. Start children with posix_spawn or fork+exec (as
 // coordkit::spawn does); a child that fork()s and keeps running would
@@ -45,16 +55,16 @@
 #define COORDKIT_LOG_FILE_SINK_H_
 
 #ifdef _WIN32
-#error \
-    "coordkit/log/file_sink.h is POSIX-only for now: on Windows log to a ConsoleSink and send stderr to a file (coordkit::spawn's Stdio::file)"
-#endif
-
+#include <windows.h>
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 #include <unistd.h>
+#endif
+#include <sys/types.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -67,18 +77,74 @@
 #include <utility>
 #include <vector>
 
+#ifndef _WIN32
 #include "coordkit/base/file_id.h"
 #include "coordkit/base/unique_fd.h"
+#endif
 #include "coordkit/log/error.h"
 #include "coordkit/log/format.h"
 #include "coordkit/log/internal/exit_flush.h"
+#ifndef _WIN32
 #include "coordkit/log/internal/fd_io.h"
+#endif
 #include "coordkit/log/internal/line_format.h"
 #include "coordkit/log/record.h"
 #include "coordkit/log/sink.h"
 #include "coordkit/log/to_ascii.h"
 
 namespace coordkit::log {
+
+#ifdef _WIN32
+namespace internal {
+
+// WinFileKey: a file by volume serial number and file index.
+struct WinFileKey {
+  DWORD volume = 0;
+  std::uint64_t index = 0;
+  friend bool operator==(const WinFileKey&, const WinFileKey&) = default;
+};
+
+// WinFileFacts: the key and size of the file behind `h`; false on failure.
+inline bool win_file_facts(HANDLE h, WinFileKey& key, std::uint64_t& size) noexcept {
+  BY_HANDLE_FILE_INFORMATION info{};
+  if (!::GetFileInformationByHandle(h, &info)) return false;
+  key = {info.dwVolumeSerialNumber,
+         (static_cast<std::uint64_t>(info.nFileIndexHigh) << 32) | info.nFileIndexLow};
+  size = (static_cast<std::uint64_t>(info.nFileSizeHigh) << 32) | info.nFileSizeLow;
+  return true;
+}
+
+// win_utf16: a UTF-8 path as UTF-16; false for invalid UTF-8.
+inline bool win_utf16(const std::string& utf8, std::wstring& out) {
+  out.clear();
+  if (utf8.empty()) return true;
+  const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8.data(),
+                                      static_cast<int>(utf8.size()), nullptr, 0);
+  if (n <= 0) return false;
+  out.resize(static_cast<std::size_t>(n));
+  ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8.data(), static_cast<int>(utf8.size()),
+                        out.data(), n);
+  return true;
+}
+
+// win_write_all: WriteFile until data[0, n) is written; 0 or the
+// GetLastError() value; `written` receives the bytes written either way.
+inline int win_write_all(HANDLE h, const char* data, std::size_t n, std::size_t* written) noexcept {
+  *written = 0;
+  while (n > 0) {
+    const DWORD want = n > 0x40000000 ? 0x40000000 : static_cast<DWORD>(n);
+    DWORD done = 0;
+    if (!::WriteFile(h, data, want, &done, nullptr)) return static_cast<int>(::GetLastError());
+    if (done == 0) return ERROR_WRITE_FAULT;
+    data += done;
+    n -= done;
+    *written += done;
+  }
+  return 0;
+}
+
+}  // namespace internal
+#endif
 
 // FileSinkOptions: everything a FileSink needs; only `path` is required.
 struct FileSinkOptions {
@@ -103,6 +169,7 @@ struct FileSinkOptions {
   std::chrono::milliseconds flush_interval{1000};
   // Permissions of a newly created file (before the umask): owner-only by
   // default, since logs of a service can say more than its users should see.
+  // Windows: ignored; a new file gets its directory's inheritable DACL.
   mode_t file_mode = 0600;
 };
 
@@ -128,6 +195,17 @@ class FileSink final : public Sink {
     if (options_.buffer_bytes > 0) {
       buffer_ = std::make_unique_for_overwrite<char[]>(options_.buffer_bytes);
     }
+#ifdef _WIN32
+    bool utf8 = internal::win_utf16(options_.path, wide_path_);
+    for (const std::string& rotated : rotated_paths_) {
+      wide_rotated_.emplace_back();
+      utf8 = utf8 && internal::win_utf16(rotated, wide_rotated_.back());
+    }
+    if (!utf8) {
+      throw Error(ErrorCode::kOpenFailed, "log file path is not UTF-8: " + to_ascii(options_.path),
+                  ERROR_NO_UNICODE_TRANSLATION);
+    }
+#endif
     if (const int error = open_locked(); error != 0) {
       throw Error(ErrorCode::kOpenFailed, "cannot open log file " + to_ascii(options_.path), error);
     }
@@ -153,6 +231,7 @@ class FileSink final : public Sink {
     if (flusher_.joinable()) flusher_.join();
     const std::lock_guard lock(mutex_);
     flush_locked();
+    close_locked();
   }
 
   void write(const Record& record) noexcept override {
@@ -180,7 +259,7 @@ class FileSink final : public Sink {
   void reopen() noexcept {
     const std::lock_guard lock(mutex_);
     flush_locked();
-    fd_.reset();
+    close_locked();
     open_locked();
   }
 
@@ -220,7 +299,8 @@ class FileSink final : public Sink {
     if (error == 0 && partial_line_) {
       // A write failed mid-line earlier; end that fragment so this chunk
       // starts on a line of its own.
-      error = internal::write_all(fd_.get(), "\n", 1);
+      std::size_t one = 0;
+      error = write_locked("\n", 1, &one);
       if (error == 0) {
         partial_line_ = false;
         ++file_bytes_;
@@ -228,7 +308,7 @@ class FileSink final : public Sink {
     }
     if (error == 0) {
       std::size_t written = 0;
-      error = internal::write_all(fd_.get(), data, n, &written);
+      error = write_locked(data, n, &written);
       file_bytes_ += written;
       if (error != 0 && written != 0 && data[written - 1] != '\n') partial_line_ = true;
     }
@@ -239,6 +319,104 @@ class FileSink final : public Sink {
     }
   }
 
+#ifdef _WIN32
+  // ensure_open_locked: makes file_ refer to the file now at `path`:
+  // reopens (creating it) if it was closed, or if the name is gone or names
+  // another file (compared by volume serial and file index). One open of
+  // the name (attributes only, sharing everything) per buffer written.
+  // Returns 0 or a GetLastError() value.
+  int ensure_open_locked() noexcept {
+    if (file_ != INVALID_HANDLE_VALUE) {
+      const HANDLE probe =
+          ::CreateFileW(wide_path_.c_str(), FILE_READ_ATTRIBUTES,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                        OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+      if (probe != INVALID_HANDLE_VALUE) {
+        internal::WinFileKey key;
+        std::uint64_t size = 0;
+        const bool known = internal::win_file_facts(probe, key, size);
+        ::CloseHandle(probe);
+        if (!known) return 0;  // cannot tell: keep writing where we are
+        if (key == key_) {
+          file_bytes_ = size;  // also catches a truncation by another program
+          return 0;
+        }
+      } else {
+        const DWORD err = ::GetLastError();
+        // Anything but "gone" (a delete-pending name is access-denied):
+        // keep writing where we are until the name is free again.
+        if (err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND) return 0;
+      }
+      close_locked();
+    }
+    return open_locked();
+  }
+
+  // open_locked: FILE_APPEND_DATA (every write lands at the end), sharing
+  // read, write and delete: a reader may follow the file, and the file may
+  // be renamed or deleted while open (rotation by us or by another
+  // program). Not inheritable (the analog of close-on-exec).
+  int open_locked() noexcept {
+    const HANDLE h = ::CreateFileW(wide_path_.c_str(), FILE_APPEND_DATA | FILE_READ_ATTRIBUTES,
+                                   FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                   OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return static_cast<int>(::GetLastError());
+    internal::WinFileKey key;
+    std::uint64_t size = 0;
+    if (!internal::win_file_facts(h, key, size)) {
+      const DWORD err = ::GetLastError();
+      ::CloseHandle(h);
+      return static_cast<int>(err);
+    }
+    file_ = h;
+    key_ = key;
+    file_bytes_ = size;
+    partial_line_ = false;
+    return 0;
+  }
+
+  void close_locked() noexcept {
+    if (file_ != INVALID_HANDLE_VALUE) ::CloseHandle(file_);
+    file_ = INVALID_HANDLE_VALUE;
+  }
+
+  int write_locked(const char* data, std::size_t n, std::size_t* written) noexcept {
+    return internal::win_write_all(file_, data, n, written);
+  }
+
+  // retire_locked: removes `path` even while a reader holds it open
+  // (sharing delete): first renamed to a name of its own, then deleted.
+  // DeleteFileW alone would leave the name taken until the reader closes
+  // (delete pending), and a rename over it fails while it is open.
+  void retire_locked(const std::wstring& path) noexcept {
+    const std::wstring aside = path + L"." + std::to_wstring(::GetCurrentProcessId()) + L"-" +
+                               std::to_wstring(++retired_) + L".deleted";
+    if (::MoveFileExW(path.c_str(), aside.c_str(), 0)) {
+      ::DeleteFileW(aside.c_str());
+    } else if (::GetLastError() != ERROR_FILE_NOT_FOUND) {
+      ::DeleteFileW(path.c_str());
+    }
+  }
+
+  // rotate_locked: as on POSIX: the oldest file retired, then
+  // path.(N-2) -> path.(N-1), ..., path -> path.1 with MoveFileExW, each to
+  // a name that is free by then. A rename fails while another program has
+  // the file open without FILE_SHARE_DELETE: the files then stay where they
+  // are and the live file keeps growing, no line is lost.
+  void rotate_locked() noexcept {
+    close_locked();
+    if (wide_rotated_.empty()) {
+      retire_locked(wide_path_);
+    } else {
+      retire_locked(wide_rotated_.back());
+      for (std::size_t i = wide_rotated_.size() - 1; i > 0; --i) {
+        ::MoveFileExW(wide_rotated_[i - 1].c_str(), wide_rotated_[i].c_str(), 0);
+      }
+      ::MoveFileExW(wide_path_.c_str(), wide_rotated_[0].c_str(), 0);
+    }
+    open_locked();  // a failure is counted by the next write
+  }
+#else
   // ensure_open_locked: makes fd_ refer to the file now at `path`: reopens
   // (creating it) if it was closed, removed or replaced by another file.
   // One stat() per buffer written. Returns 0 or an errno.
@@ -254,7 +432,7 @@ class FileSink final : public Sink {
       } else if (errno != ENOENT) {
         return 0;  // cannot tell (EACCES, ...): keep writing where we are
       }
-      fd_.reset();
+      close_locked();
     }
     return open_locked();
   }
@@ -273,11 +451,17 @@ class FileSink final : public Sink {
     return 0;
   }
 
+  void close_locked() noexcept { fd_.reset(); }
+
+  int write_locked(const char* data, std::size_t n, std::size_t* written) noexcept {
+    return internal::write_all(fd_.get(), data, n, written);
+  }
+
   // rotate_locked: path.(N-2) -> path.(N-1), ..., path -> path.1, then a new
   // path. Rename failures leave files where they are (the live file then
   // keeps growing) rather than losing lines.
   void rotate_locked() noexcept {
-    fd_.reset();
+    close_locked();
     if (rotated_paths_.empty()) {
       ::unlink(options_.path.c_str());
     } else {
@@ -288,6 +472,8 @@ class FileSink final : public Sink {
     }
     open_locked();  // a failure is counted by the next write
   }
+
+#endif
 
   void run_flusher() noexcept {
     std::unique_lock lock(mutex_);
@@ -300,9 +486,20 @@ class FileSink final : public Sink {
   const FileSinkOptions options_;
   std::vector<std::string> rotated_paths_;  // path.1 ... path.(max_files-1)
 
+#ifdef _WIN32
+  std::wstring wide_path_;                  // options_.path as UTF-16
+  std::vector<std::wstring> wide_rotated_;  // rotated_paths_ as UTF-16
+#endif
+
   std::mutex mutex_;  // guards everything below
+#ifdef _WIN32
+  HANDLE file_ = INVALID_HANDLE_VALUE;
+  internal::WinFileKey key_;   // of the file file_ has open
+  std::uint64_t retired_ = 0;  // files retired, for unique names
+#else
   coordkit::UniqueFd fd_;
-  coordkit::FileId id_;           // of the file fd_ has open
+  coordkit::FileId id_;  // of the file fd_ has open
+#endif
   std::uint64_t file_bytes_ = 0;  // size of the live file as last known
   bool partial_line_ = false;     // the file ends in a fragment of a failed write
   std::unique_ptr<char[]> buffer_;

@@ -47,9 +47,7 @@
 
 #include "coordkit/log/console_sink.h"
 #include "coordkit/log/error.h"
-#ifndef _WIN32
-#include "coordkit/log/file_sink.h"  // POSIX only for now
-#endif
+#include "coordkit/log/file_sink.h"
 #include "coordkit/log/format.h"
 #include "coordkit/log/record.h"
 #include "coordkit/log/sink.h"
