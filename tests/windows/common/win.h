@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,19 @@ inline std::string hex(std::string_view bytes) {
 inline bool running_under_wine() {
   const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
   return ntdll != nullptr && ::GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
+// parse_report: the key=value lines of a helper's report, by key (a line
+// without '=' is skipped; a repeated key keeps its last value).
+inline std::map<std::string, std::string> parse_report(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::size_t eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
 }
 
 // exe_dir: the directory of this executable (where the suite's helpers are).

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/check.h"
+#include "common/console.h"
 #include "common/win.h"
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/spawn/spawn.h"
@@ -29,14 +30,6 @@ namespace ipc = coordkit::ipc;
 namespace spawn = coordkit::spawn;
 namespace wt = coordkit::windows_test;
 using namespace std::chrono_literals;
-
-bool has_console() {
-  HANDLE h = ::CreateFileW(L"CONOUT$", GENERIC_READ | GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
-  if (h == INVALID_HANDLE_VALUE) return false;
-  ::CloseHandle(h);
-  return true;
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -87,11 +80,11 @@ std::string run_server(const fs::path& dir, const fs::path& log, bool detached) 
 }
 
 COORDKIT_TEST("control: started with default flags from a console, the server reports one") {
-  if (!has_console()) {
+  if (!wt::has_console()) {
     ::FreeConsole();
     REQUIRE(::AllocConsole());
   }
-  REQUIRE(has_console());
+  REQUIRE(wt::has_console());
   wt::ScratchDir scratch;
   const fs::path log = fs::path(scratch.path()) / "control.log";
   const std::string text = run_server(fs::path(scratch.path()) / "rt", log, /*detached=*/false);
@@ -101,7 +94,7 @@ COORDKIT_TEST("control: started with default flags from a console, the server re
 
 COORDKIT_TEST(
     "detached: no console, emoji logged as ASCII, ready by status file, stopped by file") {
-  REQUIRE(has_console());  // the controller still has one: none is inherited
+  REQUIRE(wt::has_console());  // the controller still has one: none is inherited
   wt::ScratchDir scratch;
   const fs::path log = fs::path(scratch.path()) / "server.log";
   const std::string text = run_server(fs::path(scratch.path()) / "rt", log, /*detached=*/true);

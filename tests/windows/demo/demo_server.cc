@@ -18,22 +18,14 @@
 #include <optional>
 #include <string>
 
+#include "common/console.h"
 #include "coordkit/ipc/ipc.h"
 #include "coordkit/log/log.h"
 
 namespace {
 
 namespace ipc = coordkit::ipc;
-
-// has_console: whether this process can open a console screen buffer (the
-// check that works under Wine as on Windows; see the controller).
-bool has_console() {
-  HANDLE h = ::CreateFileW(L"CONOUT$", GENERIC_READ | GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
-  if (h == INVALID_HANDLE_VALUE) return false;
-  ::CloseHandle(h);
-  return true;
-}
+namespace wt = coordkit::windows_test;
 
 }  // namespace
 
@@ -42,7 +34,7 @@ int main(int argc, char** argv) {
   coordkit::log::Logger logger("demo", {std::make_shared<coordkit::log::ConsoleSink>()});
   logger.info("demo server starting \xF0\x9F\x9A\x80 (caf\xC3\xA9, tab\there)",
               {{"pid", static_cast<std::int64_t>(::GetCurrentProcessId())}});
-  logger.info("console", {{"conout", has_console() ? "yes" : "no"},
+  logger.info("console", {{"conout", wt::has_console() ? "yes" : "no"},
                           {"window", ::GetConsoleWindow() != nullptr ? "yes" : "no"}});
   std::optional<ipc::Server> server;
   try {

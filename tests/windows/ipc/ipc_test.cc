@@ -19,8 +19,13 @@
 //   the right creation time must stop it, so the check is what decides.
 // Asio's headers first: they need winsock2.h before windows.h, which the
 // library's headers include.
+// clang-format off
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/windows/object_handle.hpp>
+// clang-format on
+
+#include "coordkit/ipc/ipc.h"
+
 #include <windows.h>
 
 #include <chrono>
@@ -32,11 +37,11 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/console.h"
 #include "common/win.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/windows.h"
 #include "coordkit/ipc/internal/windows_lock.h"
-#include "coordkit/ipc/ipc.h"
 
 namespace {
 
@@ -128,26 +133,6 @@ bool ready(const fs::path& dir) {
 }
 
 std::string log_of(const fs::path& log) { return wt::read_file(log.wstring()); }
-
-// has_console: whether this process can open its console's screen buffer:
-// the check that reports a console under Wine (GetConsoleWindow is NULL
-// there even with one: Wine's console has no window without a display).
-bool has_console() {
-  HANDLE h = ::CreateFileW(L"CONOUT$", GENERIC_READ | GENERIC_WRITE,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
-  if (h == INVALID_HANDLE_VALUE) return false;
-  ::CloseHandle(h);
-  return true;
-}
-
-// own_console: gives this process a console of its own (as Windows gives a
-// console program started from Explorer): under Wine without a terminal the
-// test starts with none.
-bool own_console() {
-  if (has_console()) return true;
-  ::FreeConsole();
-  return ::AllocConsole() && has_console();
-}
 
 // ctrl_routine: the routine a console runs in a process to deliver an event
 // (kernel32!CtrlRoutine); a thread started there in another process
@@ -432,7 +417,7 @@ COORDKIT_TEST("foreign, stale and malformed shutdown files are refused and remov
 }
 
 COORDKIT_TEST("Ctrl+C enters the graceful path; without the handler it kills") {
-  REQUIRE(own_console());  // the positive control: this check sees a console
+  REQUIRE(wt::own_console());  // the positive control: this check sees a console
   wt::ScratchDir scratch;
   const fs::path log = fs::path(scratch.path()) / "helper.log";
   const fs::path dir_a = fs::path(scratch.path()) / "a";
@@ -460,7 +445,7 @@ COORDKIT_TEST("Ctrl+C enters the graceful path; without the handler it kills") {
 }
 
 COORDKIT_TEST("Ctrl+Break from GenerateConsoleCtrlEvent to the server's own process group") {
-  REQUIRE(own_console());
+  REQUIRE(wt::own_console());
   wt::ScratchDir scratch;
   const fs::path log = fs::path(scratch.path()) / "helper.log";
   const fs::path dir = fs::path(scratch.path()) / "rt";

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/console.h"
 #include "common/win.h"
 #include "log/lines.h"
 
@@ -59,34 +60,12 @@ lg::SinkStats write_both(HANDLE handle) {
   return a;
 }
 
-// StdHandles: saves this process's standard handles; restores them (and
-// drops any console) on destruction, so a console case leaves the runner's
-// output where ctest reads it.
-class StdHandles {
- public:
-  StdHandles()
-      : in_(::GetStdHandle(STD_INPUT_HANDLE)),
-        out_(::GetStdHandle(STD_OUTPUT_HANDLE)),
-        err_(::GetStdHandle(STD_ERROR_HANDLE)) {}
-  ~StdHandles() {
-    ::FreeConsole();
-    ::SetStdHandle(STD_INPUT_HANDLE, in_);
-    ::SetStdHandle(STD_OUTPUT_HANDLE, out_);
-    ::SetStdHandle(STD_ERROR_HANDLE, err_);
-  }
-
- private:
-  HANDLE in_, out_, err_;
-};
-
 // Console: a fresh console of this process, its screen buffer wide enough
 // for every line; REQUIREs that it is real.
 class Console {
  public:
   Console() {
-    ::FreeConsole();
-    REQUIRE(::AllocConsole());
-    REQUIRE(::GetConsoleWindow() != nullptr);
+    REQUIRE(wt::fresh_console());
     out_ = ::CreateFileW(L"CONOUT$", GENERIC_READ | GENERIC_WRITE,
                          FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_EXISTING, 0, nullptr);
     REQUIRE(out_ != INVALID_HANDLE_VALUE);
@@ -172,7 +151,7 @@ COORDKIT_TEST("a pipe gets the same bytes") {
 }
 
 COORDKIT_TEST("no console, an invalid handle and a pipe without reader are survived and counted") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   ::FreeConsole();
   ::SetStdHandle(STD_ERROR_HANDLE, nullptr);
   REQUIRE(::GetStdHandle(STD_ERROR_HANDLE) == nullptr);
@@ -202,7 +181,7 @@ COORDKIT_TEST("no console, an invalid handle and a pipe without reader are survi
 COORDKIT_TEST(
     "under code pages 1252, 437, 850 and 65001 a child's redirected stderr holds the Linux bytes") {
   const std::string golden = linux_bytes();
-  const StdHandles saved;
+  const wt::StdHandles saved;
   Console console;
   for (unsigned cp : kCodePages) {
     wt::note("code page " + std::to_string(cp));
@@ -223,7 +202,7 @@ COORDKIT_TEST(
 COORDKIT_TEST("on a real console the screen shows the Linux lines under every code page") {
   const std::vector<std::string> golden = split_lines(linux_bytes());
   REQUIRE_EQ(golden.size(), 2 * wt::kLineCount);
-  const StdHandles saved;
+  const wt::StdHandles saved;
   Console console;
   for (unsigned cp : kCodePages) {
     wt::note("code page " + std::to_string(cp));
@@ -249,7 +228,7 @@ COORDKIT_TEST("on a real console the screen shows the Linux lines under every co
 }
 
 COORDKIT_TEST("control: this console does show raw UTF-8 differently under 437 and 65001") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   Console console;
   const char raw[] = "caf\xc3\xa9";
   std::vector<std::string> seen;
@@ -266,7 +245,7 @@ COORDKIT_TEST("control: this console does show raw UTF-8 differently under 437 a
 }
 
 COORDKIT_TEST("a GUI-subsystem process without any standard handle logs without failing") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   // A parent without console and without standard handles (as Explorer
   // starts programs): the child has nothing to inherit. Wine, like Windows,
   // would otherwise copy this process's standard handles into the child.

@@ -24,17 +24,6 @@ namespace {
 
 std::filesystem::path child_exe() { return wt::helper(L"spawn_child.exe"); }
 
-std::map<std::string, std::string> parse_report(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    const std::size_t eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
-}
-
 std::string utf8(const std::wstring& path) { return wt::narrow(path); }
 
 // wait_for_file: the file's content once it exists, "" after `timeout`.
@@ -160,7 +149,7 @@ COORDKIT_TEST("stdio to files appends across runs; null gives the child no conso
                               .out = sp::Stdio::null(),
                               .err = sp::Stdio::file(log)});
   CHECK(null.wait().success());
-  auto seen = parse_report(wt::read_file(report));
+  auto seen = wt::parse_report(wt::read_file(report));
   CHECK(seen["stdin"] != "console" && seen["stdin"] != "null");
   CHECK(seen["stdout"] != "console" && seen["stdout"] != "null");
   CHECK_EQ(seen["stderr"], std::string("disk"));
@@ -186,7 +175,7 @@ COORDKIT_TEST("environment overrides, removals (names without case) and the work
       .cwd = std::filesystem::path(dir.path()),
   });
   CHECK(child.wait().success());
-  auto seen = parse_report(wt::read_file(report));
+  auto seen = wt::parse_report(wt::read_file(report));
   CHECK_EQ(seen["env.COORDKIT_NEW"], std::string("caf\xc3\xa9 \xe2\x82\xac"));
   CHECK_EQ(seen["env.COORDKIT_GONE"], std::string("(unset)"));
   CHECK_EQ(seen["env.COORDKIT_CASE"], std::string("child"));
@@ -293,7 +282,7 @@ COORDKIT_TEST("a detached child is in a new process group: a Ctrl+C to its conso
     const std::wstring report = dir.file(name);
     const DWORD code = wt::run_raw(
         L"\"" + wt::helper(L"spawn_child.exe") + L"\" ctrl-c \"" + report + L"\"", L"", flags);
-    return std::make_pair(code, parse_report(wt::read_file(report)));
+    return std::make_pair(code, wt::parse_report(wt::read_file(report)));
   };
   auto spawned = [&](const wchar_t* name, sp::Command command) {
     const std::wstring report = dir.file(name);
@@ -302,7 +291,7 @@ COORDKIT_TEST("a detached child is in a new process group: a Ctrl+C to its conso
     sp::Child child = sp::spawn(command);
     const std::optional<sp::ExitStatus> status = child.wait_for(30s);
     const int code = status && status->exit_code ? *status->exit_code : -1;
-    return std::make_pair(static_cast<DWORD>(code), parse_report(wt::read_file(report)));
+    return std::make_pair(static_cast<DWORD>(code), wt::parse_report(wt::read_file(report)));
   };
 
   // Controls: Ctrl+C enabled, the event ends the child.

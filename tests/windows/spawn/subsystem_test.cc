@@ -19,6 +19,7 @@
 #include <string>
 
 #include "common/check.h"
+#include "common/console.h"
 #include "common/win.h"
 #include "coordkit/spawn/spawn.h"
 
@@ -28,44 +29,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::map<std::string, std::string> parse_report(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    const std::size_t eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return out;
-}
-
-// StdHandles: saves the standard handles; restores them and drops any
-// console on destruction, so ctest keeps reading this process's output.
-class StdHandles {
- public:
-  StdHandles()
-      : in_(::GetStdHandle(STD_INPUT_HANDLE)),
-        out_(::GetStdHandle(STD_OUTPUT_HANDLE)),
-        err_(::GetStdHandle(STD_ERROR_HANDLE)) {}
-  ~StdHandles() {
-    ::FreeConsole();
-    ::SetStdHandle(STD_INPUT_HANDLE, in_);
-    ::SetStdHandle(STD_OUTPUT_HANDLE, out_);
-    ::SetStdHandle(STD_ERROR_HANDLE, err_);
-  }
-
- private:
-  HANDLE in_, out_, err_;
-};
-
 // console_parent: gives this process a real console (REQUIREd).
-void console_parent() {
-  ::FreeConsole();
-  REQUIRE(::AllocConsole());
-  REQUIRE(::GetConsoleWindow() != nullptr);
-  DWORD mode = 0;
-  REQUIRE(::GetConsoleMode(::GetStdHandle(STD_ERROR_HANDLE), &mode));
-}
+void console_parent() { REQUIRE(wt::fresh_console()); }
 
 struct Seen {
   std::string window, attached, in, out, err;
@@ -80,7 +45,7 @@ Seen run(const wchar_t* exe, sp::Command command, const char* label) {
   sp::Child child = sp::spawn(command);
   const std::optional<sp::ExitStatus> status = child.wait_for(60s);
   CHECK(status.has_value() && status->success());
-  auto r = parse_report(wt::read_file(report));
+  auto r = wt::parse_report(wt::read_file(report));
   Seen seen{r["window"], r["attached"], r["stdin"], r["stdout"], r["stderr"]};
   std::printf("  %-58s window=%s console=%s stdin=%s stdout=%s stderr=%s\n", label,
               seen.window.c_str(), seen.attached.c_str(), seen.in.c_str(), seen.out.c_str(),
@@ -93,7 +58,7 @@ Seen run(const wchar_t* exe, sp::Command command, const char* label) {
 
 COORDKIT_TEST(
     "a console program started with default flags by a console parent shares its console") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   console_parent();
   const Seen seen = run(L"spawn_child.exe", {.in = sp::Stdio::inherit()},
                         "console exe, default flags, console parent");
@@ -105,7 +70,7 @@ COORDKIT_TEST(
 COORDKIT_TEST(
     "a console program started with default flags by a parent without console gets a console "
     "window") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   ::FreeConsole();
   REQUIRE(::GetConsoleWindow() == nullptr);
   wt::ScratchDir dir;
@@ -119,7 +84,7 @@ COORDKIT_TEST(
 
 COORDKIT_TEST(
     "detached (CREATE_NO_WINDOW): a console program has no console window and no console handles") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   console_parent();
   wt::ScratchDir dir;
   const Seen seen = run(L"spawn_child.exe",
@@ -132,7 +97,7 @@ COORDKIT_TEST(
 }
 
 COORDKIT_TEST("detached with DETACHED_PROCESS: a console program has no console at all") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   console_parent();
   wt::ScratchDir dir;
   const Seen seen = run(L"spawn_child.exe",
@@ -147,7 +112,7 @@ COORDKIT_TEST("detached with DETACHED_PROCESS: a console program has no console 
 }
 
 COORDKIT_TEST("a GUI-subsystem build started without flags has no console window and no console") {
-  const StdHandles saved;
+  const wt::StdHandles saved;
   wt::ScratchDir dir;
   // From a parent without console (a launcher, a service, Explorer): the
   // pythonw case. Windows and Wine agree: no console, no window.
