@@ -1,4 +1,6 @@
-// Internal: everything a coordkit::ipc::Server owns, and the watcher thread.
+// Internal: everything a coordkit::ipc::Server owns, and the watcher thread
+// (POSIX). The status record, the request and the rules that change them
+// are server_state.h's, shared with the Windows core.
 //
 // Construction order is the contract's start order: runtime dir, instance
 // lock, token, watcher armed (inotify watch + signal handlers), status
@@ -40,6 +42,7 @@
 #include "coordkit/ipc/internal/instance_lock.h"
 #include "coordkit/ipc/internal/names.h"
 #include "coordkit/ipc/internal/posix.h"
+#include "coordkit/ipc/internal/server_state.h"
 #include "coordkit/ipc/internal/shutdown_judge.h"
 #include "coordkit/ipc/internal/signals.h"
 #include "coordkit/ipc/internal/token.h"
@@ -50,45 +53,15 @@
 
 namespace coordkit::ipc::internal {
 
-// CoreOptions: ServerOptions as the core needs them (see server.h).
-struct CoreOptions {
-  std::string app;
-  std::optional<std::filesystem::path> runtime_dir;
-  std::string version;
-  std::string address;
-  std::chrono::milliseconds poll_interval{500};
-  bool use_inotify = true;
-  bool handle_signals = true;
-  std::function<void(const ShutdownRequest&)> on_shutdown;
-  std::function<void(const Event&)> on_event;
-};
+class ServerCore : public ServerState<ServerCore> {
+  friend class ServerState<ServerCore>;
 
-// iso8601_now: the current UTC time as 2024-05-01T10:00:00.123Z.
-inline std::string iso8601_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
-inline bool env_forces_polling() {
-  const char* v = std::getenv("COORDKIT_IPC_FORCE_POLL");  // NOLINT(concurrency-mt-unsafe)
-  return v != nullptr && *v != '\0' && std::string_view(v) != "0";
-}
-
-class ServerCore {
   // Bytes on the wake pipe: exit the watcher thread, or re-check its state.
   static constexpr char kWakeExit = 'x';
   static constexpr char kWakeRecheck = 'r';
 
  public:
-  explicit ServerCore(CoreOptions options) : options_(std::move(options)) {
+  explicit ServerCore(CoreOptions options) : ServerState(std::move(options)) {
     if (options_.poll_interval <= std::chrono::milliseconds(0)) {
       throw Error(ErrorCode::kInvalidArgument, "poll_interval must be positive");
     }
@@ -177,99 +150,6 @@ class ServerCore {
   bool using_inotify() const noexcept { return inotify_armed_; }
   int notify_fd() const noexcept { return notify_[0].get(); }
 
-  Phase phase() const {
-    std::lock_guard<std::mutex> guard(status_mutex_);
-    return record_.phase().value_or(Phase::kStarting);
-  }
-
-  // set_phase: publishes `phase`. Draining is final: once a shutdown was
-  // accepted (or draining set), ready is not published again. Returns
-  // whether the phase changed.
-  bool set_phase(Phase phase) {
-    std::lock_guard<std::mutex> guard(status_mutex_);
-    const Phase current = record_.phase().value_or(Phase::kStarting);
-    if (current == phase) return false;
-    if (current == Phase::kDraining) return false;
-    record_.set_phase(phase);
-    write_status_locked_or_throw();
-    return true;
-  }
-
-  void set_address(std::string address) {
-    std::lock_guard<std::mutex> guard(status_mutex_);
-    record_.address = std::move(address);
-    write_status_locked_or_throw();
-  }
-
-  std::optional<ShutdownRequest> request() const {
-    std::lock_guard<std::mutex> guard(request_mutex_);
-    return request_;
-  }
-
-  std::optional<ShutdownRequest> wait(std::optional<std::chrono::milliseconds> timeout) {
-    std::unique_lock<std::mutex> guard(request_mutex_);
-    if (timeout) {
-      request_cv_.wait_for(guard, *timeout, [&] { return request_.has_value(); });
-    } else {
-      request_cv_.wait(guard, [&] { return request_.has_value(); });
-    }
-    return request_;
-  }
-
-  // accept: records a request (the first one; a later fast one upgrades a
-  // graceful one), publishes draining, then wakes waiters and calls
-  // on_shutdown: whoever sees the request also sees draining published.
-  // Lock order: request_mutex_, then status_mutex_.
-  void accept(const ShutdownRequest& incoming) {
-    std::optional<ShutdownRequest> changed;
-    std::optional<std::string> status_error;
-    {
-      std::lock_guard<std::mutex> guard(request_mutex_);
-      ShutdownRequest next = incoming;
-      if (request_) {
-        if (incoming.mode != ShutdownMode::kFast || request_->mode == ShutdownMode::kFast) return;
-        next = *request_;
-        next.mode = ShutdownMode::kFast;
-        next.source = incoming.source;
-        if (incoming.deadline.count() > 0 &&
-            (next.deadline.count() == 0 || incoming.deadline < next.deadline)) {
-          next.deadline = incoming.deadline;
-        }
-      }
-      if (!lost_.load()) {
-        try {
-          std::lock_guard<std::mutex> status_guard(status_mutex_);
-          if (record_.phase() != Phase::kDraining) {
-            record_.set_phase(Phase::kDraining);
-            write_status_locked_or_throw(/*sync=*/false);
-          }
-        } catch (const Error& e) {
-          status_error = e.what();
-        }
-      }
-      request_ = next;
-      changed = next;
-    }
-    request_cv_.notify_all();
-    const char byte = 's';
-    [[maybe_unused]] const bool ok = write_all(notify_[1].get(), std::string_view(&byte, 1));
-    // Let the watcher drop its inotify watch now (see stop_watching).
-    const char recheck = kWakeRecheck;
-    [[maybe_unused]] const bool woke = write_all(wake_[1].get(), std::string_view(&recheck, 1));
-    if (status_error) report(EventKind::kStatusWriteFailed, std::nullopt, *status_error);
-    report(EventKind::kShutdownAccepted, std::nullopt,
-           "source=" + std::string(to_string(changed->source)) +
-               " mode=" + std::string(to_string(changed->mode)) +
-               " deadline_ms=" + std::to_string(changed->deadline.count()));
-    if (options_.on_shutdown) {
-      try {
-        options_.on_shutdown(*changed);
-      } catch (...) {
-        // A throwing callback must not kill the watcher (or the process).
-      }
-    }
-  }
-
  private:
   static void make_pipe(UniqueFd (&ends)[2]) {
     int p[2];
@@ -278,16 +158,14 @@ class ServerCore {
     ends[1].reset(p[1]);
   }
 
-  void report(EventKind kind, std::optional<RejectReason> reason, std::string detail) {
-    if (!options_.on_event) return;
-    try {
-      options_.on_event(Event{.kind = kind,
-                              .severity = severity_of(kind),
-                              .reason = reason,
-                              .detail = std::move(detail)});
-    } catch (...) {
-      // The hook is for logging; its failure changes nothing here.
-    }
+  // announce_shutdown: the byte that makes the shutdown handle readable,
+  // and a wake-up for the watcher, which drops its inotify watch now (see
+  // stop_watching).
+  void announce_shutdown() noexcept {
+    const char byte = 's';
+    [[maybe_unused]] const bool ok = write_all(notify_[1].get(), std::string_view(&byte, 1));
+    const char recheck = kWakeRecheck;
+    [[maybe_unused]] const bool woke = write_all(wake_[1].get(), std::string_view(&recheck, 1));
   }
 
   void arm_inotify() {
@@ -571,7 +449,6 @@ class ServerCore {
     }
   }
 
-  CoreOptions options_;
   RuntimeDirLocation location_;
   std::string lock_name_, status_name_, shutdown_name_;
   // Declaration order is destruction order reversed: the directory outlives
@@ -587,15 +464,6 @@ class ServerCore {
   bool inotify_armed_ = false;  // set in the constructor, then constant
   std::optional<SignalCatcher> signals_;
 
-  mutable std::mutex status_mutex_;
-  StatusRecord record_;
-  bool status_written_ = false;
-
-  mutable std::mutex request_mutex_;
-  std::condition_variable request_cv_;
-  std::optional<ShutdownRequest> request_;
-
-  std::atomic<bool> lost_{false};
   std::optional<FileId> unremovable_;  // watcher thread only
   std::thread thread_;
 };
