@@ -343,9 +343,15 @@ class FileSink final : public Sink {
         }
       } else {
         const DWORD err = ::GetLastError();
-        // Anything but "gone" (a delete-pending name is access-denied):
-        // keep writing where we are until the name is free again.
-        if (err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND) return 0;
+        // A name deleted while we hold the file (delete pending, without
+        // POSIX semantics) cannot be opened and stays so while our handle
+        // lives: closing it frees the name, and the reopen makes a new
+        // file. Anything else: keep writing where we are.
+        FILE_STANDARD_INFO info{};
+        const bool pending =
+            ::GetFileInformationByHandleEx(file_, FileStandardInfo, &info, sizeof info) &&
+            info.DeletePending;
+        if (!pending && err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND) return 0;
       }
       close_locked();
     }
