@@ -10,7 +10,8 @@
 // default flags from this controller, which owns a console. The stop must
 // come from the shutdown file (the server logs the source, and stop() must
 // not have escalated), and the log must hold the emoji as ASCII escapes,
-// so a server that logged nothing cannot pass the ASCII check.
+// so a server that logged nothing cannot pass the ASCII check; its log
+// file (FileSink) must hold the very same bytes.
 #include <windows.h>
 
 #include <chrono>
@@ -108,6 +109,13 @@ COORDKIT_TEST(
   CHECK(contains(text, "\\u{2705}"));
   CHECK(contains(text, "source=file"));
   CHECK(contains(text, "stopped"));
+  // The server's own log file (FileSink) holds the same lines.
+  const std::string file = wt::read_file((fs::path(scratch.path()) / "demo-server.log").wstring());
+  CHECK(all_ascii(file));
+  CHECK(contains(file, "\\u{1F680}"));
+  CHECK(contains(file, "source=file"));
+  CHECK(contains(file, "stopped"));
+  CHECK_EQ(file, text);
 }
 
 }  // namespace

@@ -3,9 +3,9 @@
 // (runtime dir, instance lock, status file, shutdown file, console events)
 // and a log sink. Its log lines carry emoji and a control character; the
 // console sink turns every one into ASCII, so the line survives any code
-// page, and a log file (stderr redirected by the launcher) holds ASCII
-// bytes only. It also logs whether it has a console, so the launcher can
-// check that "detached" really meant none.
+// page, and its log files (stderr redirected by the launcher, and the
+// rotating demo-server.log beside the runtime dir) hold ASCII bytes only. It also logs whether it
+// has a console, so the launcher can check that "detached" really meant none.
 //
 //   demo_server <runtime dir>
 // Exit codes: 0 stopped cleanly, 1 error, 2 usage, 3 already running,
@@ -31,7 +31,14 @@ namespace wt = coordkit::windows_test;
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
-  coordkit::log::Logger logger("demo", {std::make_shared<coordkit::log::ConsoleSink>()});
+  // The console sink (stderr, redirected by the launcher) and, from the
+  // first line on, a rotating log file beside the runtime dir.
+  const std::filesystem::path log_file =
+      std::filesystem::path(argv[1]).parent_path() / "demo-server.log";
+  coordkit::log::Logger logger(
+      "demo", {std::make_shared<coordkit::log::ConsoleSink>(),
+               std::make_shared<coordkit::log::FileSink>(coordkit::log::FileSinkOptions{
+                   .path = log_file.string(), .max_bytes = 1 << 20, .max_files = 3})});
   logger.info("demo server starting \xF0\x9F\x9A\x80 (caf\xC3\xA9, tab\there)",
               {{"pid", static_cast<std::int64_t>(::GetCurrentProcessId())}});
   logger.info("console", {{"conout", wt::has_console() ? "yes" : "no"},
