@@ -96,6 +96,11 @@ struct Config {
   std::optional<std::filesystem::path> key_file;
   std::string synchronous = "normal";  // normal | full
   int threads = 2;                     // HTTP threads
+  // Threads for the routes that touch the database (blocking routes), and
+  // how many such requests may wait for one (then 503 + Retry-After). As
+  // many threads as concurrent writes let group commit batch them.
+  int blocking_threads = 32;
+  int blocking_queue = 1024;
   int readers = 4;                     // database reader connections
   std::string log_level = "info";      // trace debug info warn error (file and console)
   std::string console_level = "warn";  // what reaches stderr
@@ -181,6 +186,14 @@ inline void setup_cli(CLI::App& app, Config& config) {
       ->capture_default_str();
   app.add_option("--threads", config.threads, "HTTP server threads")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--blocking-threads", config.blocking_threads,
+                 "Threads running the database routes (concurrent writes share a group commit)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--blocking-queue", config.blocking_queue,
+                 "Database requests that may wait for one of those threads (then 503)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   app.add_option("--readers", config.readers, "Database reader connections")
       ->check(CLI::Range(0, 64))

@@ -162,13 +162,38 @@ class Router {
   }
 
   // dispatch: answers `req` (whose `raw`, `peer` and `deadline` the caller
-  // set). Sets req.request_id. Never throws.
+  // set): begin() then finish(), on the calling thread. Sets
+  // req.request_id. Never throws.
   Response dispatch(Request& req) const noexcept {
+    begin(req);
+    return finish(req);
+  }
+
+  // begin: the first half of dispatch(): picks req.request_id and matches
+  // the route (req.route; for a 404, 405 or malformed target the answer is
+  // made by finish() all the same). Returns whether the matched route is
+  // blocking (Route::blocking), so a server can choose the thread that
+  // calls finish(). Cheap and never blocks; never throws.
+  bool begin(Request& req) const noexcept {
     try {
       req.request_id = request_id_for(*req.raw);
-      const Handler* chain = match(req);
+      req.chain_ = match(req);
+      return req.route != nullptr && req.route->is_blocking();
+    } catch (...) {
+      req.chain_ = nullptr;
+      return false;
+    }
+  }
+
+  // finish: the second half: the wrappers, the router's own stage, the
+  // handler and the response check, for a request begin() matched. May be
+  // called on another thread than begin() (not at the same time as
+  // anything else on `req`). Never throws.
+  Response finish(Request& req) const noexcept {
+    try {
+      if (req.chain_ == nullptr) throw Error(ErrorCode::kInternal, "the request was not matched");
       try {
-        Response out = (*chain)(req);
+        Response out = (*req.chain_)(req);
         out.serialize();
         return out;
       } catch (...) {
@@ -493,6 +518,12 @@ class Router {
   }
 
   Response run(const Route& route, const std::vector<Segment>& segments, Request& req) const {
+    if (req.shed_ != Request::Shed::kNone) {
+      throw std::move(Error(ErrorCode::kUnavailable, req.shed_ == Request::Shed::kPoolFull
+                                                         ? "the server is busy"
+                                                         : "the request waited past its deadline")
+                          .with_header("Retry-After", "1"));
+    }
     if (route.auth_requirement() != Auth::kNone && req.principal.empty()) {
       throw std::move(Error(ErrorCode::kUnauthorized, "this route needs credentials")
                           .with_header("WWW-Authenticate", "Bearer"));

@@ -6,6 +6,18 @@
 // session per connection, on its own strand; N threads; keep-alive;
 // pipelined requests answered in order (one at a time per connection).
 //
+// Blocking handlers: a route declared Route::blocking() (a database
+// transaction, file I/O) runs, with all its wrappers, on a separate pool of
+// `blocking_threads` threads, and its answer is posted back to the
+// connection's strand; the I/O threads meanwhile serve the other
+// connections. At most `blocking_queue` such requests wait for a pool
+// thread; one more is answered 503 with Retry-After (through the route's
+// wrappers, so the access log sees it), never queued without bound. A
+// request whose deadline passed while it waited is answered 503 the same
+// way without running its handler. Requests on one connection still run
+// one at a time, so pipelined answers keep their order; a blocking request
+// in flight counts for drain() like any other.
+//
 // Slow and hostile clients: the header limit answers 431, the body limit
 // 413 (from Content-Length, before the body is read), a malformed request
 // 400, each followed by a close. A connection over max_connections gets a
@@ -68,6 +80,7 @@
 #include <vector>
 
 #include "coordkit/http/error.h"
+#include "coordkit/http/internal/blocking_pool.h"
 #include "coordkit/http/route.h"
 #include "coordkit/http/router.h"
 #include "coordkit/log/log.h"
@@ -79,8 +92,14 @@ namespace coordkit::http {
 struct ServerOptions {
   // "HOST:PORT" (IPv4 or [IPv6]) and/or "unix:PATH"; at least one.
   std::vector<std::string> listen{};
-  // Threads running the I/O and the handlers.
+  // Threads running the I/O and the handlers of routes that do not block.
   int threads = 1;
+  // Threads running the handlers of blocking routes (Route::blocking). 0
+  // runs those on the I/O threads too.
+  int blocking_threads = 4;
+  // Blocking requests that may wait for a blocking thread; one more is
+  // answered 503 with Retry-After.
+  std::size_t blocking_queue = 64;
   // Open connections at most; more are answered 503 and closed at once.
   std::size_t max_connections = 1024;
   // Request line plus headers, bytes (431 above).
@@ -116,6 +135,7 @@ struct ServerStats {
   std::uint64_t refused_connections = 0;  // over max_connections
   std::uint64_t requests = 0;
   std::uint64_t timeouts = 0;  // connections closed by a read, idle or write timeout
+  std::uint64_t shed = 0;      // blocking requests answered 503: the queue was full or they expired
   std::size_t open_connections = 0;
   std::size_t in_flight = 0;  // requests being handled now
   bool listening = false;     // some address still accepts connections
@@ -145,6 +165,9 @@ struct ServerCore {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> shed{0};
+  // pool: runs blocking routes' handlers; null with blocking_threads 0.
+  std::unique_ptr<BlockingPool> pool;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -289,15 +312,77 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     core_.begin_request();
     counted_ = true;
-    const auto& req = parser_->get();
-    res_ = core_.router->handle(req, peer_, Clock::now() + core_.options.handler_deadline);
-    if (cut_.load()) {
+    req_ = Request();
+    req_.raw = &parser_->get();
+    req_.peer = peer_;
+    req_.deadline = Clock::now() + core_.options.handler_deadline;
+    if (core_.router->begin(req_) && core_.pool) {
+      // The pool thread owns req_ and the parsed request until the answer
+      // is posted back; this strand does nothing for the session meanwhile
+      // (no read is pending and no timer armed).
+      BlockingPool::Task task = [self = this->shared_from_this()](bool run) {
+        self->run_blocking(run);
+      };
+      if (core_.pool->try_submit(task)) return;
+      core_.shed.fetch_add(1);
+      req_.shed_ = Request::Shed::kPoolFull;
+    }
+    on_handled(answer());
+  }
+
+  // answer: the router's answer to req_, as a Beast response.
+  BeastResponse answer() {
+    Response r = core_.router->finish(req_);
+    const auto& raw = *req_.raw;
+    return Router::to_beast(std::move(r), raw.version(), raw.keep_alive(), req_.request_id);
+  }
+
+  // run_blocking: on a pool thread (`run`), or on the thread stopping the
+  // pool for a request it never ran.
+  void run_blocking(bool run) noexcept {
+    try {
+      if (!run) {
+        boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+          self->cut_.store(true);
+          self->on_handled({});
+        });
+        return;
+      }
+      if (Clock::now() >= req_.deadline) {
+        core_.shed.fetch_add(1);
+        req_.shed_ = Request::Shed::kExpired;
+      }
+      BeastResponse res = answer();
+      boost::asio::post(socket_.get_executor(),
+                        [self = this->shared_from_this(), res = std::move(res)]() mutable {
+                          self->on_handled(std::move(res));
+                        });
+    } catch (...) {
+      // Out of memory posting the answer: the connection is closed so the
+      // client is not left waiting.
+      cut_.store(true);
+      close_from_server_noexcept();
+    }
+  }
+
+  // on_handled: on the strand, with the answer to the request in flight.
+  void on_handled(BeastResponse res) {
+    if (cut_.load() || closed_) {
       counted_ = false;
       core_.end_request(false);
       return close();
     }
+    res_ = std::move(res);
     if (core_.draining.load()) res_.keep_alive(false);
     write();
+  }
+
+  void close_from_server_noexcept() noexcept {
+    try {
+      close_from_server();
+    } catch (...) {
+      // Nothing more to try; the session's timers and stop() close it.
+    }
   }
 
   // refuse: an error answer made before (or instead of) the route table,
@@ -353,6 +438,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   BeastResponse res_;
+  Request req_;
   Peer peer_;
   bool closed_ = false;
   std::atomic<bool> cut_{false};
@@ -474,9 +560,10 @@ class Server {
   Server(const Router& router, ServerOptions options)
       : core_(std::make_unique<internal::ServerCore>(options.threads < 1 ? 1 : options.threads)) {
     if (options.listen.empty()) throw Error(ErrorCode::kInvalidArgument, "no address to listen on");
-    if (options.threads < 1 || options.max_connections < 1 || options.header_limit < 256) {
+    if (options.threads < 1 || options.max_connections < 1 || options.header_limit < 256 ||
+        options.blocking_threads < 0) {
       throw Error(ErrorCode::kInvalidArgument,
-                  "threads, max_connections or header_limit out of range");
+                  "threads, blocking_threads, max_connections or header_limit out of range");
     }
     core_->router = &router;
     core_->options = std::move(options);
@@ -508,6 +595,11 @@ class Server {
     // out of work (after a drain closed every listener and connection, say)
     // and return before stop().
     work_.emplace(core_->ioc.get_executor());
+    if (core_->options.blocking_threads > 0 && !core_->pool) {
+      core_->pool = std::make_unique<internal::BlockingPool>(core_->options.blocking_threads,
+                                                             core_->options.blocking_queue);
+      core_->pool->start();
+    }
     for (int i = 0; i < core_->options.threads; ++i) {
       threads_.emplace_back([core = core_.get()] {
         core->running.fetch_add(1);
@@ -528,6 +620,7 @@ class Server {
     s.refused_connections = core_->refused.load();
     s.requests = core_->requests.load();
     s.timeouts = core_->timeouts.load();
+    s.shed = core_->shed.load();
     s.open_connections = core_->open.load();
     s.listening = core_->listening.load() > 0;
     s.threads_running = core_->running.load();
@@ -565,6 +658,9 @@ class Server {
     core_->stopping.store(true);
     close_listeners();
     for (auto& s : open_sessions()) s->close_from_server();
+    // Blocking handlers still running finish first (their answers are
+    // dropped, the connections are closed); queued ones never run.
+    if (core_->pool) core_->pool->stop();
     // Without the guard the loop ends once the work above is done.
     work_.reset();
     for (auto& t : threads_) t.join();
