@@ -5,8 +5,8 @@
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <functional>
-#include <sstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -79,8 +79,7 @@ TEST_CASE("A blocking handler leaves the only I/O thread free for other connecti
   CHECK(slow.get() == 200);
 }
 
-TEST_CASE("With blocking_threads 0 a blocking handler runs on the I/O thread",
-          "[http][blocking]") {
+TEST_CASE("With blocking_threads 0 a blocking handler runs on the I/O thread", "[http][blocking]") {
   t::TestServer s(pool_options(1, 0, 0));
   const auto before = std::chrono::steady_clock::now();
   auto slow = sleeping(s.port(), 800);
@@ -98,8 +97,9 @@ TEST_CASE("Pipelined requests mixing blocking and other routes are answered in o
   t::TcpClient c(s.port());
   std::string bytes;
   const std::vector<std::pair<std::string, std::string>> order = {
-      {"POST", sleep_target(300)}, {"GET", "/v1/health"},           {"POST", sleep_target(0)},
-      {"GET", "/v1/health"},       {"GET", "/test/blocking/throws"}, {"POST", sleep_target(50)},
+      {"POST", sleep_target(300)},      {"GET", "/v1/health"},
+      {"POST", sleep_target(0)},        {"GET", "/v1/health"},
+      {"GET", "/test/blocking/throws"}, {"POST", sleep_target(50)},
   };
   for (std::size_t i = 0; i < order.size(); ++i) {
     auto req = t::make_request(order[i].first, order[i].second, "",

@@ -418,6 +418,30 @@ struct Request {
   Shed shed_ = Shed::kNone;
   const Handler* chain_ = nullptr;  // the matched handler chain (Router::begin)
 
+  // reset: back to a fresh Request for the next request on a connection,
+  // keeping the memory its strings and containers already hold.
+  void reset() {
+    route = nullptr;
+    raw = nullptr;
+    if (params.is_object()) {
+      params.clear();
+    } else {
+      params = Json::object();
+    }
+    body = nullptr;
+    request_id.clear();
+    deadline = Clock::time_point::max();
+    peer = Peer{};
+    principal.clear();
+    started = Clock::now();
+    url_ = boost::urls::url_view();
+    path_values_.clear();
+    unmatched_ = Unmatched::kNone;
+    allow_.clear();
+    shed_ = Shed::kNone;
+    chain_ = nullptr;
+  }
+
   // header: a request header's value ("" when absent).
   std::string_view header(std::string_view name) const {
     if (raw == nullptr) return {};
@@ -474,7 +498,6 @@ struct Response {
     }
   }
 };
-
 
 // Wrapper: wraps a route's handler. `wrap` receives the route (read-only:
 // a wrapper reads metadata such as auth(), it cannot change it) and the

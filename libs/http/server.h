@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -76,6 +77,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -245,18 +247,43 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
  private:
+  // arm / disarm: the one timeout of the step under way (idle wait,
+  // request read, response write), on one timer that is rarely touched: a
+  // step only moves deadline_, and the timer, when it wakes, sleeps again
+  // until the deadline that holds then. It is re-armed only when a
+  // deadline comes earlier than its wake-up, and it never wakes later than
+  // the shortest timeout after it was set, so moving from an idle wait to
+  // a read, or from a read to a write, never re-arms it. Per request that
+  // saves scheduling and cancelling three timer waits.
   void arm(std::chrono::milliseconds d) {
-    const std::uint64_t gen = ++timer_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self = this->shared_from_this(), gen](boost::system::error_code ec) {
-      if (ec || gen != self->timer_gen_) return;
-      self->core_.timeouts.fetch_add(1);
-      self->close();
-    });
+    const Clock::time_point now = Clock::now();
+    deadline_ = now + d;
+    if (timer_waiting_ && timer_wakes_ <= deadline_) return;
+    start_timer(std::min(deadline_, now + shortest_timeout()));
   }
-  void disarm() {
-    ++timer_gen_;
-    timer_.cancel();
+  void disarm() { deadline_ = Clock::time_point::max(); }
+
+  std::chrono::milliseconds shortest_timeout() const {
+    const ServerOptions& o = core_.options;
+    return std::min({o.idle_timeout, o.read_timeout, o.write_timeout});
+  }
+
+  void start_timer(Clock::time_point at) {
+    const std::uint64_t gen = ++timer_gen_;
+    timer_wakes_ = at;
+    timer_waiting_ = true;
+    timer_.expires_at(at);  // a wait still pending ends with operation_aborted
+    timer_.async_wait([self = this->shared_from_this(), gen](boost::system::error_code ec) {
+      if (gen != self->timer_gen_) return;  // a newer wait took over
+      self->timer_waiting_ = false;
+      if (ec || self->closed_ || self->deadline_ == Clock::time_point::max()) return;
+      const Clock::time_point now = Clock::now();
+      if (now >= self->deadline_) {
+        self->core_.timeouts.fetch_add(1);
+        return self->close();
+      }
+      self->start_timer(std::min(self->deadline_, now + self->shortest_timeout()));
+    });
   }
 
   void wait_for_request() {
@@ -312,7 +339,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     core_.begin_request();
     counted_ = true;
-    req_ = Request();
+    req_.reset();
     req_.raw = &parser_->get();
     req_.peer = peer_;
     req_.deadline = Clock::now() + core_.options.handler_deadline;
@@ -426,6 +453,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (closed_) return;
     closed_ = true;
     disarm();
+    ++timer_gen_;
+    timer_.cancel();
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -435,6 +464,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Socket socket_;
   boost::asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
+  Clock::time_point deadline_ = Clock::time_point::max();  // of the step under way
+  Clock::time_point timer_wakes_{};
+  bool timer_waiting_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   BeastResponse res_;
@@ -500,11 +532,17 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
 
  private:
   void accept() {
-    acceptor_.async_accept(boost::asio::make_strand(core_.ioc),
-                           [self = this->shared_from_this()](boost::system::error_code ec,
-                                                             typename Protocol::socket s) {
-                             self->on_accept(ec, std::move(s));
-                           });
+    // With one I/O thread every handler already runs one at a time: the
+    // io_context is the sessions' strand, and a strand's locking and
+    // queueing per step would buy nothing.
+    const boost::asio::any_io_executor ex =
+        core_.options.threads == 1
+            ? boost::asio::any_io_executor(core_.ioc.get_executor())
+            : boost::asio::any_io_executor(boost::asio::make_strand(core_.ioc));
+    acceptor_.async_accept(ex, [self = this->shared_from_this()](boost::system::error_code ec,
+                                                                 typename Protocol::socket s) {
+      self->on_accept(ec, std::move(s));
+    });
   }
 
   void on_accept(boost::system::error_code ec, typename Protocol::socket s) {
@@ -534,6 +572,11 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
       s.close(ignored);
     } else {
       core_.open.fetch_add(1);
+      if constexpr (std::is_same_v<Protocol, boost::asio::ip::tcp>) {
+        // Each answer leaves in one write; never hold it back for an ACK.
+        boost::system::error_code ignored;
+        s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      }
       Peer peer = peer_of(s);
       std::make_shared<Session<Protocol>>(core_, std::move(s), std::move(peer))->start();
     }

@@ -118,10 +118,10 @@ class BlockingPool {
   const std::size_t max_queue_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Task> queue_;  // guarded by mu_
-  std::size_t running_ = 0;  // guarded by mu_
-  bool stopping_ = false;    // guarded by mu_
-  bool started_ = false;     // guarded by mu_
+  std::deque<Task> queue_;            // guarded by mu_
+  std::size_t running_ = 0;           // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  bool started_ = false;              // guarded by mu_
   std::vector<std::thread> workers_;  // the controlling thread's
 };
 

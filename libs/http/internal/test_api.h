@@ -70,19 +70,19 @@ struct TestServer {
                   std::string(static_cast<std::size_t>(req.param<std::int64_t>("kb")) * 1024, 'x'));
             }));
     // Blocking routes (Route::blocking): they run on the server's blocking pool.
-    router.add(Route(Method::kPost, "/test/blocking/sleep")
-                   .summary("Sleep on a blocking thread, then answer")
-                   .operation_id("testBlockingSleep")
-                   .tag("test")
-                   .blocking()
-                   .param(Param::query("ms").integer().minimum(0).maximum(60000).required())
-                   .response(200, "Slept",
-                             Schema::object({{"slept_ms", Schema::integer()}}, {"slept_ms"}))
-                   .handle([](Request& req) {
-                     const auto ms = req.param<std::int64_t>("ms");
-                     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-                     return Response::json(200, {{"slept_ms", ms}});
-                   }));
+    router.add(
+        Route(Method::kPost, "/test/blocking/sleep")
+            .summary("Sleep on a blocking thread, then answer")
+            .operation_id("testBlockingSleep")
+            .tag("test")
+            .blocking()
+            .param(Param::query("ms").integer().minimum(0).maximum(60000).required())
+            .response(200, "Slept", Schema::object({{"slept_ms", Schema::integer()}}, {"slept_ms"}))
+            .handle([](Request& req) {
+              const auto ms = req.param<std::int64_t>("ms");
+              std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+              return Response::json(200, {{"slept_ms", ms}});
+            }));
     router.add(Route(Method::kGet, "/test/blocking/throws")
                    .summary("Throws on a blocking thread")
                    .operation_id("testBlockingThrows")
