@@ -54,6 +54,7 @@ class Gateway {
       server_.request_shutdown(mode, d);
     };
     context_.metrics_open = config_.metrics_open;
+    context_.inline_reads = config_.inline_reads;
     context_.log = log_;
     router_.set_logger(log_.with_component("http"));
     add_routes(router_, context_);

@@ -58,7 +58,8 @@ struct Context {
   std::vector<std::string> addresses;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool metrics_open = false;
-  log::Logger log{};  // the gateway's log (admin actions)
+  bool inline_reads = false;  // get and list are not blocking routes (--inline-reads)
+  log::Logger log{};          // the gateway's log (admin actions)
 };
 
 // error_map: the one mapping from errors to statuses: apps/common's table,
@@ -222,7 +223,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             "Pass next_cursor back as cursor for the next page. A record that exists "
             "throughout the listing is returned exactly once.")
         .operation_id("listRecords")
-        .blocking()
+        .blocking(!ctx.inline_reads)
         .tag("records")
         .param(collection_param())
         .param(Param::query("limit").integer().minimum(1).maximum(1000).default_value(100).describe(
@@ -250,7 +251,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r(Method::kGet, "/v1/collections/{collection}/records/{id}");
     r.summary("Read one record")
         .operation_id("getRecord")
-        .blocking()
+        .blocking(!ctx.inline_reads)
         .tag("records")
         .param(collection_param())
         .param(id_param())

@@ -63,6 +63,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -294,11 +295,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     if (buffer_.capacity() > std::size_t{64} * 1024) buffer_.shrink_to_fit();
     arm(core_.options.idle_timeout);
-    socket_.async_wait(Socket::wait_read,
-                       [self = this->shared_from_this()](boost::system::error_code ec) {
-                         if (ec || self->closed_) return self->close();
-                         self->read_request();
-                       });
+    // A read of the first bytes rather than an async_wait for them: asio
+    // re-arms epoll (one epoll_ctl) for every wait, while a read is tried
+    // at once and otherwise waits on the readiness epoll already reports.
+    // The request's own read_timeout runs from these first bytes.
+    socket_.async_read_some(
+        buffer_.prepare(boost::beast::read_size(buffer_, kReadSize)),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec || self->closed_) return self->close();
+          self->buffer_.commit(n);
+          self->read_request();
+        });
   }
 
   void read_request() {
@@ -459,6 +466,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
+
+  // kReadSize: the most one read asks for, as Beast's own reads do; the
+  // first bytes of a request are read in the size Beast would read them
+  // (so its parser sees the same pieces, and its header limit counts the
+  // same way), at most this.
+  static constexpr std::size_t kReadSize = 65536;
 
   ServerCore& core_;
   Socket socket_;
