@@ -96,6 +96,11 @@ struct Config {
   std::optional<std::filesystem::path> key_file;
   std::string synchronous = "normal";  // normal | full
   int threads = 2;                     // HTTP threads
+  // Threads for the routes that touch the database (blocking routes), and
+  // how many such requests may wait for one (then 503 + Retry-After). As
+  // many threads as concurrent writes let group commit batch them.
+  int blocking_threads = 32;
+  int blocking_queue = 1024;
   int readers = 4;                     // database reader connections
   std::string log_level = "info";      // trace debug info warn error (file and console)
   std::string console_level = "warn";  // what reaches stderr
@@ -105,7 +110,11 @@ struct Config {
   std::int64_t drain_timeout_ms = 10000;   // graceful shutdown without a deadline of its own
   std::size_t max_body_bytes = std::size_t{1} << 20;
   bool metrics_open = false;  // /metrics without the admin token
-  bool create = true;         // create the database when it is missing
+  // inline_reads: get and list run on the I/O threads, not the blocking
+  // ones (a read is quick and never waits for the writer, but one that
+  // retries a busy database holds an I/O thread meanwhile).
+  bool inline_reads = false;
+  bool create = true;  // create the database when it is missing
 
   std::vector<ListenAddress> listen_addresses;  // finish_config: parsed `listen`
   std::chrono::milliseconds request_timeout() const {
@@ -182,6 +191,14 @@ inline void setup_cli(CLI::App& app, Config& config) {
   app.add_option("--threads", config.threads, "HTTP server threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--blocking-threads", config.blocking_threads,
+                 "Threads running the database routes (concurrent writes share a group commit)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--blocking-queue", config.blocking_queue,
+                 "Database requests that may wait for one of those threads (then 503)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--readers", config.readers, "Database reader connections")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
@@ -210,6 +227,8 @@ inline void setup_cli(CLI::App& app, Config& config) {
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_flag("--metrics-open", config.metrics_open, "Serve /metrics without the admin token");
+  app.add_flag("--inline-reads", config.inline_reads,
+               "Run record reads (get, list) on the HTTP threads instead of the blocking threads");
   app.add_flag_callback(
       "--no-create", [&config] { config.create = false; },
       "Refuse to start when the database file is missing");

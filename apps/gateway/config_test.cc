@@ -44,6 +44,9 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
     CHECK(c.listen == std::vector<std::string>{gw::kDefaultListen});
     CHECK(c.synchronous == "normal");
     CHECK(c.threads == 2);
+    CHECK(c.blocking_threads == 32);
+    CHECK(c.blocking_queue == 1024);
+    CHECK_FALSE(c.inline_reads);
     CHECK(c.database == dir / "gateway.db");
     CHECK(c.create);
   }
@@ -54,10 +57,12 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
                             "listen = [\"127.0.0.1:0\", \"unix:/tmp/x.sock\"]\n"
                             "data-dir = \"" +
                                 dir.string() + "\"\n");
-    const gw::Config c =
-        parse({"--config", (dir / "gw.toml").string(), "--threads", "5", "--no-create"});
+    const gw::Config c = parse({"--config", (dir / "gw.toml").string(), "--threads", "5",
+                                "--no-create", "--blocking-threads", "8", "--inline-reads"});
     CHECK(c.synchronous == "full");
     CHECK(c.threads == 5);
+    CHECK(c.blocking_threads == 8);
+    CHECK(c.inline_reads);
     REQUIRE(c.listen_addresses.size() == 2);
     CHECK(c.listen_addresses[1].kind == gw::ListenAddress::Kind::kUnix);
     CHECK(c.data_dir == dir);
@@ -66,6 +71,7 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
   SECTION("validators refuse bad values") {
     CHECK_THROWS_AS(parse({"--synchronous", "sometimes"}), CLI::ValidationError);
     CHECK_THROWS_AS(parse({"--threads", "0"}), CLI::ValidationError);
+    CHECK_THROWS_AS(parse({"--blocking-threads", "0"}), CLI::ValidationError);
     CHECK_THROWS_AS(parse({"--listen", "nowhere"}), CLI::ValidationError);
     CHECK_THROWS_AS(parse({"--key", "secret"}), CLI::ExtrasError);  // no key on argv
   }

@@ -54,6 +54,7 @@ class Gateway {
       server_.request_shutdown(mode, d);
     };
     context_.metrics_open = config_.metrics_open;
+    context_.inline_reads = config_.inline_reads;
     context_.log = log_;
     router_.set_logger(log_.with_component("http"));
     add_routes(router_, context_);
@@ -68,6 +69,8 @@ class Gateway {
     http_.emplace(router_, http::ServerOptions{
                                .listen = config_.listen,
                                .threads = config_.threads,
+                               .blocking_threads = config_.blocking_threads,
+                               .blocking_queue = static_cast<std::size_t>(config_.blocking_queue),
                                .body_limit = config_.max_body_bytes,
                                .handler_deadline = config_.request_timeout(),
                                .log = log_.with_component("http"),
@@ -86,7 +89,9 @@ class Gateway {
     server_.set_address(context_.address);
     std::string all;
     for (const auto& a : context_.addresses) all += (all.empty() ? "" : " ") + a;
-    log_.info("listening", {{"addresses", all}, {"threads", config_.threads}});
+    log_.info("listening", {{"addresses", all},
+                            {"threads", config_.threads},
+                            {"blocking_threads", config_.blocking_threads}});
   }
 
   // serve: ready, serve until asked to stop, drain, close. Returns the exit

@@ -13,7 +13,10 @@
 //
 // Each handler bounds its database work by Request::deadline (the server
 // sets it --request-timeout-ms after the request was read); a database
-// still busy then answers 503 with Retry-After.
+// still busy then answers 503 with Retry-After. Every route that touches
+// the database is blocking (Route::blocking): it runs on the server's
+// blocking threads, so concurrent writes wait inside the Store together
+// and share a group commit, while the I/O threads keep serving.
 //
 // Example:
 //   coordkit::http::Router router({.title = "coordkit-gateway", .version = kVersion});
@@ -55,7 +58,8 @@ struct Context {
   std::vector<std::string> addresses;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool metrics_open = false;
-  log::Logger log{};  // the gateway's log (admin actions)
+  bool inline_reads = false;  // get and list are not blocking routes (--inline-reads)
+  log::Logger log{};          // the gateway's log (admin actions)
 };
 
 // error_map: the one mapping from errors to statuses: apps/common's table,
@@ -196,6 +200,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     r.summary("Create a record with a server-made id")
         .describe("The id is a time-ordered UUIDv7. The new record has version 1.")
         .operation_id("createRecord")
+        .blocking()
         .tag("records")
         .param(collection_param())
         .body(Schema::object().describe("Any JSON object"), "The document to store")
@@ -218,6 +223,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             "Pass next_cursor back as cursor for the next page. A record that exists "
             "throughout the listing is returned exactly once.")
         .operation_id("listRecords")
+        .blocking(!ctx.inline_reads)
         .tag("records")
         .param(collection_param())
         .param(Param::query("limit").integer().minimum(1).maximum(1000).default_value(100).describe(
@@ -245,6 +251,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r(Method::kGet, "/v1/collections/{collection}/records/{id}");
     r.summary("Read one record")
         .operation_id("getRecord")
+        .blocking(!ctx.inline_reads)
         .tag("records")
         .param(collection_param())
         .param(id_param())
@@ -273,6 +280,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             "If-Match: \"<version>\" replaces only that version (else 412); If-Match: * "
             "only an existing record; If-None-Match: * creates only if absent (else 412).")
         .operation_id("putRecord")
+        .blocking()
         .tag("records")
         .param(collection_param())
         .param(id_param())
@@ -297,6 +305,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r(Method::kDelete, "/v1/collections/{collection}/records/{id}");
     r.summary("Delete a record")
         .operation_id("deleteRecord")
+        .blocking()
         .tag("records")
         .param(collection_param())
         .param(id_param())
@@ -398,6 +407,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kGet, "/v1/admin/stats"));
     r.summary("Database counters (retries, write turn, group commit), request figures by route")
         .operation_id("getStats")
+        .blocking()
         .response(200, "The figures",
                   Schema::object().describe("database, counters, "
                                             "collections, requests"))
@@ -431,6 +441,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kPost, "/v1/admin/checkpoint"));
     r.summary("Run a WAL checkpoint")
         .operation_id("checkpoint")
+        .blocking()
         .param(Param::query("mode")
                    .one_of({"passive", "full", "restart", "truncate"})
                    .default_value("passive")
@@ -458,6 +469,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kPost, "/v1/admin/check"));
     r.summary("Integrity check: quick (default) or full")
         .operation_id("check")
+        .blocking()
         .param(Param::query("full").boolean().default_value(false).describe(
             "integrity_check instead of quick_check"))
         .response(200, "The verdict",
@@ -477,6 +489,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     Route r = admin(Route(Method::kPost, "/v1/admin/backup"));
     r.summary("Online backup into <data-dir>/backups/<name>, encrypted with the current key")
         .operation_id("backup")
+        .blocking()
         .body(Schema::object({{"name", Schema::string().min_length(1).max_length(64)}}, {"name"})
                   .additional_properties(false),
               "The backup's file name ([A-Za-z0-9._-], not starting with '.'): never a path")
@@ -507,6 +520,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             "database); when it came from the environment, key_file_updated is false and "
             "the next start needs the new key there.")
         .operation_id("rekey")
+        .blocking()
         .body(Schema::object({{"key_hex", Schema::string().min_length(64).max_length(64)},
                               {"passphrase", Schema::string().min_length(1).max_length(1024)}})
                   .additional_properties(false),

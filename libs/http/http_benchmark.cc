@@ -6,6 +6,11 @@
 // thread and then two. Prints figures, then one JSON line.
 //
 //   http_benchmark [SECONDS] [CONNECTIONS]     default 5 s, 64 connections
+//   http_benchmark --serve SECONDS [THREADS]    the coordkit server alone, for a
+//                                               profiler: prints its port, serves
+//                                               SECONDS, exits (wrk's target:
+//                                               /bench?n=1 with the bearer token
+//                                               "bench-token")
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -153,43 +158,68 @@ WrkResult run_nginx(int seconds, int connections, const std::string& dir) {
   return r;
 }
 
+// BenchServer: the benchmark's route table and server, on 127.0.0.1:0.
+struct BenchServer {
+  http::Router router{http::ApiInfo{.title = "bench", .version = "1.0.0"}};
+  std::shared_ptr<ck::FileSink> file;
+  std::unique_ptr<http::Server> server;
+
+  BenchServer(int threads, const std::string& dir) {
+    router.tag("bench", "The benchmark route");
+    router.add(
+        http::Route(http::Method::kGet, "/bench")
+            .summary("A fixed 16-byte body")
+            .operation_id("bench")
+            .tag("bench")
+            .auth(http::Auth::kBearer)
+            .param(http::Param::query("n").integer().minimum(0).maximum(100).describe("Ignored"))
+            .response(200, "The body",
+                      http::Schema::object({{"ok", http::Schema::string().max_length(16)}}, {"ok"}))
+            .handle([](http::Request&) {
+              return http::Response::json(200, {{"ok", "abcdefg"}});
+            }));
+    file = std::make_shared<ck::FileSink>(ck::FileSinkOptions{
+        .path = dir + "/access-" + std::to_string(threads) + ".log", .format = ck::Format::kJson});
+    const ck::Logger access("access", {file});
+    router.use(http::request_id());
+    router.use(http::access_log(access));
+    router.use(router.map_errors());
+    router.use(http::timing());
+    router.use(http::auth({.bearer_token = kToken, .local_uid = std::nullopt}));
+    http::ServerOptions o;
+    o.listen = {"127.0.0.1:0"};
+    o.threads = threads;
+    server = std::make_unique<http::Server>(router, o);
+    server->start();
+  }
+  ~BenchServer() {
+    server->stop();
+    file->flush();
+  }
+};
+
 WrkResult run_coordkit(int threads, int seconds, int connections, const std::string& dir) {
-  http::Router router({.title = "bench", .version = "1.0.0"});
-  router.tag("bench", "The benchmark route");
-  router.add(
-      http::Route(http::Method::kGet, "/bench")
-          .summary("A fixed 16-byte body")
-          .operation_id("bench")
-          .tag("bench")
-          .auth(http::Auth::kBearer)
-          .param(http::Param::query("n").integer().minimum(0).maximum(100).describe("Ignored"))
-          .response(200, "The body",
-                    http::Schema::object({{"ok", http::Schema::string().max_length(16)}}, {"ok"}))
-          .handle([](http::Request&) {
-            return http::Response::json(200, {{"ok", "abcdefg"}});
-          }));
-  auto file = std::make_shared<ck::FileSink>(ck::FileSinkOptions{
-      .path = dir + "/access-" + std::to_string(threads) + ".log", .format = ck::Format::kJson});
-  const ck::Logger access("access", {file});
-  router.use(http::request_id());
-  router.use(http::access_log(access));
-  router.use(router.map_errors());
-  router.use(http::timing());
-  router.use(http::auth({.bearer_token = kToken, .local_uid = std::nullopt}));
-  http::ServerOptions o;
-  o.listen = {"127.0.0.1:0"};
-  o.threads = threads;
-  http::Server server(router, o);
-  server.start();
-  const WrkResult r = wrk(server.tcp_port(), seconds, connections, dir, true);
-  server.stop();
-  file->flush();
-  return r;
+  BenchServer s(threads, dir);
+  return wrk(s.server->tcp_port(), seconds, connections, dir, true);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "--serve") {
+    const int seconds = std::atoi(argv[2]);
+    const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
+    char tmpl[] = "/tmp/coordkit-bench-http.XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return 1;
+    {
+      BenchServer s(threads, tmpl);
+      std::printf("%u\n", s.server->tcp_port());
+      std::fflush(stdout);
+      std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    }
+    std::filesystem::remove_all(tmpl);
+    return 0;
+  }
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
   const int connections = argc > 2 ? std::atoi(argv[2]) : 64;
   char tmpl[] = "/tmp/coordkit-bench-http.XXXXXX";

@@ -364,6 +364,12 @@ struct Peer {
 };
 
 class Route;
+struct Request;
+struct Response;
+
+// Handler: a plain function of the request. It may throw http::Error (or
+// any coordkit::Error the ErrorMap knows); anything else is a 500.
+using Handler = std::function<Response(Request&)>;
 
 // Request: what a handler receives. Parameters and body are validated
 // before the handler runs: params() holds every declared parameter that was
@@ -404,6 +410,37 @@ struct Request {
   std::vector<std::string> path_values_;
   Unmatched unmatched_ = Unmatched::kNone;
   std::string allow_;
+  // Set by the server: a blocking route's request that was not run,
+  // answered 503 with Retry-After through the route's wrappers (so the
+  // access log and metrics see it): the blocking pool's queue was full,
+  // or the request's deadline passed while it waited there.
+  enum class Shed { kNone, kPoolFull, kExpired };
+  Shed shed_ = Shed::kNone;
+  const Handler* chain_ = nullptr;  // the matched handler chain (Router::begin)
+
+  // reset: back to a fresh Request for the next request on a connection,
+  // keeping the memory its strings and containers already hold.
+  void reset() {
+    route = nullptr;
+    raw = nullptr;
+    if (params.is_object()) {
+      params.clear();
+    } else {
+      params = Json::object();
+    }
+    body = nullptr;
+    request_id.clear();
+    deadline = Clock::time_point::max();
+    peer = Peer{};
+    principal.clear();
+    started = Clock::now();
+    url_ = boost::urls::url_view();
+    path_values_.clear();
+    unmatched_ = Unmatched::kNone;
+    allow_.clear();
+    shed_ = Shed::kNone;
+    chain_ = nullptr;
+  }
 
   // header: a request header's value ("" when absent).
   std::string_view header(std::string_view name) const {
@@ -461,10 +498,6 @@ struct Response {
     }
   }
 };
-
-// Handler: a plain function of the request. It may throw http::Error (or
-// any coordkit::Error the ErrorMap knows); anything else is a 500.
-using Handler = std::function<Response(Request&)>;
 
 // Wrapper: wraps a route's handler. `wrap` receives the route (read-only:
 // a wrapper reads metadata such as auth(), it cannot change it) and the
@@ -552,6 +585,17 @@ class Route {
     handler_ = std::move(h);
     return *this;
   }
+  // blocking: the handler may block its thread (a database transaction,
+  // file I/O, a wait on another process). The Server then runs it, with
+  // every wrapper, on its pool of blocking threads instead of an I/O
+  // thread (ServerOptions::blocking_threads), so a slow handler never
+  // holds the threads that read and write the other connections. Not part
+  // of the OpenAPI document: it says where the handler runs, not what the
+  // route does.
+  Route& blocking(bool yes = true) {
+    blocking_ = yes;
+    return *this;
+  }
 
   Method method() const noexcept { return method_; }
   const std::string& path() const noexcept { return path_; }
@@ -566,6 +610,7 @@ class Route {
   bool body_required() const noexcept { return body_required_; }
   const std::vector<ResponseSpec>& responses() const noexcept { return responses_; }
   const Handler& handler() const noexcept { return handler_; }
+  bool is_blocking() const noexcept { return blocking_; }
 
   // find_response: the declared spec for `status`, or nullptr.
   const ResponseSpec* find_response(unsigned status) const noexcept {
@@ -596,6 +641,7 @@ class Route {
   bool body_required_ = true;
   std::vector<ResponseSpec> responses_;
   Handler handler_;
+  bool blocking_ = false;
 };
 
 }  // namespace coordkit::http

@@ -33,6 +33,7 @@
 #define COORDKIT_HTTP_ROUTER_H_
 
 #include <atomic>
+#include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 #include <cstdint>
 #include <deque>
@@ -162,13 +163,38 @@ class Router {
   }
 
   // dispatch: answers `req` (whose `raw`, `peer` and `deadline` the caller
-  // set). Sets req.request_id. Never throws.
+  // set): begin() then finish(), on the calling thread. Sets
+  // req.request_id. Never throws.
   Response dispatch(Request& req) const noexcept {
+    begin(req);
+    return finish(req);
+  }
+
+  // begin: the first half of dispatch(): picks req.request_id and matches
+  // the route (req.route; for a 404, 405 or malformed target the answer is
+  // made by finish() all the same). Returns whether the matched route is
+  // blocking (Route::blocking), so a server can choose the thread that
+  // calls finish(). Cheap and never blocks; never throws.
+  bool begin(Request& req) const noexcept {
     try {
-      req.request_id = request_id_for(*req.raw);
-      const Handler* chain = match(req);
+      request_id_into(*req.raw, req.request_id);
+      req.chain_ = match(req);
+      return req.route != nullptr && req.route->is_blocking();
+    } catch (...) {
+      req.chain_ = nullptr;
+      return false;
+    }
+  }
+
+  // finish: the second half: the wrappers, the router's own stage, the
+  // handler and the response check, for a request begin() matched. May be
+  // called on another thread than begin() (not at the same time as
+  // anything else on `req`). Never throws.
+  Response finish(Request& req) const noexcept {
+    try {
+      if (req.chain_ == nullptr) throw Error(ErrorCode::kInternal, "the request was not matched");
       try {
-        Response out = (*chain)(req);
+        Response out = (*req.chain_)(req);
         out.serialize();
         return out;
       } catch (...) {
@@ -200,8 +226,12 @@ class Router {
                                 const std::string& request_id) {
     BeastResponse out{static_cast<boost::beast::http::status>(r.status), version};
     if (!r.content_type.empty()) out.set(boost::beast::http::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) out.insert(name, value);
-    if (out.find("X-Request-Id") == out.end()) out.set("X-Request-Id", request_id);
+    bool has_id = false;
+    for (auto& [name, value] : r.headers) {
+      out.insert(name, value);
+      has_id = has_id || boost::beast::iequals(name, "X-Request-Id");
+    }
+    if (!has_id) out.set("X-Request-Id", request_id);
     out.body() = std::move(r.body);
     out.keep_alive(keep_alive);
     out.prepare_payload();
@@ -388,6 +418,14 @@ class Router {
   }
 
   std::string request_id_for(const BeastRequest& raw) const {
+    std::string id;
+    request_id_into(raw, id);
+    return id;
+  }
+
+  // request_id_into: the request id for `raw`, written into `out` (whose
+  // memory a reused Request keeps: no allocation per request).
+  void request_id_into(const BeastRequest& raw, std::string& out) const {
     auto it = raw.find("X-Request-Id");
     if (it != raw.end()) {
       auto v = it->value();
@@ -396,13 +434,15 @@ class Router {
         ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '_' || c == '.');
       }
-      if (ok) return std::string(v);
+      if (ok) {
+        out.assign(v.data(), v.size());
+        return;
+      }
     }
     static constexpr char kHex[] = "0123456789abcdef";
     std::uint64_t n = id_prefix_ + counter_.fetch_add(1, std::memory_order_relaxed);
-    std::string id(16, '0');
-    for (int i = 15; i >= 0; --i, n >>= 4) id[static_cast<std::size_t>(i)] = kHex[n & 0xF];
-    return id;
+    out.assign(16, '0');
+    for (int i = 15; i >= 0; --i, n >>= 4) out[static_cast<std::size_t>(i)] = kHex[n & 0xF];
   }
 
   // match: the chain for `req`, with req.route, url_ and path_values_ set;
@@ -420,7 +460,10 @@ class Router {
     req.url_ = *parsed;
     const std::string_view method_text(raw.method_string().data(), raw.method_string().size());
     const auto method = parse_method(method_text);
-    std::vector<std::string> segs;
+    // The decoded segments, in a buffer each thread keeps (its capacity
+    // survives from one request to the next).
+    thread_local std::vector<std::string> segs;
+    segs.clear();
     for (auto s : req.url_.segments()) segs.push_back(std::move(s));
     // A path of "/" has one empty segment in the templates' split.
     if (segs.empty()) segs.emplace_back();
@@ -493,6 +536,12 @@ class Router {
   }
 
   Response run(const Route& route, const std::vector<Segment>& segments, Request& req) const {
+    if (req.shed_ != Request::Shed::kNone) {
+      throw std::move(Error(ErrorCode::kUnavailable, req.shed_ == Request::Shed::kPoolFull
+                                                         ? "the server is busy"
+                                                         : "the request waited past its deadline")
+                          .with_header("Retry-After", "1"));
+    }
     if (route.auth_requirement() != Auth::kNone && req.principal.empty()) {
       throw std::move(Error(ErrorCode::kUnauthorized, "this route needs credentials")
                           .with_header("WWW-Authenticate", "Bearer"));

@@ -224,9 +224,13 @@ class Schema {
       const auto props = s.find("properties");
       const auto extra = s.find("additionalProperties");
       const bool closed = extra != s.end() && extra->is_boolean() && !extra->get<bool>();
-      for (const auto& [key, item] : v.items()) {
-        const bool declared = props != s.end() && props->contains(key);
-        if (!declared) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string& key = it.key();
+        const Json* declared = nullptr;
+        if (props != s.end()) {
+          if (auto d = props->find(key); d != props->end()) declared = &*d;
+        }
+        if (declared == nullptr) {
           if (closed) {
             append_token(pointer, key);
             return fail(pointer, "additionalProperties", "property is not declared");
@@ -234,7 +238,7 @@ class Schema {
           continue;
         }
         append_token(pointer, key);
-        if (auto bad = check(props->at(key), item, pointer)) return bad;
+        if (auto bad = check(*declared, it.value(), pointer)) return bad;
         pointer.resize(len);
       }
     }

@@ -6,6 +6,18 @@
 // session per connection, on its own strand; N threads; keep-alive;
 // pipelined requests answered in order (one at a time per connection).
 //
+// Blocking handlers: a route declared Route::blocking() (a database
+// transaction, file I/O) runs, with all its wrappers, on a separate pool of
+// `blocking_threads` threads, and its answer is posted back to the
+// connection's strand; the I/O threads meanwhile serve the other
+// connections. At most `blocking_queue` such requests wait for a pool
+// thread; one more is answered 503 with Retry-After (through the route's
+// wrappers, so the access log sees it), never queued without bound. A
+// request whose deadline passed while it waited is answered 503 the same
+// way without running its handler. Requests on one connection still run
+// one at a time, so pipelined answers keep their order; a blocking request
+// in flight counts for drain() like any other.
+//
 // Slow and hostile clients: the header limit answers 431, the body limit
 // 413 (from Content-Length, before the body is read), a malformed request
 // 400, each followed by a close. A connection over max_connections gets a
@@ -41,6 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -50,6 +63,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -64,10 +78,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "coordkit/http/error.h"
+#include "coordkit/http/internal/blocking_pool.h"
 #include "coordkit/http/route.h"
 #include "coordkit/http/router.h"
 #include "coordkit/log/log.h"
@@ -79,8 +95,14 @@ namespace coordkit::http {
 struct ServerOptions {
   // "HOST:PORT" (IPv4 or [IPv6]) and/or "unix:PATH"; at least one.
   std::vector<std::string> listen{};
-  // Threads running the I/O and the handlers.
+  // Threads running the I/O and the handlers of routes that do not block.
   int threads = 1;
+  // Threads running the handlers of blocking routes (Route::blocking). 0
+  // runs those on the I/O threads too.
+  int blocking_threads = 4;
+  // Blocking requests that may wait for a blocking thread; one more is
+  // answered 503 with Retry-After.
+  std::size_t blocking_queue = 64;
   // Open connections at most; more are answered 503 and closed at once.
   std::size_t max_connections = 1024;
   // Request line plus headers, bytes (431 above).
@@ -116,6 +138,7 @@ struct ServerStats {
   std::uint64_t refused_connections = 0;  // over max_connections
   std::uint64_t requests = 0;
   std::uint64_t timeouts = 0;  // connections closed by a read, idle or write timeout
+  std::uint64_t shed = 0;      // blocking requests answered 503: the queue was full or they expired
   std::size_t open_connections = 0;
   std::size_t in_flight = 0;  // requests being handled now
   bool listening = false;     // some address still accepts connections
@@ -145,6 +168,9 @@ struct ServerCore {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> shed{0};
+  // pool: runs blocking routes' handlers; null with blocking_threads 0.
+  std::unique_ptr<BlockingPool> pool;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -222,18 +248,43 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
  private:
+  // arm / disarm: the one timeout of the step under way (idle wait,
+  // request read, response write), on one timer that is rarely touched: a
+  // step only moves deadline_, and the timer, when it wakes, sleeps again
+  // until the deadline that holds then. It is re-armed only when a
+  // deadline comes earlier than its wake-up, and it never wakes later than
+  // the shortest timeout after it was set, so moving from an idle wait to
+  // a read, or from a read to a write, never re-arms it. Per request that
+  // saves scheduling and cancelling three timer waits.
   void arm(std::chrono::milliseconds d) {
-    const std::uint64_t gen = ++timer_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self = this->shared_from_this(), gen](boost::system::error_code ec) {
-      if (ec || gen != self->timer_gen_) return;
-      self->core_.timeouts.fetch_add(1);
-      self->close();
-    });
+    const Clock::time_point now = Clock::now();
+    deadline_ = now + d;
+    if (timer_waiting_ && timer_wakes_ <= deadline_) return;
+    start_timer(std::min(deadline_, now + shortest_timeout()));
   }
-  void disarm() {
-    ++timer_gen_;
-    timer_.cancel();
+  void disarm() { deadline_ = Clock::time_point::max(); }
+
+  std::chrono::milliseconds shortest_timeout() const {
+    const ServerOptions& o = core_.options;
+    return std::min({o.idle_timeout, o.read_timeout, o.write_timeout});
+  }
+
+  void start_timer(Clock::time_point at) {
+    const std::uint64_t gen = ++timer_gen_;
+    timer_wakes_ = at;
+    timer_waiting_ = true;
+    timer_.expires_at(at);  // a wait still pending ends with operation_aborted
+    timer_.async_wait([self = this->shared_from_this(), gen](boost::system::error_code ec) {
+      if (gen != self->timer_gen_) return;  // a newer wait took over
+      self->timer_waiting_ = false;
+      if (ec || self->closed_ || self->deadline_ == Clock::time_point::max()) return;
+      const Clock::time_point now = Clock::now();
+      if (now >= self->deadline_) {
+        self->core_.timeouts.fetch_add(1);
+        return self->close();
+      }
+      self->start_timer(std::min(self->deadline_, now + self->shortest_timeout()));
+    });
   }
 
   void wait_for_request() {
@@ -244,11 +295,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     if (buffer_.capacity() > std::size_t{64} * 1024) buffer_.shrink_to_fit();
     arm(core_.options.idle_timeout);
-    socket_.async_wait(Socket::wait_read,
-                       [self = this->shared_from_this()](boost::system::error_code ec) {
-                         if (ec || self->closed_) return self->close();
-                         self->read_request();
-                       });
+    // A read of the first bytes rather than an async_wait for them: asio
+    // re-arms epoll (one epoll_ctl) for every wait, while a read is tried
+    // at once and otherwise waits on the readiness epoll already reports.
+    // The request's own read_timeout runs from these first bytes.
+    socket_.async_read_some(
+        buffer_.prepare(boost::beast::read_size(buffer_, kReadSize)),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec || self->closed_) return self->close();
+          self->buffer_.commit(n);
+          self->read_request();
+        });
   }
 
   void read_request() {
@@ -289,15 +346,77 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     core_.begin_request();
     counted_ = true;
-    const auto& req = parser_->get();
-    res_ = core_.router->handle(req, peer_, Clock::now() + core_.options.handler_deadline);
-    if (cut_.load()) {
+    req_.reset();
+    req_.raw = &parser_->get();
+    req_.peer = peer_;
+    req_.deadline = Clock::now() + core_.options.handler_deadline;
+    if (core_.router->begin(req_) && core_.pool) {
+      // The pool thread owns req_ and the parsed request until the answer
+      // is posted back; this strand does nothing for the session meanwhile
+      // (no read is pending and no timer armed).
+      BlockingPool::Task task = [self = this->shared_from_this()](bool run) {
+        self->run_blocking(run);
+      };
+      if (core_.pool->try_submit(task)) return;
+      core_.shed.fetch_add(1);
+      req_.shed_ = Request::Shed::kPoolFull;
+    }
+    on_handled(answer());
+  }
+
+  // answer: the router's answer to req_, as a Beast response.
+  BeastResponse answer() {
+    Response r = core_.router->finish(req_);
+    const auto& raw = *req_.raw;
+    return Router::to_beast(std::move(r), raw.version(), raw.keep_alive(), req_.request_id);
+  }
+
+  // run_blocking: on a pool thread (`run`), or on the thread stopping the
+  // pool for a request it never ran.
+  void run_blocking(bool run) noexcept {
+    try {
+      if (!run) {
+        boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+          self->cut_.store(true);
+          self->on_handled({});
+        });
+        return;
+      }
+      if (Clock::now() >= req_.deadline) {
+        core_.shed.fetch_add(1);
+        req_.shed_ = Request::Shed::kExpired;
+      }
+      BeastResponse res = answer();
+      boost::asio::post(socket_.get_executor(),
+                        [self = this->shared_from_this(), res = std::move(res)]() mutable {
+                          self->on_handled(std::move(res));
+                        });
+    } catch (...) {
+      // Out of memory posting the answer: the connection is closed so the
+      // client is not left waiting.
+      cut_.store(true);
+      close_from_server_noexcept();
+    }
+  }
+
+  // on_handled: on the strand, with the answer to the request in flight.
+  void on_handled(BeastResponse res) {
+    if (cut_.load() || closed_) {
       counted_ = false;
       core_.end_request(false);
       return close();
     }
+    res_ = std::move(res);
     if (core_.draining.load()) res_.keep_alive(false);
     write();
+  }
+
+  void close_from_server_noexcept() noexcept {
+    try {
+      close_from_server();
+    } catch (...) {
+      // Nothing more to try; the session's timers and stop() close it.
+    }
   }
 
   // refuse: an error answer made before (or instead of) the route table,
@@ -341,18 +460,30 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (closed_) return;
     closed_ = true;
     disarm();
+    ++timer_gen_;
+    timer_.cancel();
     boost::system::error_code ignored;
     socket_.shutdown(Socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
 
+  // kReadSize: the most one read asks for, as Beast's own reads do; the
+  // first bytes of a request are read in the size Beast would read them
+  // (so its parser sees the same pieces, and its header limit counts the
+  // same way), at most this.
+  static constexpr std::size_t kReadSize = 65536;
+
   ServerCore& core_;
   Socket socket_;
   boost::asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
+  Clock::time_point deadline_ = Clock::time_point::max();  // of the step under way
+  Clock::time_point timer_wakes_{};
+  bool timer_waiting_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   BeastResponse res_;
+  Request req_;
   Peer peer_;
   bool closed_ = false;
   std::atomic<bool> cut_{false};
@@ -414,11 +545,17 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
 
  private:
   void accept() {
-    acceptor_.async_accept(boost::asio::make_strand(core_.ioc),
-                           [self = this->shared_from_this()](boost::system::error_code ec,
-                                                             typename Protocol::socket s) {
-                             self->on_accept(ec, std::move(s));
-                           });
+    // With one I/O thread every handler already runs one at a time: the
+    // io_context is the sessions' strand, and a strand's locking and
+    // queueing per step would buy nothing.
+    const boost::asio::any_io_executor ex =
+        core_.options.threads == 1
+            ? boost::asio::any_io_executor(core_.ioc.get_executor())
+            : boost::asio::any_io_executor(boost::asio::make_strand(core_.ioc));
+    acceptor_.async_accept(ex, [self = this->shared_from_this()](boost::system::error_code ec,
+                                                                 typename Protocol::socket s) {
+      self->on_accept(ec, std::move(s));
+    });
   }
 
   void on_accept(boost::system::error_code ec, typename Protocol::socket s) {
@@ -448,6 +585,11 @@ class Listener : public std::enable_shared_from_this<Listener<Protocol>> {
       s.close(ignored);
     } else {
       core_.open.fetch_add(1);
+      if constexpr (std::is_same_v<Protocol, boost::asio::ip::tcp>) {
+        // Each answer leaves in one write; never hold it back for an ACK.
+        boost::system::error_code ignored;
+        s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+      }
       Peer peer = peer_of(s);
       std::make_shared<Session<Protocol>>(core_, std::move(s), std::move(peer))->start();
     }
@@ -474,9 +616,10 @@ class Server {
   Server(const Router& router, ServerOptions options)
       : core_(std::make_unique<internal::ServerCore>(options.threads < 1 ? 1 : options.threads)) {
     if (options.listen.empty()) throw Error(ErrorCode::kInvalidArgument, "no address to listen on");
-    if (options.threads < 1 || options.max_connections < 1 || options.header_limit < 256) {
+    if (options.threads < 1 || options.max_connections < 1 || options.header_limit < 256 ||
+        options.blocking_threads < 0) {
       throw Error(ErrorCode::kInvalidArgument,
-                  "threads, max_connections or header_limit out of range");
+                  "threads, blocking_threads, max_connections or header_limit out of range");
     }
     core_->router = &router;
     core_->options = std::move(options);
@@ -508,6 +651,11 @@ class Server {
     // out of work (after a drain closed every listener and connection, say)
     // and return before stop().
     work_.emplace(core_->ioc.get_executor());
+    if (core_->options.blocking_threads > 0 && !core_->pool) {
+      core_->pool = std::make_unique<internal::BlockingPool>(core_->options.blocking_threads,
+                                                             core_->options.blocking_queue);
+      core_->pool->start();
+    }
     for (int i = 0; i < core_->options.threads; ++i) {
       threads_.emplace_back([core = core_.get()] {
         core->running.fetch_add(1);
@@ -528,6 +676,7 @@ class Server {
     s.refused_connections = core_->refused.load();
     s.requests = core_->requests.load();
     s.timeouts = core_->timeouts.load();
+    s.shed = core_->shed.load();
     s.open_connections = core_->open.load();
     s.listening = core_->listening.load() > 0;
     s.threads_running = core_->running.load();
@@ -565,6 +714,9 @@ class Server {
     core_->stopping.store(true);
     close_listeners();
     for (auto& s : open_sessions()) s->close_from_server();
+    // Blocking handlers still running finish first (their answers are
+    // dropped, the connections are closed); queued ones never run.
+    if (core_->pool) core_->pool->stop();
     // Without the guard the loop ends once the work above is done.
     work_.reset();
     for (auto& t : threads_) t.join();

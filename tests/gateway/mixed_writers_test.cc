@@ -209,6 +209,12 @@ TEST_CASE("coordctl put loops and the gateway under wrk write one database: fair
   REQUIRE(counters.contains("turn_skipped_no_gate"));
   CHECK(counters["turn_skipped_no_slot"] == 0);
   CHECK(counters["turn_skipped_no_gate"] == 0);
+  // The PUTs run on the gateway's blocking threads, not on its two I/O
+  // threads, so more than two at a time share a group commit (with the
+  // handlers on the I/O threads a batch never held more than two).
+  const json& group_commit = stats["group_commit"];
+  INFO(group_commit.dump());
+  CHECK(group_commit["mean_batch"].get<double>() > 2.0);
 
   // A graceful stop, then every acknowledged write of both sides, version 1.
   REQUIRE(gateway->terminate());

@@ -4,10 +4,12 @@
 #ifndef COORDKIT_HTTP_INTERNAL_TEST_API_H_
 #define COORDKIT_HTTP_INTERNAL_TEST_API_H_
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -67,6 +69,27 @@ struct TestServer {
                   200, "text/plain",
                   std::string(static_cast<std::size_t>(req.param<std::int64_t>("kb")) * 1024, 'x'));
             }));
+    // Blocking routes (Route::blocking): they run on the server's blocking pool.
+    router.add(
+        Route(Method::kPost, "/test/blocking/sleep")
+            .summary("Sleep on a blocking thread, then answer")
+            .operation_id("testBlockingSleep")
+            .tag("test")
+            .blocking()
+            .param(Param::query("ms").integer().minimum(0).maximum(60000).required())
+            .response(200, "Slept", Schema::object({{"slept_ms", Schema::integer()}}, {"slept_ms"}))
+            .handle([](Request& req) {
+              const auto ms = req.param<std::int64_t>("ms");
+              std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+              return Response::json(200, {{"slept_ms", ms}});
+            }));
+    router.add(Route(Method::kGet, "/test/blocking/throws")
+                   .summary("Throws on a blocking thread")
+                   .operation_id("testBlockingThrows")
+                   .tag("test")
+                   .blocking()
+                   .response_empty(204, "never")
+                   .handle([](Request&) -> Response { throw std::runtime_error("boom"); }));
     internal::use_example_wrappers(router, log::Logger(), kToken);
     if (options.listen.empty()) {
       options.listen = {"127.0.0.1:0", "unix:" + dir.path + "/" + socket_name};
