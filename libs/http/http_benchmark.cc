@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -42,9 +43,12 @@ unsigned short free_port() {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("http_benchmark: no free loopback port");
+    std::exit(1);
+  }
   ::close(fd);
   return ntohs(a.sin_port);
 }
@@ -187,9 +191,7 @@ WrkResult run_coordkit(int threads, int seconds, int connections, const std::str
   return r;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
   const int connections = argc > 2 ? std::atoi(argv[2]) : 64;
   char tmpl[] = "/tmp/coordkit-bench-http.XXXXXX";
@@ -219,4 +221,15 @@ int main(int argc, char** argv) {
       connections, nginx.rps, nginx.p99_ms, one.rps, ratio1, one.p99_ms, two.rps, ratio2,
       two.p99_ms, nginx.errors + one.errors + two.errors);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http_benchmark: %s\n", e.what());
+    return 1;
+  }
 }
