@@ -230,9 +230,7 @@ int run(gw::Config& config) {
   return rc;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int parse_and_run(int argc, char** argv) {
   clog::reserve_standard_fds();
   gw::Config config;
   CLI::App app{"coordkit-gateway"};
@@ -250,5 +248,17 @@ int main(int argc, char** argv) {
     return run(config);
   } catch (const std::exception& e) {
     return fail(nullptr, Step::kServe, ExitCode::kInternal, e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return parse_and_run(argc, argv);
+  } catch (const std::exception& e) {
+    // Only what escapes the steps' own handlers gets here (out of memory, say).
+    std::fprintf(stderr, "coordkit-gateway: %s\n", e.what());
+    return static_cast<int>(ExitCode::kInternal);
   }
 }

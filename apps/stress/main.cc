@@ -7,6 +7,7 @@
 // gateway, no key, no database).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -124,9 +125,7 @@ void setup_run(CLI::App& app, cs::RunOptions& o, Outputs& out) {
   app.add_option("--html", out.html_path, "Write the HTML report here");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int parse_and_run(int argc, char** argv) {
   CLI::App app{"coordkit-stress: prove that a gateway keeps every acknowledged write"};
   app.footer(kFooter);
   cs::WorkerOptions w;
@@ -188,4 +187,17 @@ int main(int argc, char** argv) {
   }
   std::cout << "summary: " << cs::summary_json(report).dump() << "\n";
   return report.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return parse_and_run(argc, argv);
+  } catch (const std::exception& e) {
+    // What the steps above do not catch (out of memory, say): as for a run
+    // that could not start or finish.
+    std::fprintf(stderr, "coordkit-stress: %s\n", e.what());
+    return 3;
+  }
 }

@@ -141,7 +141,7 @@ TEST_CASE("Store batches concurrent writes into fewer transactions", "[db][store
   CHECK(c.transactions - before < static_cast<std::uint64_t>(kThreads * kEach));
   CHECK(c.group_commits > 0);
   CHECK(c.surfaced_errors == 0);
-  CHECK(count_rows(*store) == kThreads * kEach);
+  CHECK(count_rows(*store) == std::int64_t{kThreads} * kEach);
   CHECK(ids.size() == static_cast<std::size_t>(kThreads * kEach));  // each caller got its own id
 }
 
@@ -216,7 +216,8 @@ TEST_CASE("In a batch, a failing caller gets its own error and only its work is 
   CHECK(whole_rollback.load() == 1);
   const std::string all = store->read([](db::Transaction& tx) {
     std::string s;
-    tx.query<std::string>("SELECT v FROM t ORDER BY v", [&](std::string v) { s += v + ","; });
+    tx.query<std::string>("SELECT v FROM t ORDER BY v",
+                          [&](const std::string& v) { s += v + ","; });
     return s;
   });
   CHECK(all == "leader,ok-1,ok-2,taken,");

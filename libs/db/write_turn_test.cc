@@ -77,7 +77,7 @@ TEST_CASE("The write turn is handed on in ticket order", "[db][turn]") {
       turns[i]->let_go();
     });
     // Take tickets in a known order.
-    while (first.waiters() < static_cast<std::uint64_t>(i + 1)) std::this_thread::yield();
+    while (first.waiters() < static_cast<std::uint64_t>(i) + 1) std::this_thread::yield();
   }
   first.let_go();
   for (auto& t : threads) t.join();

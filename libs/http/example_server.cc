@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -23,7 +24,9 @@
 namespace http = coordkit::http;
 namespace ck = coordkit::log;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"coordkit::http's example API server"};
   std::vector<std::string> listen;
   int threads = 1;
@@ -78,4 +81,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "example_server: %s\n", e.what());
+    return 1;
+  }
 }

@@ -31,10 +31,10 @@ class DbError : public coordkit::Error {
 };
 
 // get: a request through the router alone, as the server would pass it.
-coordkit::http::BeastResponse get(const coordkit::http::Router& router, const std::string& target,
-                                  std::vector<std::pair<std::string, std::string>> headers = {}) {
-  return router.handle(t::make_request("GET", target, "", std::move(headers)),
-                       coordkit::http::Peer{},
+coordkit::http::BeastResponse get(
+    const coordkit::http::Router& router, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  return router.handle(t::make_request("GET", target, "", headers), coordkit::http::Peer{},
                        std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }
 

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -47,9 +48,12 @@ unsigned short free_port() {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("http_benchmark: no free loopback port");
+    std::exit(1);
+  }
   ::close(fd);
   return ntohs(a.sin_port);
 }
@@ -203,9 +207,7 @@ WrkResult run_coordkit(int threads, int seconds, int connections, const std::str
   return wrk(s.server->tcp_port(), seconds, connections, dir, true);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc > 2 && std::string(argv[1]) == "--serve") {
     const int seconds = std::atoi(argv[2]);
     const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
@@ -249,4 +251,15 @@ int main(int argc, char** argv) {
       connections, nginx.rps, nginx.p99_ms, one.rps, ratio1, one.p99_ms, two.rps, ratio2,
       two.p99_ms, nginx.errors + one.errors + two.errors);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http_benchmark: %s\n", e.what());
+    return 1;
+  }
 }

@@ -81,9 +81,12 @@ int main() {
     const std::size_t n = 1 + rng() % 12;
     for (std::size_t k = 0; k < n; ++k) input += kPieces[rng() % std::size(kPieces)];
     if (rng() % 4 == 0 && !input.empty()) input[rng() % input.size()] = static_cast<char>(rng());
-    if (rng() % 3 == 0)
-      input = "GET /v1/demo/echo?n=" + std::to_string(rng() % 2000) +
-              " HTTP/1.1\r\nHost: x\r\n\r\n" + input;
+    if (rng() % 3 == 0) {
+      std::string request = "GET /v1/demo/echo?n=";
+      request += std::to_string(rng() % 2000);
+      request += " HTTP/1.1\r\nHost: x\r\n\r\n";
+      input.insert(0, request);
+    }
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
   }
   return 0;

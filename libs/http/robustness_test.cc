@@ -24,7 +24,7 @@ http::ServerOptions short_limits() {
   http::ServerOptions o;
   o.threads = 2;
   o.header_limit = 4096;
-  o.body_limit = 64 * 1024;
+  o.body_limit = std::size_t{64} * 1024;
   o.read_timeout = 500ms;
   o.idle_timeout = 1000ms;
   o.write_timeout = 1000ms;
@@ -148,8 +148,8 @@ TEST_CASE("Server survives 1000 abandoned connections with bounded memory", "[ht
   const long rss_after = t::rss_kb();
   CAPTURE(rss_before, rss_peak, rss_after);
   // Generous: about 16 KiB per connection would be 16 MB.
-  CHECK(rss_peak - rss_before < 64 * 1024);
-  CHECK(rss_after - rss_before < 64 * 1024);
+  CHECK(rss_peak - rss_before < 64L * 1024);
+  CHECK(rss_after - rss_before < 64L * 1024);
 }
 
 TEST_CASE("Server refuses connections over the limit at once with 503", "[http][robustness]") {

@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kToken = "s3cret-token";
 
 http::BeastRequest make(std::string_view method, std::string_view target, std::string body = "",
-                        std::vector<std::pair<std::string, std::string>> headers = {}) {
+                        const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   http::BeastRequest req;
   req.method_string(boost::beast::string_view(method.data(), method.size()));
   req.target(boost::beast::string_view(target.data(), target.size()));
@@ -42,8 +42,8 @@ struct Api {
     http::internal::use_example_wrappers(router, coordkit::log::Logger(), kToken);
   }
   http::BeastResponse call(std::string_view method, std::string_view target, std::string body = "",
-                           std::vector<std::pair<std::string, std::string>> headers = {}) {
-    auto req = make(method, target, std::move(body), std::move(headers));
+                           const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    auto req = make(method, target, std::move(body), headers);
     return router.handle(req, {});
   }
 };

@@ -30,7 +30,7 @@ namespace {
 // use_runtime_dir: points COORDKIT_RUNTIME_DIR at a directory that does not
 // exist yet (the Server creates it), in a scratch directory of its own.
 fs::path use_runtime_dir(const std::string& name) {
-  const fs::path dir = coordkit::testing::scratch_dir(name) / "run";
+  fs::path dir = coordkit::testing::scratch_dir(name) / "run";
   ::setenv("COORDKIT_RUNTIME_DIR", dir.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
   return dir;
 }

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <optional>
 #include <string>
 #include <thread>
@@ -37,9 +38,7 @@ void say(const std::string& line) {
   std::fflush(stdout);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app("fake_gateway: a stand-in for coordkit-gateway in tests", "fake_gateway");
   std::string runtime_dir, data_dir, db, key_file, address = "127.0.0.1:18080";
   int start_delay_ms = 0, tick_ms = 0;
@@ -105,4 +104,15 @@ int main(int argc, char** argv) {
   if (g_terminate) say("fake-gateway: SIGTERM");
   say("fake-gateway: exit 0");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::printf("fake-gateway: %s\n", e.what());
+    return 1;
+  }
 }
