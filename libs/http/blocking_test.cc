@@ -79,6 +79,27 @@ TEST_CASE("A blocking handler leaves the only I/O thread free for other connecti
   CHECK(slow.get() == 200);
 }
 
+// What the server does with a blocking route, on one Request reused for
+// every request of a connection: reset(), begin() on the I/O thread,
+// finish() on a pool thread. The query a handler reads is its request's
+// own, whatever ran on the first thread's stack in between.
+TEST_CASE("A reused Request begun on one thread is finished on another with its own query",
+          "[http][blocking]") {
+  t::TestServer s(pool_options(1, 0, 0));
+  http::Request req;
+  for (int ms : {0, 1, 2}) {
+    CAPTURE(ms);
+    const http::BeastRequest raw = t::make_request("POST", sleep_target(ms));
+    req.reset();
+    req.raw = &raw;
+    REQUIRE(s.router.begin(req));
+    http::Response r;
+    std::thread([&] { r = s.router.finish(req); }).join();
+    CHECK(r.status == 200);
+    CHECK(Json::parse(r.body)["slept_ms"] == ms);
+  }
+}
+
 TEST_CASE("With blocking_threads 0 a blocking handler runs on the I/O thread", "[http][blocking]") {
   t::TestServer s(pool_options(1, 0, 0));
   const auto before = std::chrono::steady_clock::now();

@@ -33,6 +33,7 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <charconv>
 #include <chrono>
@@ -434,12 +435,24 @@ struct Request {
     peer = Peer{};
     principal.clear();
     started = Clock::now();
-    url_ = boost::urls::url_view();
+    // Not `url_ = url_view()`: Boost.URL (1.83) makes a view assigned
+    // from a default-constructed one point at that temporary's parts, and
+    // skips the next assignment whose source then sits at the same stack
+    // address (as the router's parse result does): the request's query
+    // would be read from a dead stack frame, garbage on any other thread.
+    // A view of a parsed string is copied by value.
+    url_ = empty_url();
     path_values_.clear();
     unmatched_ = Unmatched::kNone;
     allow_.clear();
     shed_ = Shed::kNone;
     chain_ = nullptr;
+  }
+
+  // empty_url: a parsed, empty URL view that assignments copy by value.
+  static const boost::urls::url_view& empty_url() {
+    static const boost::urls::url_view kEmpty = *boost::urls::parse_relative_ref("");
+    return kEmpty;
   }
 
   // header: a request header's value ("" when absent).
