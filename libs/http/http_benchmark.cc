@@ -196,9 +196,15 @@ struct BenchServer {
     server = std::make_unique<http::Server>(router, o);
     server->start();
   }
+  // A destructor must not throw: a failed stop or flush is reported, and the
+  // figures already measured still print.
   ~BenchServer() {
-    server->stop();
-    file->flush();
+    try {
+      server->stop();
+      file->flush();
+    } catch (...) {
+      std::fputs("http_benchmark: the server did not stop cleanly\n", stderr);
+    }
   }
 };
 
