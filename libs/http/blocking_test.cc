@@ -4,7 +4,6 @@
 // 500 like anywhere else.
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
-#include <functional>
 #include <future>
 #include <sstream>
 #include <string>
@@ -12,9 +11,11 @@
 
 #include "coordkit/http/internal/test_api.h"
 #include "coordkit/http/internal/test_client.h"
+#include "coordkit/testing/deadline.h"
 
 namespace http = coordkit::http;
 namespace t = coordkit::http::testing;
+namespace ck_testing = coordkit::testing;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 namespace bh = boost::beast::http;
@@ -44,17 +45,6 @@ std::future<unsigned> sleeping(unsigned short port, int ms) {
   });
 }
 
-// wait_for: polls `done` until it holds or `limit` passes: the barrier
-// between the test and the server's threads.
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
-
 void check_unavailable(const http::BeastResponse& r) {
   CHECK(r.result_int() == 503);
   CHECK(r[bh::field::retry_after] == "1");
@@ -69,7 +59,7 @@ TEST_CASE("A blocking handler leaves the only I/O thread free for other connecti
           "[http][blocking]") {
   t::TestServer s(pool_options(1, 2, 8));
   auto slow = sleeping(s.port(), 3000);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
   t::TcpClient c(s.port());
   for (int i = 0; i < 3; ++i) {
     CHECK(c.request(t::make_request("GET", "/v1/health")).result_int() == 200);
@@ -104,7 +94,7 @@ TEST_CASE("With blocking_threads 0 a blocking handler runs on the I/O thread", "
   t::TestServer s(pool_options(1, 0, 0));
   const auto before = std::chrono::steady_clock::now();
   auto slow = sleeping(s.port(), 800);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
   t::TcpClient c(s.port());
   CHECK(c.request(t::make_request("GET", "/v1/health")).result_int() == 200);
   // The health check waited behind the sleep on the one thread.
@@ -143,9 +133,9 @@ TEST_CASE("A blocking request over the pool's queue is answered 503 with Retry-A
           "[http][blocking]") {
   t::TestServer s(pool_options(1, 1, 1));
   auto running = sleeping(s.port(), 1500);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
   auto queued = sleeping(s.port(), 0);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 2; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 2; }, 5s));
   t::TcpClient c(s.port());
   auto refused = c.request(t::make_request("POST", sleep_target(0)));
   check_unavailable(refused);
@@ -165,7 +155,7 @@ TEST_CASE("A blocking request whose deadline passed in the queue is answered 503
   o.handler_deadline = 300ms;
   t::TestServer s(o);
   auto running = sleeping(s.port(), 1000);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
   t::TcpClient c(s.port());
   check_unavailable(c.request(t::make_request("POST", sleep_target(0))));
   CHECK(s.server->stats().shed == 1);
@@ -191,7 +181,7 @@ TEST_CASE("Server drain waits for a blocking handler in flight until its deadlin
   SECTION("it finishes inside the deadline") {
     t::TestServer s(pool_options(1, 2, 8));
     auto a = sleeping(s.port(), 400);
-    REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+    REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
     const http::DrainResult d = s.server->drain(3s);
     CHECK(a.get() == 200);
     CHECK(d.finished == 1);
@@ -202,7 +192,7 @@ TEST_CASE("Server drain waits for a blocking handler in flight until its deadlin
   SECTION("it is cut at the deadline, and stop() waits for the handler to return") {
     t::TestServer s(pool_options(1, 2, 8));
     auto a = sleeping(s.port(), 2000);
-    REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+    REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
     const http::DrainResult d = s.server->drain(500ms);
     CHECK(d.finished == 0);
     CHECK(d.cut == 1);
