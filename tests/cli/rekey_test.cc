@@ -108,8 +108,7 @@ TEST_CASE("db rekey with the gateway up goes through its admin route", "[cli][re
 
   // The gateway still serves reads and writes, with the new key.
   std::string body;
-  std::vector<std::string> get = via;
-  CHECK(curl_status(get, base + "/v1/collections/notes/records/n2", &body) == 200);
+  CHECK(curl_status(via, base + "/v1/collections/notes/records/n2", &body) == 200);
   CHECK(json::parse(body)["body"] == json{{"b", 2}});
   std::vector<std::string> put = via;
   put.insert(put.end(),

@@ -29,7 +29,7 @@ namespace {
 constexpr std::int64_t kAutocheckpointPages = 1000;
 constexpr std::int64_t kFrameBytes = 4096 + 24;
 constexpr std::int64_t kPolicyFrames = 3 * kAutocheckpointPages;
-constexpr std::int64_t kWalBound = 4 * kAutocheckpointPages * 4096 + 1024 * 1024;
+constexpr std::int64_t kWalBound = 4 * kAutocheckpointPages * 4096 + std::int64_t{1024} * 1024;
 // kWriterCommits: the starvation writer's commits. A count, not a duration:
 // each commit appends at least one frame, so these append at least twice
 // the bound whatever the speed of the build and the machine (under tsan a
@@ -320,7 +320,7 @@ TEST_CASE("vacuum() while another process holds a read snapshot and another writ
     check_clean(truncate.finish(s.deadline()));
   }
   const std::int64_t before = file_bytes(s.db());
-  REQUIRE(before > 4 * 1024 * 1024);
+  REQUIRE(before > std::int64_t{4} * 1024 * 1024);
 
   const fs::path stop = s.file("stop");
   Barrier barrier(s, "load");

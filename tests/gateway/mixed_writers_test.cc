@@ -68,7 +68,7 @@ Output run(const fs::path& exe, const std::vector<std::string>& args,
 // path) joins them, and every child is reaped inside run().
 class Writers {
  public:
-  Writers(fs::path coordctl, fs::path db, fs::path key) {
+  Writers(const fs::path& coordctl, const fs::path& db, const fs::path& key) {
     for (int w = 0; w < kCoordctlWriters; ++w) {
       threads_.emplace_back([this, coordctl, db, key, w] {
         for (int n = 0; !stop_; ++n) {

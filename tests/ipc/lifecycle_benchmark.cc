@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -57,7 +58,8 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.5);
+  const auto rank =
+      static_cast<std::size_t>(std::lround(p / 100.0 * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
@@ -249,9 +251,7 @@ int main() {
                 spawn_figures.posix_spawn_idle_ms, spawn_figures.fork_exec_idle_ms);
     std::printf("  targets: shutdown_event_p50_ms <= 5, spawn <= 2 ms, start_to_ready_ms <= 50\n");
 
-    auto round3 = [](double v) {
-      return static_cast<double>(static_cast<long long>(v * 1000 + 0.5)) / 1000;
-    };
+    auto round3 = [](double v) { return static_cast<double>(std::llround(v * 1000)) / 1000; };
     const nlohmann::json j = {
         {"shutdown_event_p50_ms", round3(event_p50)},
         {"shutdown_event_p99_ms", round3(event_p99)},

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -356,9 +357,7 @@ int run(const Flags& flags, const cklog::Logger& log, const Events& events) {
   return kExitOk;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int parse_and_run(int argc, char** argv) {
   cklog::reserve_standard_fds();
   Flags flags;
   CLI::App app{"coordkit ipc test server"};
@@ -406,4 +405,15 @@ int main(int argc, char** argv) {
   events.add("exit " + std::to_string(rc));
   log.flush();
   return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return parse_and_run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "test_server: %s\n", e.what());
+    return kExitError;
+  }
 }

@@ -34,7 +34,7 @@ constexpr const char* kKeyHex = "3f1c2a9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5
 
 // scratch: a fresh directory with the run's key file (0600).
 std::filesystem::path scratch(const std::string& name) {
-  const std::filesystem::path d = ckt::scratch_dir(name);
+  std::filesystem::path d = ckt::scratch_dir(name);
   ::chmod(d.c_str(), 0700);
   { std::ofstream(d / "key") << kKeyHex << "\n"; }
   ::chmod((d / "key").c_str(), 0600);
