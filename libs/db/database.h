@@ -82,14 +82,19 @@ class Database {
   // set (built complete in a temporary file under the cross-process init
   // lock, then linked into place), keys the connection, verifies the key,
   // makes sure the journal mode is WAL and applies pending migrations inside
-  // one BEGIN IMMEDIATE. Throws Error: kInvalidArgument (empty key or path,
-  // bad migration versions), kNoCodec, kPlaintextDatabase,
+  // one BEGIN IMMEDIATE. `call`'s deadline bounds every wait of the open:
+  // the init lock, the busy retries of the key check and schema read, the
+  // switch to WAL and the migrations' busy retries (a miss is kTimeout
+  // naming the wait); without one, each of them waits up to
+  // RetryPolicy::deadline. Throws Error: kInvalidArgument (empty key or
+  // path, bad migration versions), kNoCodec, kPlaintextDatabase,
   // kWrongKeyOrNotADatabase, kNotInitialised (missing file,
   // create_if_missing false), kSchemaTooNew, kBusy (a lock not obtained
-  // within RetryPolicy::deadline), kCantOpen (also: the directory does not
-  // exist), kPermission, kReadOnly, kIo, kFull, or a migration's own error.
-  static Database open(Options options) {
-    return Database(internal::DatabaseState::open(std::move(options)));
+  // within RetryPolicy::deadline), kTimeout, kCantOpen (also: the directory
+  // does not exist), kPermission, kReadOnly, kIo, kFull, or a migration's
+  // own error.
+  static Database open(Options options, const CallOptions& call = {}) {
+    return Database(internal::DatabaseState::open(std::move(options), call));
   }
 
   Database(Database&&) noexcept = default;
@@ -184,8 +189,12 @@ class Database {
   }
 
   // reconnect: closes the connection and opens a new one (raw key, about
-  // 0.3 ms). Throws like open() when the file no longer opens.
-  void reconnect() { state_->reconnect(/*forced=*/true); }
+  // 0.3 ms), its waits (busy retries of the key check, the init lock when
+  // WAL must be restored) bounded like open()'s by `call`. Throws like
+  // open() when the file no longer opens.
+  void reconnect(const CallOptions& call = {}) {
+    state_->reconnect(/*forced=*/true, state_->deadline(call));
+  }
 
   // path: the database file this connection opened.
   const std::filesystem::path& path() const noexcept { return state_->path(); }
@@ -199,8 +208,10 @@ class Database {
   friend class Store;
 
   // adopt_key: after a Store rekeyed through its writer, its readers reconnect
-  // with the new key.
-  void adopt_key(const Key& key) { state_->adopt_key(key); }
+  // with the new key, within `call`'s deadline like reconnect().
+  void adopt_key(const Key& key, const CallOptions& call = {}) {
+    state_->adopt_key(key, state_->deadline(call));
+  }
 
   explicit Database(std::unique_ptr<internal::DatabaseState> state) : state_(std::move(state)) {}
 

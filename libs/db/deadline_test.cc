@@ -2,7 +2,10 @@
 // write turn, SQLite's busy handler and the retries, the Store's reader pool
 // and its group commit. And a writer that ran without the write turn is
 // counted.
+#include <fcntl.h>
 #include <sqlcipher/sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
@@ -11,6 +14,7 @@
 #include <filesystem>
 #include <latch>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -264,4 +268,111 @@ TEST_CASE("A Store call waiting for the writer connection fails with kTimeout at
   gate.release.count_down();
   slow.join();
   CHECK(store->user_version() == 1);
+}
+
+// An open, a Store's open and a reconnection wait for the file like any
+// call: with CallOptions, every wait ends at the call's deadline, long
+// before RetryPolicy::deadline and the busy timeout.
+TEST_CASE("An open, a Store open and a reconnect fail with kTimeout at the call's deadline",
+          "[db][deadline][open]") {
+  const auto dir = scratch_dir("dl-open");
+  const auto path = dir / "a.db";
+  db::Options o = options_for(path);
+  o.retry.busy_timeout = milliseconds(5000);
+  o.retry.deadline = milliseconds(20000);
+  std::optional<db::Database> d = db::Database::open(o);
+  d->write(insert);
+  std::unique_ptr<RawDb> holder;
+  // hold: an exclusive lock, so no other connection can read the schema
+  // while it lasts. It needs every other connection of the file closed.
+  auto hold = [&] {
+    holder = std::make_unique<RawDb>(path, kRawPragma, false);
+    REQUIRE(holder->exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;") == SQLITE_OK);
+  };
+  const auto call = [] { return db::CallOptions::timeout(milliseconds(150)); };
+  auto expect_timeout = [](const db::Error& e, double took) {
+    CHECK(e.code() == db::ErrorCode::kTimeout);
+    CHECK(e.retry_class() == db::RetryClass::kRetrySameConnection);  // transient
+    CHECK(e.primary_code() == SQLITE_BUSY);
+    // Bounded by the call's deadline, not by the 5 s busy timeout nor the
+    // 20 s policy.
+    CHECK(took < 2500.0);
+  };
+  SECTION("Database::open") {
+    d.reset();
+    hold();
+    const auto t0 = Clock::now();
+    const db::Error e = thrown<db::Error>([&] { db::Database::open(o, call()); });
+    expect_timeout(e, ms_since(t0));
+  }
+  SECTION("Store::open") {
+    d.reset();
+    hold();
+    const auto t0 = Clock::now();
+    const db::Error e = thrown<db::Error>([&] { db::Store::open(o, {.readers = 2}, call()); });
+    expect_timeout(e, ms_since(t0));
+  }
+  SECTION("Database::reconnect") {
+    // d's connection closes with a reconnection that finds no file (moved
+    // away for a moment), so the lock can be taken while d lives.
+    const auto away = dir / "away.db";
+    std::filesystem::rename(path, away);
+    CHECK_THROWS_MATCHES(d->reconnect(), db::Error, has_code(db::ErrorCode::kCantOpen));
+    std::filesystem::rename(away, path);
+    hold();
+    const auto t0 = Clock::now();
+    const db::Error e = thrown<db::Error>([&] { d->reconnect(call()); });
+    expect_timeout(e, ms_since(t0));
+  }
+  holder.reset();
+  if (!d) d = db::Database::open(o, call());
+  d->reconnect(call());
+  CHECK(rows(*d) == 1);
+  auto store = db::Store::open(o, {.readers = 2}, call());
+  CHECK(store->user_version() == 1);
+}
+
+TEST_CASE("An open waiting for the init lock fails with kTimeout at the call's deadline",
+          "[db][deadline][open]") {
+  const auto dir = scratch_dir("dl-initlock");
+  const auto path = dir / "a.db";
+  db::Options o = options_for(path);
+  o.retry.deadline = milliseconds(20000);
+  // Another process creating or migrating the file holds the init lock.
+  const std::string lock_path = path.string() + ".coordkit-init.lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  const auto t0 = Clock::now();
+  const db::Error e = thrown<db::Error>(
+      [&] { db::Database::open(o, db::CallOptions::timeout(milliseconds(150))); });
+  CHECK(e.code() == db::ErrorCode::kTimeout);
+  CHECK(e.retry_class() == db::RetryClass::kRetrySameConnection);
+  CHECK(ms_since(t0) < 2500.0);
+  CHECK_FALSE(std::filesystem::exists(path));  // nothing was created
+  ::close(fd);
+  auto d = db::Database::open(o, db::CallOptions::timeout(milliseconds(5000)));
+  CHECK(rows(d) == 0);
+}
+
+TEST_CASE("An open whose migrations wait for the write lock fails with kTimeout at the deadline",
+          "[db][deadline][open]") {
+  const auto dir = scratch_dir("dl-migrate");
+  const auto path = dir / "a.db";
+  { auto d = db::Database::open(options_for(path)); }
+  db::Options o = options_for(path);
+  o.retry.busy_timeout = milliseconds(5000);
+  o.retry.deadline = milliseconds(20000);
+  o.migrations.push_back({2, "CREATE TABLE u(id INTEGER PRIMARY KEY);", {}});
+  RawDb holder(path, kRawPragma, false);
+  REQUIRE(holder.exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('holder');") == SQLITE_OK);
+  const auto t0 = Clock::now();
+  const db::Error e = thrown<db::Error>(
+      [&] { db::Database::open(o, db::CallOptions::timeout(milliseconds(150))); });
+  CHECK(e.code() == db::ErrorCode::kTimeout);
+  CHECK(e.primary_code() == SQLITE_BUSY);
+  CHECK(ms_since(t0) < 2500.0);
+  holder.exec("ROLLBACK");
+  auto d = db::Database::open(o, db::CallOptions::timeout(milliseconds(5000)));
+  CHECK(d.user_version() == 2);
 }

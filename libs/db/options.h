@@ -68,7 +68,8 @@ struct RetryPolicy {
   std::chrono::microseconds initial_backoff{200};
   std::chrono::microseconds max_backoff{50000};
   // deadline: how long a call without CallOptions keeps retrying and
-  // waiting (also open(), for its locks).
+  // waiting (also each step of an open or a reconnection: the init lock,
+  // the key check, the migrations).
   std::chrono::milliseconds deadline{10000};
   // max_reconnects: reconnections per call before a reconnect-class error
   // is surfaced.

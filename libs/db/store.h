@@ -88,17 +88,20 @@ struct StoreOptions {
 class Store {
  public:
   // open: opens the writer first (creation and migrations happen there, see
-  // Database::open), then the readers. Throws like Database::open, and
+  // Database::open), then the readers. `call`'s deadline bounds all of these
+  // opens together (a miss is kTimeout); without one, each open waits as
+  // Database::open does. Throws like Database::open, and
   // Error{kInvalidArgument} for readers < 0 or max_batch < 1.
-  static std::unique_ptr<Store> open(const Options& options, StoreOptions store_options = {}) {
+  static std::unique_ptr<Store> open(const Options& options, StoreOptions store_options = {},
+                                     const CallOptions& call = {}) {
     if (store_options.readers < 0 || store_options.max_batch < 1) {
       throw Error(ErrorCode::kInvalidArgument, "StoreOptions: readers >= 0 and max_batch >= 1");
     }
     const auto policy_deadline = options.retry.deadline;
-    Database writer = Database::open(options);
+    Database writer = Database::open(options, call);
     std::unique_ptr<Store> store(new Store(std::move(writer), store_options, policy_deadline));
     for (int i = 0; i < store_options.readers; ++i) {
-      store->readers_.push_back(std::make_unique<Database>(Database::open(options)));
+      store->readers_.push_back(std::make_unique<Database>(Database::open(options, call)));
     }
     for (auto& r : store->readers_) store->idle_.push_back(r.get());
     return store;
@@ -212,7 +215,7 @@ class Store {
       throw timed_out("the readers to finish before a rekey");
     }
     writer_.state_->rekey(new_key, deadline);
-    for (auto& r : readers_) r->adopt_key(new_key);
+    for (auto& r : readers_) r->adopt_key(new_key, call);
   }
 
  private:

@@ -49,6 +49,9 @@ struct ConnectionSetup {
   // journal_size_limit: PRAGMA journal_size_limit (bytes; negative: none).
   std::int64_t journal_size_limit = -1;
   CountersCell* counters = nullptr;
+  // deadline: the busy handler stops waiting by then while the connection
+  // opens (the open's call deadline); after the open, set_deadline rules.
+  Clock::time_point deadline = Clock::time_point::max();
 };
 
 // OpenedInfo: what open learned about the file.
@@ -215,7 +218,8 @@ class Connection {
       : counters_(setup.counters),
         busy_timeout_(setup.busy_timeout),
         synchronous_(setup.synchronous),
-        journal_size_limit_(setup.journal_size_limit) {}
+        journal_size_limit_(setup.journal_size_limit),
+        deadline_(setup.deadline) {}
 
   Salt read_salt(const std::string& path) {
     sqlite3_file* file = nullptr;

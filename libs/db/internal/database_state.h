@@ -33,16 +33,21 @@ namespace coordkit::db::internal {
 
 class DatabaseState {
  public:
-  static std::unique_ptr<DatabaseState> open(Options options) {
+  // open: the first open and the migrations; every wait ends by `call`'s
+  // deadline when it has one (kTimeout), else each waits up to
+  // RetryPolicy::deadline.
+  static std::unique_ptr<DatabaseState> open(Options options, const CallOptions& call) {
     if (options.path.empty()) throw Error(ErrorCode::kInvalidArgument, "empty database path");
     if (options.key.empty()) throw Error(ErrorCode::kInvalidArgument, "no key given");
     const int max_version = sort_migrations(options.migrations);
     std::unique_ptr<DatabaseState> st(new DatabaseState(std::move(options), max_version));
-    st->opener_.open_initial([&st] {
-      DatabaseState& s = *st;
-      s.run_transaction([&s](Transaction& tx) { s.opener_.migrate(tx); }, true,
-                        s.deadline(CallOptions{}));
-    });
+    st->opener_.open_initial(
+        [&st, &call] {
+          DatabaseState& s = *st;
+          s.run_transaction([&s](Transaction& tx) { s.opener_.migrate(tx); }, true,
+                            s.deadline(call));
+        },
+        st->deadline(call));
     return st;
   }
 
@@ -75,7 +80,7 @@ class DatabaseState {
         [&](bool* in_open) {
           if (!conn_) {
             *in_open = true;
-            opener_.reopen();
+            opener_.reopen(deadline);
             *in_open = false;
           }
           attempt(fn, write, deadline);
@@ -88,7 +93,7 @@ class DatabaseState {
 
   CheckpointResult checkpoint(CheckpointMode mode, const Deadline& deadline) {
     refuse_in_call("checkpoint()");
-    ensure_connection();
+    ensure_connection(deadline);
     CallDeadline bound(*this, deadline);
     TurnHold hold(turn_, mode != CheckpointMode::kPassive, deadline);
     CheckpointResult out;
@@ -106,7 +111,7 @@ class DatabaseState {
   void backup_to(const std::filesystem::path& dest, const Key& dest_key, const Deadline& deadline) {
     check_backup_arguments(dest, dest_key);
     refuse_in_call("backup_to()");
-    ensure_connection();
+    ensure_connection(deadline);
     try {
       backup_connection(
           conn_->db(), dest, dest_key,
@@ -124,7 +129,7 @@ class DatabaseState {
   void rekey(const Key& new_key, const Deadline& deadline) {
     if (new_key.empty()) throw Error(ErrorCode::kInvalidArgument, "no new key");
     refuse_in_call("rekey()");
-    ensure_connection();
+    ensure_connection(deadline);
     CallDeadline bound(*this, deadline);
     TurnHold hold(turn_, true, deadline);
     rekey_connection(*conn_, new_key, opener_.key_verified(), counters_);
@@ -160,7 +165,7 @@ class DatabaseState {
         [&](bool* in_open) {
           if (!conn_) {
             *in_open = true;
-            opener_.reopen();
+            opener_.reopen(deadline);
             *in_open = false;
           }
           TurnHold hold(turn_, true, deadline);
@@ -194,18 +199,18 @@ class DatabaseState {
     return v;
   }
 
-  void reconnect(bool forced) {
+  void reconnect(bool forced, const Deadline& deadline) {
     refuse_in_call("reconnect()");
     if (forced) CountersCell::add(counters_.reconnects);
     conn_.reset();
-    opener_.reopen();
+    opener_.reopen(deadline);
   }
 
-  void adopt_key(const Key& key) {
+  void adopt_key(const Key& key, const Deadline& deadline) {
     refuse_in_call("adopt_key()");
     options_.key = key;
     conn_.reset();
-    opener_.reopen();
+    opener_.reopen(deadline);
   }
 
   const std::filesystem::path& path() const noexcept { return options_.path; }
@@ -221,8 +226,8 @@ class DatabaseState {
         opener_(options_, max_version, checkpoints_.journal_size_limit(), conn_, counters_,
                 ladder_) {}
 
-  void ensure_connection() {
-    if (!conn_) opener_.reopen();
+  void ensure_connection(const Deadline& deadline) {
+    if (!conn_) opener_.reopen(deadline);
   }
 
   // CallDeadline: bounds the busy handler of the connection by the call's
@@ -300,7 +305,7 @@ class DatabaseState {
   std::string diagnose_corruption() {
     std::string detail;
     try {
-      ensure_connection();
+      ensure_connection(deadline(CallOptions{}));
       sqlite3_stmt* raw = nullptr;
       if (sqlite3_prepare_v2(conn_->db(), "PRAGMA quick_check(5)", -1, &raw, nullptr) ==
           SQLITE_OK) {

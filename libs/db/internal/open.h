@@ -22,6 +22,7 @@
 #include "coordkit/db/internal/atomic_file.h"
 #include "coordkit/db/internal/connection.h"
 #include "coordkit/db/internal/counters_cell.h"
+#include "coordkit/db/internal/deadline.h"
 #include "coordkit/db/internal/function_ref.h"
 #include "coordkit/db/internal/init_lock.h"
 #include "coordkit/db/internal/key_cache.h"
@@ -95,42 +96,45 @@ class Opener {
   // open_initial: the first open. A missing file is created (or
   // kNotInitialised); a file that needs WAL restored or migrations applied
   // gets them under the init lock, `run_migrations` running them as a write
-  // transaction on `conn`.
-  void open_initial(FunctionRef<void()> run_migrations) {
+  // transaction on `conn`. Every wait ends by `call` when the caller chose
+  // it (then kTimeout naming the wait), else each step waits up to
+  // RetryPolicy::deadline (then kBusy).
+  void open_initial(FunctionRef<void()> run_migrations, const Deadline& call) {
     const std::string path = options_.path.string();
     check_directory();
     if (!file_id_of(path)) {
       if (!options_.create_if_missing) throw not_initialised(path);
-      initialise_under_lock(run_migrations);
+      initialise_under_lock(run_migrations, call);
       return;
     }
     OpenedInfo info;
     try {
-      conn_ = open_connection(&info);
+      conn_ = open_connection(&info, call);
     } catch (const Error& e) {
       // Deleted between stat and open: start over once, under the lock.
       if (e.code() != ErrorCode::kCantOpen || file_id_of(path)) throw;
       if (!options_.create_if_missing) throw not_initialised(path);
-      initialise_under_lock(run_migrations);
+      initialise_under_lock(run_migrations, call);
       return;
     }
     if (info.user_version > max_version_) throw_too_new(info.user_version);
     if (info.journal_mode == "wal" && info.user_version == max_version_) return;
     conn_.reset();
-    initialise_under_lock(run_migrations);
+    initialise_under_lock(run_migrations, call);
   }
 
   // reopen: a reconnection (the ladder's or a forced one). Restores WAL
   // under the init lock if someone switched the journal mode meanwhile (the
-  // sqlcipher shell can).
-  void reopen() {
+  // sqlcipher shell can). Waits like open_initial.
+  void reopen(const Deadline& call) {
     OpenedInfo info;
-    conn_ = open_connection(&info);
+    conn_ = open_connection(&info, call);
     if (info.journal_mode != "wal") {
       conn_.reset();
-      InitLock lock(options_.path.string(), Clock::now() + options_.retry.deadline);
-      conn_ = open_connection(&info);
-      if (info.journal_mode != "wal") set_wal(*conn_, Clock::now() + options_.retry.deadline);
+      std::optional<InitLock> lock;
+      lock_init(lock, stage(call));
+      conn_ = open_connection(&info, call);
+      if (info.journal_mode != "wal") set_wal(*conn_, stage(call));
     }
   }
 
@@ -170,6 +174,26 @@ class Opener {
     }
   }
 
+  // stage: the deadline of one step of an open: the caller's, or a fresh
+  // RetryPolicy::deadline for each step when the caller chose none.
+  Deadline stage(const Deadline& call) const {
+    return call.from_caller ? call : Deadline{Clock::now() + options_.retry.deadline, false};
+  }
+
+  // lock_init: takes the init lock into `lock`, waiting until `deadline`;
+  // past a deadline the caller chose, kTimeout instead of kBusy.
+  void lock_init(std::optional<InitLock>& lock, const Deadline& deadline) const {
+    try {
+      lock.emplace(options_.path.string(), deadline.at);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kBusy && deadline.from_caller) {
+        throw timeout_error(
+            "the init lock (another process is creating or migrating the database)");
+      }
+      throw;
+    }
+  }
+
   static Error not_initialised(const std::string& path) {
     return Error(ErrorCode::kNotInitialised, "database does not exist (yet): " + path);
   }
@@ -180,17 +204,21 @@ class Opener {
   // A file that stays locked while the key is verified (another process's
   // checkpoint on close, an exclusive lock) is busy, not a wrong key: the
   // open waits and tries again, like a transaction, within
-  // RetryPolicy::deadline, then throws kBusy.
-  std::unique_ptr<Connection> open_connection(OpenedInfo* info) {
+  // RetryPolicy::deadline, then throws kBusy (kTimeout at a deadline the
+  // caller chose).
+  std::unique_ptr<Connection> open_connection(OpenedInfo* info, const Deadline& call) {
     DerivedHint hint;
-    const ConnectionSetup setup = setup_for(options_.path.string());
-    const auto deadline = Clock::now() + options_.retry.deadline;
+    const Deadline d = stage(call);
+    ConnectionSetup setup = setup_for(options_.path.string());
+    setup.deadline = d.at;
+    const auto deadline = d.at;
     int wrong_key_attempts = 0;
     int busy_step = 0;
     for (;;) {
       try {
         auto c = Connection::open(setup, options_.key, key_verified_, nullptr, info, &hint);
         key_verified_ = true;
+        c->set_deadline(Clock::time_point::max());  // each call sets its own
         return c;
       } catch (const Error& e) {
         if (e.retry_class() == RetryClass::kRetrySameConnection && e.code() == ErrorCode::kBusy) {
@@ -198,6 +226,11 @@ class Opener {
               counters_
                   .failures_by_class[static_cast<std::size_t>(RetryClass::kRetrySameConnection)]);
           if (Clock::now() >= deadline) {
+            if (d.from_caller) {
+              throw timeout_error(
+                  "the database to come free while opening it (" + std::string(e.what()) + ")",
+                  e.extended_code(), e.sql());
+            }
             throw Error(ErrorCode::kBusy, e.retry_class(), e.extended_code(),
                         "gave up opening after the retry deadline: " + std::string(e.what()),
                         e.sql());
@@ -227,12 +260,12 @@ class Opener {
   // under the lock, the last one waiting K derivations (past the deadline,
   // seen with 8 creators under asan on a loaded machine). It takes the lock
   // again only if the file still needs WAL or migrations.
-  void initialise_under_lock(FunctionRef<void()> run_migrations) {
+  void initialise_under_lock(FunctionRef<void()> run_migrations, const Deadline& call) {
     const std::string path = options_.path.string();
-    const auto deadline = Clock::now() + options_.retry.deadline;
+    const Deadline deadline = stage(call);
     for (bool may_let_go = !key_verified_;; may_let_go = false) {
       std::optional<InitLock> lock;
-      lock.emplace(path, deadline);
+      lock_init(lock, deadline);
       remove_stale_temps(options_.path);
       bool created = false;
       if (!file_id_of(path)) {
@@ -242,7 +275,7 @@ class Opener {
       }
       if (may_let_go && !created) lock.reset();
       OpenedInfo info;
-      conn_ = open_connection(&info);
+      conn_ = open_connection(&info, call);
       if (info.user_version > max_version_) throw_too_new(info.user_version);
       const bool done = info.journal_mode == "wal" && info.user_version >= max_version_;
       if (!lock) {
@@ -256,7 +289,8 @@ class Opener {
     }
   }
 
-  void set_wal(Connection& c, Clock::time_point deadline) {
+  // set_wal: PRAGMA journal_mode=WAL, retried while busy until `deadline`.
+  void set_wal(Connection& c, const Deadline& deadline) {
     int step = 0;
     for (;;) {
       sqlite3_stmt* raw = nullptr;
@@ -277,9 +311,17 @@ class Opener {
                                               "; WAL needs a local file system)");
       }
       const Error e = make_error(c.db(), rc, "journal_mode=WAL", {}, key_verified_);
-      if (e.retry_class() != RetryClass::kRetrySameConnection || Clock::now() >= deadline) throw e;
+      if (e.retry_class() != RetryClass::kRetrySameConnection) throw e;
+      if (deadline.passed()) {
+        if (deadline.from_caller) {
+          throw timeout_error(
+              "the database to come free to switch it to WAL (" + std::string(e.what()) + ")",
+              e.extended_code());
+        }
+        throw e;
+      }
       stmt = Stmt();
-      ladder_.backoff(step++, deadline);
+      ladder_.backoff(step++, deadline.at);
     }
   }
 
@@ -294,7 +336,7 @@ class Opener {
       auto c = Connection::open(setup, options_.key, false, &salt, nullptr, nullptr);
       // Before WAL and before the first table: later, SQLite ignores it.
       c->exec(auto_vacuum_pragma(options_.auto_vacuum), true);
-      set_wal(*c, Clock::now() + options_.retry.deadline);
+      set_wal(*c, Deadline{Clock::now() + options_.retry.deadline, false});
       c->exec("BEGIN IMMEDIATE", true);
       try {
         Transaction tx = TransactionAccess::make(c->db(), &c->cache(), true, false);
