@@ -1,4 +1,4 @@
-// Scenarios 1, 9 and 15 of sqlcipher-facts.md: creating, opening and keying
+// Scenarios 1, 9 and 15 of tests/db/README.md: creating, opening and keying
 // the same database from many processes.
 
 #include <catch2/catch_test_macros.hpp>

@@ -1,4 +1,4 @@
-// Scenario 14 of sqlcipher-facts.md: the disk fills up under a writer.
+// Scenario 14 of tests/db/README.md: the disk fills up under a writer.
 //
 // Needs a small file system of its own: a tmpfs mounted under TEST_TMPDIR for
 // the test's duration (unmounted by a RAII guard, also when the test fails).

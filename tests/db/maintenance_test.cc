@@ -1,4 +1,4 @@
-// Scenarios 11, 12 and 13 of sqlcipher-facts.md: the WAL under readers that
+// Scenarios 11, 12 and 13 of tests/db/README.md: the WAL under readers that
 // never let go, a reader holding one snapshot for seconds, and rekey, VACUUM
 // and backup while other processes keep working.
 

@@ -1,6 +1,6 @@
 // tests/db/naive_client.h: what a typical application does with plain
-// SQLCipher, for the control runs. Deliberately naive, as sqlcipher-facts.md
-// describes it: `PRAGMA key='passphrase'` on every open (the full KDF each
+// SQLCipher, for the control runs. Deliberately naive, the way applications
+// commonly use it: `PRAGMA key='passphrase'` on every open (the full KDF each
 // time), `PRAGMA journal_mode=WAL` on every open, a busy timeout, deferred
 // transactions (`BEGIN`), and no retries: every failure reaches the caller.
 

@@ -1,5 +1,5 @@
 // Interop with the stock `sqlcipher` shell (Debian's sqlcipher 4.6.1), and
-// scenario 10 of sqlcipher-facts.md. The shell always gets its key on stdin
+// scenario 10 of tests/db/README.md. The shell always gets its key on stdin
 // (PRAGMA key='passphrase'), never in argv.
 
 #include <algorithm>
