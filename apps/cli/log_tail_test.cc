@@ -1,18 +1,16 @@
 #include "coordkit/cli/log_tail.h"
 
-#include <unistd.h>
-
 #include <catch2/catch_test_macros.hpp>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "coordkit/testing/scratch_dir.h"
+
 namespace {
+// scratch: `name` in a fresh scratch directory.
 std::filesystem::path scratch(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  return std::filesystem::path(base != nullptr ? base : "/tmp") /
-         (name + "-" + std::to_string(::getpid()));
+  return coordkit::testing::scratch_dir("log-tail") / name;
 }
 }  // namespace
 

@@ -6,10 +6,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <filesystem>
+#include <latch>
 #include <optional>
 #include <string>
 #include <thread>
@@ -74,9 +76,13 @@ TEST_CASE("An io_context waits on shutdown_handle_dup until a shutdown request a
         shutdown.cancel();
       }
     });
-    // Another process's request, written while the io_context already waits.
+    // Another process's request, written while the io_context already waits:
+    // the requester starts once io.run() runs a handler, after the wait on
+    // the descriptor was set up.
+    std::latch running(1);
+    asio::post(io, [&] { running.count_down(); });
     std::thread requester([&] {
-      std::this_thread::sleep_for(50ms);
+      running.wait();
       ipc::Client({"asio", dir}).request_shutdown(ipc::ShutdownMode::kFast, 3s);
     });
     io.run();

@@ -4,7 +4,6 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <cerrno>
-#include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "coordkit/base/error.h"
 #include "coordkit/log/file_sink.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace cklog = coordkit::log;
 
@@ -31,8 +31,8 @@ TEST_CASE("Every log error code has its own stable snake_case name", "[log][erro
 
 TEST_CASE("A log set-up failure is caught as coordkit::Error with its code name and OS error",
           "[log][error]") {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/no/such/dir/app.log";
+  const std::string path =
+      (coordkit::testing::scratch_dir("log-error") / "no/such/dir/app.log").string();
   bool caught = false;
   try {
     auto sink = std::make_shared<cklog::FileSink>(cklog::FileSinkOptions{.path = path});

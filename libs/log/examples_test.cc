@@ -5,7 +5,6 @@
 #include <catch2/catch_test_macros.hpp>
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,12 +16,13 @@
 #include "coordkit/log/record.h"
 #include "coordkit/log/sink.h"
 #include "coordkit/log/to_ascii.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace {
 
+// tmp: `name` in a fresh scratch directory.
 std::string tmp(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  return (coordkit::testing::scratch_dir("log-examples") / name).string();
 }
 
 // sink.h

@@ -5,7 +5,6 @@
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,14 +13,15 @@
 #include <string>
 
 #include "coordkit/spawn/spawn.h"
+#include "coordkit/testing/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
+// tmp: `name` in a fresh scratch directory.
 fs::path tmp(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return fs::path(dir != nullptr ? dir : "/tmp") / name;
+  return coordkit::testing::scratch_dir("spawn-examples") / name;
 }
 
 std::string read_file(const fs::path& p) {

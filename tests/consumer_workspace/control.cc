@@ -48,20 +48,6 @@ std::string read_text(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// wait_until_ready: polls the server's status (bounded) until a verified
-// server says ready; gives up early when the child has exited.
-bool wait_until_ready(const ck::ipc::Client& client, ck::spawn::Child& child,
-                      std::chrono::milliseconds limit) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    const ck::ipc::Status status = client.status();
-    if (status.state == ck::ipc::ServerState::kReady && status.verified) return true;
-    if (child.try_wait()) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,8 +69,11 @@ int main(int argc, char** argv) {
     });
     const ck::ipc::Client client(
         {.app = consumer::kApp, .runtime_dir = dir / consumer::kRuntimeDir});
-    if (!wait_until_ready(client, child, 60s)) {
-      std::printf("FAILED: the service did not become ready; its output:\n%s\n",
+    try {
+      // Fails at once if the service exits before it is ready.
+      client.wait_until_ready(60s, child);
+    } catch (const ck::ipc::Error& e) {
+      std::printf("FAILED: the service did not become ready (%s); its output:\n%s\n", e.what(),
                   read_text(dir / "service.out").c_str());
       return 1;
     }

@@ -7,26 +7,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 
+#include "coordkit/testing/runfiles.h"
+#include "coordkit/testing/scratch_dir.h"
+
 namespace coordkit::gateway::testing {
 
-// scratch_dir: a fresh 0700 directory under TEST_TMPDIR (or /tmp).
+// scratch_dir: a fresh directory under TEST_TMPDIR (//testing's), made 0700
+// whatever the umask, since the gateway refuses a runtime directory that
+// others can open.
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  const char* base = std::getenv("TEST_TMPDIR");  // NOLINT(concurrency-mt-unsafe)
-  std::filesystem::path dir = std::filesystem::path(base != nullptr ? base : "/tmp") /
-                              ("gw-" + name + "-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(counter.fetch_add(1)));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  std::filesystem::path dir = ::coordkit::testing::scratch_dir(name);
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
   return dir;
 }
@@ -58,9 +55,7 @@ inline std::string read_file(const std::filesystem::path& path) {
 
 // runfile: a file of this repository from the test's runfiles.
 inline std::filesystem::path runfile(const std::string& repo_path) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");  // NOLINT(concurrency-mt-unsafe)
-  if (srcdir == nullptr) throw std::runtime_error("TEST_SRCDIR is not set: run under bazel test");
-  return std::filesystem::path(srcdir) / "coordkit" / repo_path;
+  return ::coordkit::testing::runfile(repo_path);
 }
 
 inline std::chrono::steady_clock::time_point in(std::chrono::milliseconds ms) {
