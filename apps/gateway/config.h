@@ -99,7 +99,7 @@ struct Config {
   // Threads for the routes that touch the database (blocking routes), and
   // how many such requests may wait for one (then 503 + Retry-After). As
   // many threads as concurrent writes let group commit batch them.
-  int blocking_threads = 32;
+  int blocking_threads = 64;
   int blocking_queue = 1024;
   int readers = 4;                     // database reader connections
   std::string log_level = "info";      // trace debug info warn error (file and console)

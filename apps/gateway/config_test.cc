@@ -44,7 +44,7 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
     CHECK(c.listen == std::vector<std::string>{gw::kDefaultListen});
     CHECK(c.synchronous == "normal");
     CHECK(c.threads == 2);
-    CHECK(c.blocking_threads == 32);
+    CHECK(c.blocking_threads == 64);
     CHECK(c.blocking_queue == 1024);
     CHECK(c.inline_reads);
     CHECK(c.database == dir / "gateway.db");
