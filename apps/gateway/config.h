@@ -99,7 +99,7 @@ struct Config {
   // Threads for the routes that touch the database (blocking routes), and
   // how many such requests may wait for one (then 503 + Retry-After). As
   // many threads as concurrent writes let group commit batch them.
-  int blocking_threads = 32;
+  int blocking_threads = 64;
   int blocking_queue = 1024;
   int readers = 4;                     // database reader connections
   std::string log_level = "info";      // trace debug info warn error (file and console)
@@ -110,10 +110,12 @@ struct Config {
   std::int64_t drain_timeout_ms = 10000;   // graceful shutdown without a deadline of its own
   std::size_t max_body_bytes = std::size_t{1} << 20;
   bool metrics_open = false;  // /metrics without the admin token
-  // inline_reads: get and list run on the I/O threads, not the blocking
-  // ones (a read is quick and never waits for the writer, but one that
-  // retries a busy database holds an I/O thread meanwhile).
-  bool inline_reads = false;
+  // inline_reads: record get runs on the I/O threads, not the blocking
+  // ones (a WAL read is quick and never waits for the writer; its waits for
+  // a reader connection or a busy database are bounded, see routes.h).
+  // Only with more readers than threads, so that the I/O threads never
+  // wait for each other's reader connections; --blocking-reads turns it off.
+  bool inline_reads = true;
   bool create = true;  // create the database when it is missing
 
   std::vector<ListenAddress> listen_addresses;  // finish_config: parsed `listen`
@@ -227,8 +229,10 @@ inline void setup_cli(CLI::App& app, Config& config) {
       ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_flag("--metrics-open", config.metrics_open, "Serve /metrics without the admin token");
-  app.add_flag("--inline-reads", config.inline_reads,
-               "Run record reads (get, list) on the HTTP threads instead of the blocking threads");
+  app.add_flag("--inline-reads,!--blocking-reads", config.inline_reads,
+               "Record get on the HTTP threads (the default, with --readers above --threads), "
+               "or on the blocking threads (--blocking-reads)")
+      ->capture_default_str();
   app.add_flag_callback(
       "--no-create", [&config] { config.create = false; },
       "Refuse to start when the database file is missing");

@@ -44,9 +44,9 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
     CHECK(c.listen == std::vector<std::string>{gw::kDefaultListen});
     CHECK(c.synchronous == "normal");
     CHECK(c.threads == 2);
-    CHECK(c.blocking_threads == 32);
+    CHECK(c.blocking_threads == 64);
     CHECK(c.blocking_queue == 1024);
-    CHECK_FALSE(c.inline_reads);
+    CHECK(c.inline_reads);
     CHECK(c.database == dir / "gateway.db");
     CHECK(c.create);
   }
@@ -54,6 +54,7 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
     gw::testing::write_file(dir / "gw.toml",
                             "synchronous = \"full\"\n"
                             "threads = 3\n"
+                            "inline-reads = false\n"
                             "listen = [\"127.0.0.1:0\", \"unix:/tmp/x.sock\"]\n"
                             "data-dir = \"" +
                                 dir.string() + "\"\n");
@@ -67,6 +68,9 @@ TEST_CASE("Settings come from flags over the TOML file over defaults", "[gateway
     CHECK(c.listen_addresses[1].kind == gw::ListenAddress::Kind::kUnix);
     CHECK(c.data_dir == dir);
     CHECK_FALSE(c.create);
+  }
+  SECTION("--blocking-reads puts record reads on the blocking threads") {
+    CHECK_FALSE(parse({"--data-dir", dir.string(), "--blocking-reads"}).inline_reads);
   }
   SECTION("validators refuse bad values") {
     CHECK_THROWS_AS(parse({"--synchronous", "sometimes"}), CLI::ValidationError);

@@ -54,11 +54,18 @@ class Gateway {
       server_.request_shutdown(mode, d);
     };
     context_.metrics_open = config_.metrics_open;
-    context_.inline_reads = config_.inline_reads;
+    // Inline reads only when every I/O thread can hold a reader connection
+    // with one to spare for the blocking routes' reads (stats, checks).
+    context_.inline_reads = config_.inline_reads && config_.readers > config_.threads;
+    if (config_.inline_reads && !context_.inline_reads) {
+      log_.info("record reads on the blocking threads: --readers is not above --threads",
+                {{"readers", config_.readers}, {"threads", config_.threads}});
+    }
     context_.log = log_;
     router_.set_logger(log_.with_component("http"));
     add_routes(router_, context_);
-    use_wrappers(router_, metrics_, log_.with_component("access"), std::move(admin_token));
+    use_wrappers(router_, context_, metrics_, log_.with_component("access"),
+                 std::move(admin_token));
   }
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

@@ -16,20 +16,27 @@
 // still busy then answers 503 with Retry-After. Every route that touches
 // the database is blocking (Route::blocking): it runs on the server's
 // blocking threads, so concurrent writes wait inside the Store together
-// and share a group commit, while the I/O threads keep serving.
+// and share a group commit, while the I/O threads keep serving. The one
+// exception is the record get (unless Context::inline_reads is off): a WAL
+// read never waits for the writer, so it runs on the I/O thread that read
+// the request, sparing the hand-off to a blocking thread and back, and its
+// waits (a reader connection, a rare busy database) end at
+// kInlineReadWait.
 //
 // Example:
 //   coordkit::http::Router router({.title = "coordkit-gateway", .version = kVersion});
 //   coordkit::gateway::add_routes(router, context);
-//   coordkit::gateway::use_wrappers(router, context, access_log, admin_token);
+//   coordkit::gateway::use_wrappers(router, context, metrics, access_log, admin_token);
 #ifndef COORDKIT_APPS_GATEWAY_ROUTES_H_
 #define COORDKIT_APPS_GATEWAY_ROUTES_H_
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -58,9 +65,20 @@ struct Context {
   std::vector<std::string> addresses;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   bool metrics_open = false;
-  bool inline_reads = false;  // get and list are not blocking routes (--inline-reads)
-  log::Logger log{};          // the gateway's log (admin actions)
+  // inline_reads: record get runs on the I/O threads (not a blocking
+  // route), its waits bounded by kInlineReadWait.
+  bool inline_reads = true;
+  // splice_bodies: set by use_wrappers(), whose splice_bodies() wrapper
+  // puts record bodies into responses as text (see record_response).
+  bool splice_bodies = false;
+  log::Logger log{};  // the gateway's log (admin actions)
 };
+
+// kInlineReadWait: the longest an inline record get (Context::inline_reads)
+// waits, on its I/O thread, for a reader connection or a busy database
+// before it answers 503 with Retry-After (the request's own deadline, if
+// sooner, still wins). The query itself is not cut short.
+inline constexpr std::chrono::milliseconds kInlineReadWait{100};
 
 // error_map: the one mapping from errors to statuses: apps/common's table,
 // then the gateway's own codes.
@@ -122,8 +140,81 @@ inline std::string_view raw_body(const Request& req) {
   return req.raw != nullptr ? std::string_view(req.raw->body()) : std::string_view();
 }
 
-inline Response record_response(unsigned status, const records::Record& r) {
-  return Response::json(status, records::to_json(r)).header("ETag", records::etag(r.version));
+// Records are answered with their stored body text as it is, spliced into
+// the serialised response, rather than parsed into a JSON value and
+// serialised again. The handler answers the record as a value whose "body"
+// is an empty object, so the router still checks every field against
+// record_schema(), and carries the body text beside it under kSpliceHeader;
+// splice_bodies(), the innermost wrapper, takes it out and puts it in the
+// place of that empty object. A body spliced so is a JSON object: one just
+// made by records::Body, or a stored one that json::accept() passes (it
+// builds no value) and that starts with '{'. Anything else takes the slow
+// path (records::to_json), which answers as before.
+inline constexpr std::string_view kSpliceHeader = "X-Coordkit-Spliced-Body";
+// kSplicedPrefix: how the serialised value starts; "body" sorts first among
+// the record's keys (Json objects keep their keys in order).
+inline constexpr std::string_view kSplicedPrefix = R"({"body":{})";
+
+// Body: where the text of a record's body came from.
+enum class BodySource {
+  kModel,   // records::Body made it for this write: a compact JSON object
+  kStored,  // read back from the database: checked before it is served
+};
+
+inline bool is_json_object_text(std::string_view text) {
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && text[first] == '{' && Json::accept(text);
+}
+
+// record_response: the record `r` (consumed) with its ETag. With `splice`
+// (splice_bodies() is in use) the body travels as text, see above.
+inline Response record_response(unsigned status, records::Record&& r, bool splice,
+                                BodySource source) {
+  std::string tag = records::etag(r.version);
+  if (!splice || (source == BodySource::kStored && !is_json_object_text(r.body))) {
+    return Response::json(status, records::to_json(r)).header("ETag", std::move(tag));
+  }
+  Json v = Json::object();
+  // In key order, each at the end: no lookups.
+  auto& fields = v.get_ref<Json::object_t&>();
+  fields.emplace_hint(fields.end(), "body", Json::object());
+  fields.emplace_hint(fields.end(), "collection", std::move(r.collection));
+  fields.emplace_hint(fields.end(), "created_at_ms", r.created_at_ms);
+  fields.emplace_hint(fields.end(), "id", std::move(r.id));
+  fields.emplace_hint(fields.end(), "updated_at_ms", r.updated_at_ms);
+  fields.emplace_hint(fields.end(), "version", r.version);
+  Response out = Response::json(status, std::move(v));
+  out.headers.reserve(4);
+  out.header("ETag", std::move(tag));
+  out.header(std::string(kSpliceHeader), std::move(r.body));
+  return out;
+}
+
+// splice_body: `r` (serialised) with the body text under kSpliceHeader put
+// in the place of its empty "body" object; `r` as it was without one.
+inline void splice_body(Response& r) {
+  auto it = std::find_if(r.headers.begin(), r.headers.end(),
+                         [](const auto& h) { return h.first == kSpliceHeader; });
+  if (it == r.headers.end()) return;
+  const std::string text = std::move(it->second);
+  r.headers.erase(it);
+  r.serialize();
+  if (r.body.starts_with(kSplicedPrefix)) {
+    constexpr std::string_view kKey = R"({"body":)";
+    std::string out;
+    out.reserve(r.body.size() - kSplicedPrefix.size() + kKey.size() + text.size());
+    out.append(kKey).append(text).append(r.body, kSplicedPrefix.size());
+    r.body = std::move(out);
+  } else {
+    Json v = Json::parse(r.body);
+    v["body"] = Json::parse(text);
+    r.body = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+// string_param: a declared string parameter's value, without a copy.
+inline const std::string& string_param(const Request& req, const char* name) {
+  return req.params.at(name).get_ref<const std::string&>();
 }
 
 // condition: If-Match (an ETag, or *) and If-None-Match: * as a
@@ -209,10 +300,11 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .response_header(201, "Location", "The record's URL")
         .error(413, "The body is over the size limit");
     common_errors(r).handle([c](Request& req) {
-      const auto collection = req.param<std::string>("collection");
-      const records::Record rec = c->service->create(collection, raw_body(req), req.deadline);
-      return record_response(201, rec).header(
-          "Location", "/v1/collections/" + collection + "/records/" + rec.id);
+      const std::string& collection = string_param(req, "collection");
+      records::Record rec = c->service->create(collection, raw_body(req), req.deadline);
+      std::string location = "/v1/collections/" + collection + "/records/" + rec.id;
+      return record_response(201, std::move(rec), c->splice_bodies, BodySource::kModel)
+          .header("Location", std::move(location));
     });
     router.add(std::move(r));
   }
@@ -223,7 +315,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
             "Pass next_cursor back as cursor for the next page. A record that exists "
             "throughout the listing is returned exactly once.")
         .operation_id("listRecords")
-        .blocking(!ctx.inline_reads)
+        .blocking()
         .tag("records")
         .param(collection_param())
         .param(Param::query("limit").integer().minimum(1).maximum(1000).default_value(100).describe(
@@ -263,13 +355,20 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .response_empty(304, "The record still has the given ETag")
         .error(404, "No such record");
     common_errors(r).handle([c](Request& req) {
-      const records::Record rec = c->service->get(req.param<std::string>("collection"),
-                                                  req.param<std::string>("id"), req.deadline);
-      if (req.has_param("If-None-Match") &&
-          req.param<std::string>("If-None-Match") == records::etag(rec.version)) {
-        return Response::empty(304).header("ETag", records::etag(rec.version));
+      // Inline (on an I/O thread), the read's waits (a free reader
+      // connection, a busy database) end at kInlineReadWait: past it, 503.
+      const Deadline deadline = c->inline_reads
+                                    ? std::min(req.deadline, http::Clock::now() + kInlineReadWait)
+                                    : req.deadline;
+      records::Record rec =
+          c->service->get(string_param(req, "collection"), string_param(req, "id"), deadline);
+      if (req.has_param("If-None-Match")) {
+        std::string tag = records::etag(rec.version);
+        if (string_param(req, "If-None-Match") == tag) {
+          return Response::empty(304).header("ETag", std::move(tag));
+        }
       }
-      return record_response(200, rec);
+      return record_response(200, std::move(rec), c->splice_bodies, BodySource::kStored);
     });
     router.add(std::move(r));
   }
@@ -294,10 +393,11 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .error(412, "The record's ETag is not the one given, or it exists (If-None-Match: *)")
         .error(413, "The body is over the size limit");
     common_errors(r).handle([c](Request& req) {
-      const records::PutResult p =
-          c->service->put(req.param<std::string>("collection"), req.param<std::string>("id"),
-                          raw_body(req), condition(req, true), req.deadline);
-      return record_response(p.created ? 201 : 200, p.record);
+      records::PutResult p =
+          c->service->put(string_param(req, "collection"), string_param(req, "id"), raw_body(req),
+                          condition(req, true), req.deadline);
+      return record_response(p.created ? 201 : 200, std::move(p.record), c->splice_bodies,
+                             BodySource::kModel);
     });
     router.add(std::move(r));
   }
@@ -607,10 +707,26 @@ inline http::Wrapper metrics_wrapper(Metrics& metrics) {
           }};
 }
 
-// use_wrappers: request id, access log, metrics, error mapping, timing and
-// auth, outermost first.
-inline void use_wrappers(http::Router& router, Metrics& metrics, const log::Logger& access,
-                         std::string admin_token) {
+// splice_bodies: on the routes that answer a record, puts its body text
+// into the serialised response (record_response, splice_body). Innermost:
+// it runs right after the router checked and serialised the response, so
+// the wrappers outside it (access log, metrics) see the final one.
+inline http::Wrapper splice_bodies() {
+  return {"splice_bodies", [](const http::Route& route, http::Handler next) -> http::Handler {
+            const std::string& op = route.operation();
+            if (op != "createRecord" && op != "getRecord" && op != "putRecord") return next;
+            return [next = std::move(next)](http::Request& req) {
+              http::Response r = next(req);
+              internal::splice_body(r);
+              return r;
+            };
+          }};
+}
+
+// use_wrappers: request id, access log, metrics, error mapping, timing,
+// auth and the body splice, outermost first; turns on ctx.splice_bodies.
+inline void use_wrappers(http::Router& router, Context& ctx, Metrics& metrics,
+                         const log::Logger& access, std::string admin_token) {
   router.set_error_map(error_map());
   router.use(http::request_id());
   router.use(http::access_log(access));
@@ -618,6 +734,8 @@ inline void use_wrappers(http::Router& router, Metrics& metrics, const log::Logg
   router.use(router.map_errors());
   router.use(http::timing());
   router.use(http::auth({.bearer_token = std::move(admin_token), .local_uid = std::nullopt}));
+  router.use(splice_bodies());
+  ctx.splice_bodies = true;
 }
 
 }  // namespace coordkit::gateway

@@ -733,6 +733,58 @@ TEST_CASE("Under systemd's NOTIFY_SOCKET the gateway sends READY=1 and STOPPING=
 }
 
 TEST_CASE(
+    "A record is answered with its body as stored; a body changed behind the gateway's back "
+    "into something else than a JSON object is refused as before",
+    "[gateway][e2e]") {
+  const auto dir = gwt::scratch_dir("stored-body");
+  Gateway gw(dir);
+  REQUIRE(gw.wait_ready());
+  const std::string base = gw.url("/v1/collections/s/records/");
+  const std::string body = R"({"a":[1,{"b":"\u00e9\ud83d\ude80","c":null}],"d":-1.5e300,"e":{}})";
+  const json expected = json::parse(body);
+  std::vector<std::string> put_args = {"-X", "PUT"};
+  for (auto& arg : json_body(body)) put_args.push_back(std::move(arg));
+  for (const char* id : {"kept", "array", "garbage"}) {
+    const Reply put = curl(base + id, put_args);
+    REQUIRE(put.status == 201);
+    CHECK(put.value()["body"] == expected);
+  }
+  const Reply got = curl(base + "kept");
+  CHECK(got.status == 200);
+  CHECK(got.header("ETag") == "\"1\"");
+  CHECK(got.header("X-Coordkit-Spliced-Body").empty());
+  const json v = got.value();
+  CHECK(v["body"] == expected);
+  CHECK(v["id"] == "kept");
+  CHECK(v["collection"] == "s");
+  CHECK(v["version"] == 1);
+  CHECK(got.body.find(R"("body":{"a":)") != std::string::npos);
+
+  // The stock sqlcipher shell rewrites two bodies: a JSON array (not an
+  // object, which the record schema refuses: 500) and text that is not
+  // JSON (the model's invalid_argument: 400).
+  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
+                               .args = {gw.database().string()},
+                               .in = sp::Stdio::pipe(),
+                               .out = sp::Stdio::null(),
+                               .err = sp::Stdio::null()});
+  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
+                    "'\";\nUPDATE records SET body = '[1,2]' WHERE id = 'array';\n"
+                    "UPDATE records SET body = '{\"a\":' WHERE id = 'garbage';\n");
+  shell.close_stdin();
+  REQUIRE(shell.wait_for(20000ms).has_value());
+  const Reply array = curl(base + "array");
+  CHECK(array.status == 500);
+  CHECK(array.value()["error"]["code"] == "response_invalid");
+  const Reply garbage = curl(base + "garbage");
+  CHECK(garbage.status == 400);
+  CHECK(garbage.value()["error"]["code"] == "invalid_argument");
+  CHECK(curl(base + "kept").value()["body"] == expected);
+  gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(gw.exit_code() == kExitOk);
+}
+
+TEST_CASE(
     "A database another process keeps locked past the request's deadline: 503 with "
     "Retry-After, never a hang",
     "[gateway][e2e]") {
