@@ -155,7 +155,7 @@ inline constexpr std::string_view kSpliceHeader = "X-Coordkit-Spliced-Body";
 // the record's keys (Json objects keep their keys in order).
 inline constexpr std::string_view kSplicedPrefix = R"({"body":{})";
 
-// Body: where the text of a record's body came from.
+// BodySource: where the text of a record's body came from.
 enum class BodySource {
   kModel,   // records::Body made it for this write: a compact JSON object
   kStored,  // read back from the database: checked before it is served
