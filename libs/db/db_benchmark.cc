@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -207,8 +208,9 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   std::uint64_t cli_turn_waits = 0, cli_turn_wait_us = 0, cli_busy_us = 0;
   // The debug latency split of each CLI operation: open (from its due time),
   // the write or read (of which: the write-turn wait and SQLite's busy
-  // handler), close.
-  std::vector<double> dbg_open, dbg_write, dbg_turn, dbg_busy, dbg_close;
+  // handler), close; and, per operation, the late start (a paced CLI woken
+  // after its due time) apart from the open, for the split of the tail.
+  std::vector<double> dbg_open, dbg_write, dbg_turn, dbg_busy, dbg_close, dbg_late;
   std::optional<db::Database> lib;
   std::optional<NaiveDb> nv;
   // Warm-up outside the measurement: the derived key is cached per process.
@@ -235,6 +237,7 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
       if (due >= end) break;
     }
     const auto t0 = cli && mode.paced ? due : Clock::now();
+    const auto woke = Clock::now();
     due += period;
     bool ok = true;
     if (!naive) {
@@ -248,6 +251,7 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
             d.read([](db::Transaction& tx) { lib_read(tx); });
           }
           const auto t2 = Clock::now();
+          dbg_late.push_back(std::chrono::duration<double, std::milli>(woke - t0).count());
           dbg_open.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           dbg_write.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
           const db::Counters c = d.counters();
@@ -318,6 +322,15 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
     std::ofstream out(path.string() + ".lat." + std::to_string(who));
     for (double v : lat) out << v << '\n';
   }
+  if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && cli && !naive) {
+    // One line per successful operation: total late open turn busy write close (ms).
+    std::ofstream out(path.string() + ".phases." + std::to_string(who));
+    for (std::size_t i = 0; i < dbg_close.size(); ++i) {
+      out << dbg_open[i] + dbg_write[i] + dbg_close[i] << ' ' << dbg_late[i] << ' '
+          << dbg_open[i] - dbg_late[i] << ' ' << dbg_turn[i] << ' ' << dbg_busy[i] << ' '
+          << dbg_write[i] - dbg_turn[i] - dbg_busy[i] << ' ' << dbg_close[i] << '\n';
+    }
+  }
   std::printf("RESULT %" PRIu64 " %" PRIu64 "\n", commits, surfaced);
   std::fflush(stdout);
   return 0;
@@ -379,6 +392,45 @@ struct MultiResult {
   }
 };
 
+// print_tail_split: with COORDKIT_BENCH_DEBUG, what the CLIs' operations at
+// and above their p99 spent their time on (the mean of each phase over those
+// operations, beside the median operation's phases), from the phase records
+// the CLI workers wrote.
+void print_tail_split(const std::string& cli_kind, const fs::path& path, int clis) {
+  static constexpr int kPhases = 7;
+  static constexpr const char* kNames[kPhases] = {"total", "late",  "open", "turn",
+                                                  "busy",  "write", "close"};
+  std::vector<std::array<double, kPhases>> ops;
+  for (int i = 1; i <= clis; ++i) {
+    std::ifstream in(path.string() + ".phases." + std::to_string(i));
+    std::array<double, kPhases> op{};
+    while (in >> op[0] >> op[1] >> op[2] >> op[3] >> op[4] >> op[5] >> op[6]) ops.push_back(op);
+  }
+  if (ops.empty()) return;
+  std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a[0] < b[0]; });
+  const std::size_t p99 =
+      std::min(ops.size() - 1,
+               static_cast<std::size_t>(std::lround(0.99 * static_cast<double>(ops.size() - 1))));
+  std::array<double, kPhases> tail{};
+  for (std::size_t i = p99; i < ops.size(); ++i) {
+    for (int k = 0; k < kPhases; ++k) tail[k] += ops[i][k];
+  }
+  const double n = static_cast<double>(ops.size() - p99);
+  std::string line = cli_kind + " ops at/above p99 (" + std::to_string(ops.size() - p99) + " of " +
+                     std::to_string(ops.size()) + "), mean ms:";
+  char buf[64];
+  for (int k = 0; k < kPhases; ++k) {
+    std::snprintf(buf, sizeof buf, " %s %.2f", kNames[k], tail[k] / n);
+    line += buf;
+  }
+  line += "; median op:";
+  for (int k = 0; k < kPhases; ++k) {
+    std::snprintf(buf, sizeof buf, " %s %.2f", kNames[k], ops[ops.size() / 2][k]);
+    line += buf;
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
 // run_multi: 1 long-lived writer process + `clis` CLI-like processes of
 // kind `cli_kind` ("cli", "cli-read", "cli-paced", "cli-read-paced"; see
 // worker_main).
@@ -417,6 +469,9 @@ MultiResult run_multi(const std::string& self, bool naive, const std::string& cl
       double v;
       while (in >> v) lat.push_back(v);
     }
+  }
+  if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && !naive) {
+    print_tail_split(cli_kind, path, clis);
   }
   return r;
 }

@@ -142,8 +142,10 @@ struct Options {
   // write_turn_lease: how long a writer may keep the write turn across
   // back-to-back transactions while others queue for it. Longer: more
   // throughput for a busy writer, longer waits for the others (a waiter
-  // waits about one lease plus the transactions queued ahead). The default
-  // and its measurements: README.md, "Write turn".
+  // waits about one lease plus the transactions queued ahead). A writer
+  // that writes one at a time (a command-line process, a script's writes)
+  // waits at most 2 ms of it (or the lease, if shorter). The default and its
+  // measurements: README.md, "Write turn".
   std::chrono::microseconds write_turn_lease{13000};
   std::vector<Migration> migrations;
 };

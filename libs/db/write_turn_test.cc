@@ -38,12 +38,14 @@ struct Reaper {
 
 }  // namespace
 
-// open_with_turn: opens `holder` and `waiter` on `db` with `lease` and gives
-// `holder` the turn.
+// open_with_turn: opens `holder` and `waiter` on `db` with `lease` (also
+// while a one-off writer waits, unless `one_off_lease` says otherwise) and
+// gives `holder` the turn.
 void open_with_turn(const std::string& db, std::chrono::microseconds lease, WriteTurn& holder,
-                    WriteTurn& waiter) {
-  REQUIRE(holder.open(db, lease));
-  REQUIRE(waiter.open(db, lease));
+                    WriteTurn& waiter, std::chrono::microseconds one_off_lease = {}) {
+  if (one_off_lease == std::chrono::microseconds{}) one_off_lease = lease;
+  REQUIRE(holder.open(db, lease, one_off_lease));
+  REQUIRE(waiter.open(db, lease, one_off_lease));
   bool got = false;
   holder.acquire(in(milliseconds(1000)), &got);
   REQUIRE(got);
@@ -276,6 +278,65 @@ TEST_CASE("A parked turn is claimed by a later waiter when the next in line gave
   holder.acquire(in(milliseconds(1000)), &got);
   CHECK(got);
   holder.let_go();
+}
+
+TEST_CASE("A writer that writes one at a time gets a busy holder's turn after the one-off lease",
+          "[db][turn]") {
+  const auto db = (scratch_dir("turn-one-off") / "a.db").string();
+  WriteTurn holder, waiter;
+  // A 10 s lease, 2 ms while a one-off writer waits.
+  open_with_turn(db, std::chrono::microseconds(10000000), holder, waiter, WriteTurn::kOneOffLease);
+  bool got = false;
+  holder.release();  // from now on the holder writes back to back
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  std::atomic<bool> waiter_got{false};
+  std::thread t([&] {
+    bool ok = false;
+    waiter.acquire(in(milliseconds(5000)), &ok);
+    waiter_got.store(ok);
+    waiter.let_go();
+  });
+  while (holder.waiters() < 1) std::this_thread::yield();
+  const auto t0 = Clock::now();
+  while (!waiter_got.load() && Clock::now() - t0 < milliseconds(5000)) {
+    holder.release();
+    bool again = false;
+    holder.acquire(in(milliseconds(5000)), &again);
+  }
+  holder.let_go();
+  t.join();
+  CHECK(waiter.one_off());
+  CHECK(waiter_got.load());  // long before the 10 s lease ends
+}
+
+TEST_CASE(
+    "A process that is back for the turn as soon as it released it does not write one at a "
+    "time",
+    "[db][turn]") {
+  const auto db = (scratch_dir("turn-loop") / "a.db").string();
+  bool got = false;
+  WriteTurn first;
+  REQUIRE(first.open(db, std::chrono::microseconds(13000)));
+  first.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  CHECK(first.one_off());                         // this process never wrote through this gate
+  std::this_thread::sleep_for(milliseconds(10));  // a transaction
+  first.release();
+  first.close();  // a new connection for every write, as a loop in a script
+  WriteTurn next;
+  REQUIRE(next.open(db, std::chrono::microseconds(13000)));
+  next.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  CHECK_FALSE(next.one_off());  // back at once after 10 ms with the turn
+  next.release();
+  // A process that then leaves the gate alone for longer than it held the
+  // turn writes one at a time again.
+  std::this_thread::sleep_for(milliseconds(200));
+  next.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  CHECK(next.one_off());
+  next.let_go();
 }
 
 TEST_CASE("Slots are reused after their owners close", "[db][turn]") {
