@@ -153,8 +153,11 @@ TEST_CASE("A waiter that gives up does not stall the queue", "[db][turn]") {
   c.let_go();
 }
 
-TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the queue", "[db][turn]") {
-  const auto db = (scratch_dir("turn-lease") / "a.db").string();
+// lease_attempt: one run of the lease scenario on a fresh file: how many
+// times the holder took the turn straight back within its lease while a
+// waiter queued; the waiter must get the turn in the end either way.
+int lease_attempt(int attempt) {
+  const auto db = (scratch_dir("turn-lease-" + std::to_string(attempt)) / "a.db").string();
   constexpr auto kLease = std::chrono::microseconds(100000);
   WriteTurn holder, waiter;
   open_with_turn(db, kLease, holder, waiter);
@@ -184,7 +187,6 @@ TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the que
     const auto waited = holder.acquire(in(milliseconds(5000)), &again);
     if (again && waited.count() == 0) ++kept;
   }
-  CHECK(kept > 10);
   if (!waiter_got.load()) {
     // Once the lease is over, the next release passes the turn on.
     std::this_thread::sleep_for(milliseconds(50));
@@ -195,6 +197,16 @@ TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the que
   t.join();
   CHECK(waiter_got.load());
   holder.let_go();
+  return kept;
+}
+
+TEST_CASE("A busy holder keeps the turn for its lease, then passes it to the queue", "[db][turn]") {
+  // A holder the scheduler keeps off the CPU past the return window loses
+  // the turn early, as intended; so a loaded machine gets three attempts.
+  // A lease that does not hold loses it in every attempt.
+  int kept = 0;
+  for (int attempt = 0; attempt < 3 && kept <= 10; ++attempt) kept = lease_attempt(attempt);
+  CHECK(kept > 10);
 }
 
 TEST_CASE("A holder that writes once passes the turn on at its release when someone waits",
