@@ -464,6 +464,86 @@ struct Request {
   }
 };
 
+namespace internal {
+
+// plain_json_text: whether nlohmann's dump writes `s` as it is between its
+// quotes: printable ASCII without '"' or '\\'.
+inline bool plain_json_text(std::string_view s) noexcept {
+  for (const char c : s) {
+    if (c < 0x20 || c > 0x7E || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// dump_compact: appends `v` as nlohmann's compact dump (with invalid UTF-8
+// replaced) writes it. Objects, arrays, integers, booleans, null and plain
+// strings are written here, without the serializer nlohmann sets up per
+// call (a locale query, a heap adapter, a virtual call per character);
+// anything else (a string to escape, a float, binary) is written by
+// nlohmann itself, so the bytes are always its own.
+inline void dump_compact(const Json& v, std::string& out) {
+  switch (v.type()) {
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!first) out += ',';
+        first = false;
+        if (plain_json_text(it.key())) {
+          out += '"';
+          out += it.key();
+          out += '"';
+        } else {
+          out += Json(it.key()).dump(-1, ' ', false, Json::error_handler_t::replace);
+        }
+        out += ':';
+        dump_compact(it.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : v) {
+        if (!first) out += ',';
+        first = false;
+        dump_compact(item, out);
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::string: {
+      const auto& str = v.get_ref<const std::string&>();
+      if (!plain_json_text(str)) break;
+      out += '"';
+      out += str;
+      out += '"';
+      return;
+    }
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: {
+      char buf[24];
+      const auto r = v.is_number_unsigned()
+                         ? std::to_chars(buf, buf + sizeof buf, v.get<std::uint64_t>())
+                         : std::to_chars(buf, buf + sizeof buf, v.get<std::int64_t>());
+      out.append(buf, r.ptr);
+      return;
+    }
+    case Json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    default:
+      break;
+  }
+  out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace internal
+
 // Response: what a handler returns. Build with json(), text() or empty();
 // add headers with header(). The router checks it against the route's
 // declared statuses and schema (when response validation is on), then
@@ -496,17 +576,22 @@ struct Response {
     return r;
   }
   Response& header(std::string name, std::string v) & {
+    // Room for the few headers wrappers add (request id, timing): one
+    // allocation instead of one per growth.
+    if (headers.capacity() == 0) headers.reserve(4);
     headers.emplace_back(std::move(name), std::move(v));
     return *this;
   }
   Response&& header(std::string name, std::string v) && {
-    headers.emplace_back(std::move(name), std::move(v));
-    return std::move(*this);
+    return std::move(header(std::move(name), std::move(v)));
   }
-  // serialize: writes `value` into `body` (compact JSON) once.
+  // serialize: writes `value` into `body` (compact JSON, byte for byte
+  // what `value->dump(-1, ' ', false, Json::error_handler_t::replace)`
+  // writes) once.
   void serialize() {
     if (value) {
-      body = value->dump(-1, ' ', false, Json::error_handler_t::replace);
+      body.clear();
+      internal::dump_compact(*value, body);
       value.reset();
     }
   }

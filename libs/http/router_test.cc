@@ -2,6 +2,8 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
+#include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -316,4 +318,26 @@ TEST_CASE("Router keeps a client's X-Request-Id when it is well formed", "[http]
   CHECK(body_of(r)["error"]["request_id"] == "abc-123");
   auto bad = api.call("GET", "/nope", "", {{"X-Request-Id", "a b"}});
   CHECK(bad["X-Request-Id"] != "a b");
+}
+
+TEST_CASE("Response::serialize writes the bytes nlohmann's compact dump writes", "[http][router]") {
+  const Json value = GENERATE(values<Json>({
+      Json::object(),
+      Json::array(),
+      nullptr,
+      true,
+      Json{{"ok", "abcdefg"}},
+      Json{{"n", -42}, {"u", std::numeric_limits<std::uint64_t>::max()}, {"i", INT64_MIN}},
+      Json{{"ratio", 0.1}, {"big", 1e300}, {"whole", 100.0}, {"neg", -2.5e-7}},
+      Json{{"quote\"key", "a\"b"}, {"slash\\", "c\\d"}, {"ctl", "\x01\t\n"}},
+      Json{{"utf8", "caf\xC3\xA9"}, {"bad", "x\xFFy"}, {"del", "\x7F"}},
+      Json{{"nested", {{"list", {1, "two", nullptr, false, {{"deep", Json::array({})}}}}}}},
+      Json::array({"/", " ", "~", ""}),
+  }));
+  const std::string expected = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  CAPTURE(expected);
+  http::Response r = http::Response::json(200, value);
+  r.serialize();
+  CHECK(r.body == expected);
+  CHECK_FALSE(r.value.has_value());
 }

@@ -6,7 +6,9 @@
 // maxLength in code points, enum), integer and number (minimum, maximum),
 // boolean, any value, and nullable on each. A Schema is a value built with
 // the functions below; it validates a parsed body and reports the first
-// violation as a JSON pointer plus the keyword it broke.
+// violation as a JSON pointer plus the keyword it broke. Each schema is
+// compiled once, as it is built, into a tree of typed rules, so a
+// validation reads no JSON keywords and looks up no schema members.
 //
 // Example:
 //   using coordkit::http::Schema;
@@ -19,9 +21,11 @@
 #ifndef COORDKIT_HTTP_SCHEMA_H_
 #define COORDKIT_HTTP_SCHEMA_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -40,6 +44,102 @@ struct Violation {
   std::string message;
 };
 
+namespace internal {
+
+// SchemaNode: one schema compiled into the rules validate() applies. Built
+// once from the schema's JSON form and never changed; shared by copies.
+struct SchemaNode {
+  enum Type : unsigned {
+    kString = 1U << 0U,
+    kInteger = 1U << 1U,
+    kNumber = 1U << 2U,
+    kBoolean = 1U << 3U,
+    kObject = 1U << 4U,
+    kArray = 1U << 5U,
+    kNull = 1U << 6U,
+  };
+  bool typed = false;  // a "type" keyword is present
+  unsigned types = 0;  // the types it admits
+  bool has_enum = false;
+  std::vector<nlohmann::json> enum_values;
+  std::optional<std::size_t> min_length, max_length, min_items, max_items;
+  std::optional<double> minimum, maximum;
+  std::shared_ptr<const SchemaNode> items;
+  std::vector<std::string> required;
+  // properties: in the order the value's members are looked up against
+  // (sorted by name, binary-searched).
+  std::vector<std::pair<std::string, std::shared_ptr<const SchemaNode>>> properties;
+  bool closed = false;  // additionalProperties: false
+
+  static unsigned type_bit(const nlohmann::json& name) {
+    if (!name.is_string()) return 0;
+    const auto& n = name.get_ref<const std::string&>();
+    if (n == "string") return kString;
+    if (n == "integer") return kInteger;
+    if (n == "number") return kNumber;
+    if (n == "boolean") return kBoolean;
+    if (n == "object") return kObject;
+    if (n == "array") return kArray;
+    if (n == "null") return kNull;
+    return 0;
+  }
+
+  // compile: the rules of the schema `s` (JSON Schema, the subset).
+  static std::shared_ptr<const SchemaNode> compile(const nlohmann::json& s) {
+    auto n = std::make_shared<SchemaNode>();
+    if (!s.is_object()) return n;
+    if (auto t = s.find("type"); t != s.end()) {
+      n->typed = true;
+      if (t->is_array()) {
+        for (const auto& one : *t) n->types |= type_bit(one);
+      } else {
+        n->types = type_bit(*t);
+      }
+    }
+    if (auto e = s.find("enum"); e != s.end() && e->is_array()) {
+      n->has_enum = true;
+      for (const auto& one : *e) n->enum_values.push_back(one);
+    }
+    auto size = [&](const char* key, std::optional<std::size_t>& out) {
+      if (auto m = s.find(key); m != s.end() && m->is_number()) out = m->get<std::size_t>();
+    };
+    auto number = [&](const char* key, std::optional<double>& out) {
+      if (auto m = s.find(key); m != s.end() && m->is_number()) out = m->get<double>();
+    };
+    size("minLength", n->min_length);
+    size("maxLength", n->max_length);
+    size("minItems", n->min_items);
+    size("maxItems", n->max_items);
+    number("minimum", n->minimum);
+    number("maximum", n->maximum);
+    if (auto items = s.find("items"); items != s.end()) n->items = compile(*items);
+    if (auto req = s.find("required"); req != s.end() && req->is_array()) {
+      for (const auto& name : *req) {
+        if (name.is_string()) n->required.push_back(name.get<std::string>());
+      }
+    }
+    if (auto props = s.find("properties"); props != s.end() && props->is_object()) {
+      // nlohmann's object keeps its members sorted by name already.
+      for (auto it = props->begin(); it != props->end(); ++it)
+        n->properties.emplace_back(it.key(), compile(it.value()));
+    }
+    if (auto extra = s.find("additionalProperties");
+        extra != s.end() && extra->is_boolean() && !extra->get<bool>()) {
+      n->closed = true;
+    }
+    return n;
+  }
+
+  const SchemaNode* property(const std::string& name) const noexcept {
+    auto it = std::lower_bound(properties.begin(), properties.end(), name,
+                               [](const auto& p, const std::string& k) { return p.first < k; });
+    if (it == properties.end() || it->first != name) return nullptr;
+    return it->second.get();
+  }
+};
+
+}  // namespace internal
+
 // Schema: one node of the subset. Cheap to copy for small schemas; immutable
 // once built, so any number of threads may validate with it at once.
 class Schema {
@@ -57,6 +157,7 @@ class Schema {
   static Schema array(const Schema& items) {
     Schema s("array");
     s.json_["items"] = items.json_;
+    s.compile();
     return s;
   }
   static Schema object(std::initializer_list<std::pair<std::string, Schema>> properties = {},
@@ -66,6 +167,7 @@ class Schema {
     for (const auto& [name, schema] : properties) props[name] = schema.json_;
     s.json_["properties"] = std::move(props);
     if (required.size() > 0) s.json_["required"] = std::vector<std::string>(required);
+    s.compile();
     return s;
   }
   // enumeration: a string that is one of `values`.
@@ -73,6 +175,7 @@ class Schema {
   static Schema enumeration(const std::vector<std::string>& values) {
     Schema s("string");
     s.json_["enum"] = values;
+    s.compile();
     return s;
   }
 
@@ -90,7 +193,7 @@ class Schema {
     if (json_.contains("type") && json_["type"].is_string()) {
       json_["type"] = Json::array({json_["type"], "null"});
     }
-    return *this;
+    return compile();
   }
   Schema& describe(std::string text) { return set("description", std::move(text)); }
 
@@ -102,17 +205,26 @@ class Schema {
   // std::bad_alloc.
   std::optional<Violation> validate(const Json& value) const {
     std::string pointer;
-    return check(json_, value, pointer);
+    return check(*node_, value, pointer);
   }
 
  private:
-  explicit Schema(const char* type) : json_({{"type", type}}) {}
-  explicit Schema(Json j) : json_(std::move(j)) {}
+  using Node = internal::SchemaNode;
+
+  explicit Schema(const char* type) : json_({{"type", type}}) { compile(); }
+  explicit Schema(Json j) : json_(std::move(j)) { compile(); }
+
+  // compile: the rules of json_, after every change to it (schemas are
+  // built once, at start-up, and validated per request).
+  Schema& compile() {
+    node_ = Node::compile(json_);
+    return *this;
+  }
 
   template <class T>
   Schema& set(const char* key, T value) {
     json_[key] = std::move(value);
-    return *this;
+    return compile();
   }
   Schema& set_number(const char* key, double v) {
     // Keep integral bounds integral in the document ("maximum": 100).
@@ -121,19 +233,19 @@ class Schema {
     } else {
       json_[key] = v;
     }
-    return *this;
+    return compile();
   }
 
-  static bool type_matches(std::string_view type, const Json& v) {
-    if (type == "string") return v.is_string();
-    if (type == "boolean") return v.is_boolean();
-    if (type == "null") return v.is_null();
-    if (type == "object") return v.is_object();
-    if (type == "array") return v.is_array();
-    if (type == "number") return v.is_number();
-    if (type == "integer") {
+  static bool type_matches(unsigned types, const Json& v) {
+    if (v.is_string()) return (types & Node::kString) != 0;
+    if (v.is_boolean()) return (types & Node::kBoolean) != 0;
+    if (v.is_null()) return (types & Node::kNull) != 0;
+    if (v.is_object()) return (types & Node::kObject) != 0;
+    if (v.is_array()) return (types & Node::kArray) != 0;
+    if (v.is_number()) {
+      if ((types & Node::kNumber) != 0) return true;
+      if ((types & Node::kInteger) == 0) return false;
       if (v.is_number_integer()) return true;
-      if (!v.is_number_float()) return false;
       const double d = v.get<double>();
       return d == static_cast<double>(static_cast<std::int64_t>(d));
     }
@@ -164,74 +276,56 @@ class Schema {
     return Violation{pointer, rule, std::move(message)};
   }
 
-  static std::optional<Violation> check(const Json& s, const Json& v, std::string& pointer) {
-    if (auto t = s.find("type"); t != s.end()) {
-      bool ok = false;
-      if (t->is_string()) {
-        ok = type_matches(t->get_ref<const std::string&>(), v);
-      } else {
-        for (const auto& one : *t) ok = ok || type_matches(one.get_ref<const std::string&>(), v);
-      }
-      if (!ok) return fail(pointer, "type", "value has the wrong type");
-    }
+  static std::optional<Violation> check(const Node& s, const Json& v, std::string& pointer) {
+    if (s.typed && !type_matches(s.types, v))
+      return fail(pointer, "type", "value has the wrong type");
     if (v.is_null()) return std::nullopt;
     if (v.is_string()) {
       const auto& str = v.get_ref<const std::string&>();
-      if (auto e = s.find("enum"); e != s.end()) {
+      if (s.has_enum) {
         bool found = false;
-        for (const auto& one : *e) found = found || one == v;
+        for (const auto& one : s.enum_values) found = found || one == v;
         if (!found) return fail(pointer, "enum", "value is not one of the allowed values");
       }
-      if (auto m = s.find("minLength"); m != s.end() && code_points(str) < m->get<std::size_t>()) {
-        return fail(pointer, "minLength", "string is too short");
-      }
-      if (auto m = s.find("maxLength"); m != s.end() && code_points(str) > m->get<std::size_t>()) {
-        return fail(pointer, "maxLength", "string is too long");
+      if (s.min_length || s.max_length) {
+        const std::size_t n = code_points(str);
+        if (s.min_length && n < *s.min_length)
+          return fail(pointer, "minLength", "string is too short");
+        if (s.max_length && n > *s.max_length)
+          return fail(pointer, "maxLength", "string is too long");
       }
     } else if (v.is_number()) {
       const double d = v.get<double>();
-      if (auto m = s.find("minimum"); m != s.end() && d < m->get<double>()) {
+      if (s.minimum && d < *s.minimum)
         return fail(pointer, "minimum", "number is below the minimum");
-      }
-      if (auto m = s.find("maximum"); m != s.end() && d > m->get<double>()) {
+      if (s.maximum && d > *s.maximum)
         return fail(pointer, "maximum", "number is above the maximum");
-      }
     } else if (v.is_array()) {
-      if (auto m = s.find("minItems"); m != s.end() && v.size() < m->get<std::size_t>()) {
+      if (s.min_items && v.size() < *s.min_items)
         return fail(pointer, "minItems", "array has too few items");
-      }
-      if (auto m = s.find("maxItems"); m != s.end() && v.size() > m->get<std::size_t>()) {
+      if (s.max_items && v.size() > *s.max_items)
         return fail(pointer, "maxItems", "array has too many items");
-      }
-      if (auto items = s.find("items"); items != s.end()) {
+      if (s.items) {
         const std::size_t len = pointer.size();
         for (std::size_t i = 0; i < v.size(); ++i) {
           append_token(pointer, std::to_string(i));
-          if (auto bad = check(*items, v[i], pointer)) return bad;
+          if (auto bad = check(*s.items, v[i], pointer)) return bad;
           pointer.resize(len);
         }
       }
     } else if (v.is_object()) {
       const std::size_t len = pointer.size();
-      if (auto req = s.find("required"); req != s.end()) {
-        for (const auto& name : *req) {
-          if (!v.contains(name.get_ref<const std::string&>())) {
-            append_token(pointer, name.get_ref<const std::string&>());
-            return fail(pointer, "required", "a required property is missing");
-          }
+      for (const auto& name : s.required) {
+        if (!v.contains(name)) {
+          append_token(pointer, name);
+          return fail(pointer, "required", "a required property is missing");
         }
       }
-      const auto props = s.find("properties");
-      const auto extra = s.find("additionalProperties");
-      const bool closed = extra != s.end() && extra->is_boolean() && !extra->get<bool>();
       for (auto it = v.begin(); it != v.end(); ++it) {
         const std::string& key = it.key();
-        const Json* declared = nullptr;
-        if (props != s.end()) {
-          if (auto d = props->find(key); d != props->end()) declared = &*d;
-        }
+        const Node* declared = s.property(key);
         if (declared == nullptr) {
-          if (closed) {
+          if (s.closed) {
             append_token(pointer, key);
             return fail(pointer, "additionalProperties", "property is not declared");
           }
@@ -246,6 +340,7 @@ class Schema {
   }
 
   Json json_;
+  std::shared_ptr<const Node> node_;  // json_ compiled
 };
 
 }  // namespace coordkit::http

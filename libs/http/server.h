@@ -62,12 +62,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -218,7 +219,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         buffer_(core.options.header_limit + core.options.body_limit + 4096),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)) {
+    // write() tries each answer at once and must not block doing it.
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
 
   ~Session() override {
     core_.open.fetch_sub(1);
@@ -299,6 +304,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // re-arms epoll (one epoll_ctl) for every wait, while a read is tried
     // at once and otherwise waits on the readiness epoll already reports.
     // The request's own read_timeout runs from these first bytes.
+    inline_writes_ = 0;
     socket_.async_read_some(
         buffer_.prepare(boost::beast::read_size(buffer_, kReadSize)),
         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
@@ -312,11 +318,52 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(core_.options.header_limit));
     parser_->body_limit(core_.options.body_limit);
+    parser_->eager(true);
     arm(core_.options.read_timeout);
-    boost::beast::http::async_read(
-        socket_, buffer_, *parser_,
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-          self->on_read(ec);
+    parse_buffered();
+  }
+
+  // parse_buffered: what Beast's async_read does (the same parser, fed the
+  // same pieces, with the same limits and end-of-stream rules), without
+  // its composed operation: the bytes already read go to the parser at
+  // once, and the socket is read only when the parser needs more. A
+  // request that arrived whole, nearly every one, is answered on this call
+  // stack instead of after a post through the executor.
+  void parse_buffered() {
+    namespace bh = boost::beast::http;
+    for (;;) {
+      if (buffer_.size() > 0) {
+        boost::system::error_code ec;
+        const std::size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec && ec != bh::error::need_more) return on_read(ec);
+        if (parser_->is_done()) return on_read({});
+        // The header ended where the bytes did: the body may follow.
+        if (!ec && used > 0 && buffer_.size() > 0) continue;
+      }
+      return read_more();
+    }
+  }
+
+  void read_more() {
+    namespace bh = boost::beast::http;
+    const std::size_t size = boost::beast::read_size(buffer_, kReadSize);
+    if (size == 0) return on_read(bh::error::buffer_overflow);
+    inline_writes_ = 0;
+    socket_.async_read_some(
+        buffer_.prepare(size),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->buffer_.commit(n);
+          if (ec == boost::asio::error::eof) {
+            // As Beast's read: the end of a message that could end there
+            // completes it; the end of nothing is end_of_stream.
+            if (!self->parser_->got_some()) return self->on_read(bh::error::end_of_stream);
+            ec = {};
+            self->parser_->put_eof(ec);
+            return self->on_read(ec);
+          }
+          if (ec) return self->on_read(ec);
+          self->parse_buffered();
         });
   }
 
@@ -436,13 +483,53 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     write();
   }
 
+  // write: res_ serialized by Beast into one buffer kept across requests,
+  // then sent with one write tried at once: an answer the socket takes
+  // whole (nearly every one) goes on without an asynchronous operation; the
+  // rest is sent asynchronously under write_timeout.
   void write() {
     arm(core_.options.write_timeout);
-    boost::beast::http::async_write(
-        socket_, res_,
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-          self->on_write(ec);
+    keep_alive_ = res_.keep_alive();
+    if (out_.capacity() > std::size_t{64} * 1024) out_.shrink_to_fit();
+    out_.clear();
+    boost::system::error_code ec;
+    if (res_.chunked()) {
+      boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res_);
+      do {
+        sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+          append_buffers(buffers);
+          sr.consume(boost::beast::buffer_bytes(buffers));
         });
+      } while (!ec && !sr.is_done());
+      if (ec) return on_write(ec);
+    } else {
+      // The header as Beast's serializer writes it (its fields writer),
+      // then the body, without the serializer's nested buffer views.
+      const BeastResponse::fields_type::writer header(res_.base(), res_.version(),
+                                                      res_.result_int());
+      append_buffers(header.get());
+      out_.append(res_.body());
+    }
+    const std::size_t sent = socket_.write_some(boost::asio::buffer(out_), ec);
+    if (!ec && sent == out_.size()) {
+      // Pipelined requests already read would otherwise be answered one
+      // inside the other; every few, the stack unwinds through a post.
+      if (++inline_writes_ < kMaxInlineWrites) return on_write({});
+      inline_writes_ = 0;
+      return boost::asio::post(socket_.get_executor(),
+                               [self = this->shared_from_this()] { self->on_write({}); });
+    }
+    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again)
+      return on_write(ec);
+    boost::asio::async_write(socket_, boost::asio::buffer(out_) + sent,
+                             [self = this->shared_from_this()](boost::system::error_code e,
+                                                               std::size_t) { self->on_write(e); });
+  }
+
+  template <class Buffers>
+  void append_buffers(const Buffers& buffers) {
+    for (const auto b : boost::beast::buffers_range_ref(buffers))
+      out_.append(static_cast<const char*>(b.data()), b.size());
   }
 
   void on_write(boost::system::error_code ec) {
@@ -451,9 +538,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       counted_ = false;
       core_.end_request(!ec);
     }
-    if (ec || !res_.keep_alive() || closed_) return close();
+    if (ec || !keep_alive_ || closed_) return close();
     res_ = {};
-    wait_for_request();
+    if (buffer_.size() > 0) return wait_for_request();
+    // The next request's first read waits until the other connections'
+    // ready work has run: it is tried at once (asio reads before it waits),
+    // and tried later it finds the request already there more often,
+    // instead of costing a read that finds nothing.
+    boost::asio::post(socket_.get_executor(),
+                      [self = this->shared_from_this()] { self->wait_for_request(); });
   }
 
   void close() {
@@ -472,6 +565,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // (so its parser sees the same pieces, and its header limit counts the
   // same way), at most this.
   static constexpr std::size_t kReadSize = 65536;
+  // kMaxInlineWrites: answers sent in a row on one call stack at most.
+  static constexpr int kMaxInlineWrites = 16;
 
   ServerCore& core_;
   Socket socket_;
@@ -483,6 +578,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   BeastResponse res_;
+  std::string out_;  // res_ serialized
+  bool keep_alive_ = false;
+  int inline_writes_ = 0;
   Request req_;
   Peer peer_;
   bool closed_ = false;
