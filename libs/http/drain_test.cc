@@ -2,16 +2,17 @@
 // 503 with Connection: close, and drain returns inside its deadline.
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
-#include <functional>
 #include <future>
 #include <string>
 #include <thread>
 
 #include "coordkit/http/internal/test_api.h"
 #include "coordkit/http/internal/test_client.h"
+#include "coordkit/testing/deadline.h"
 
 namespace http = coordkit::http;
 namespace t = coordkit::http::testing;
+namespace ck_testing = coordkit::testing;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 namespace bh = boost::beast::http;
@@ -43,17 +44,6 @@ std::future<unsigned> in_flight(unsigned short port, int ms) {
   });
 }
 
-// wait_for: polls `done` until it holds or `limit` passes: the barrier
-// between the test and the server's threads.
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
-
 }  // namespace
 
 TEST_CASE("Server drain lets in-flight requests finish and answers new ones 503", "[http][drain]") {
@@ -62,14 +52,14 @@ TEST_CASE("Server drain lets in-flight requests finish and answers new ones 503"
   REQUIRE(idle.request(t::make_request("GET", "/v1/health")).result_int() == 200);
   // The client can read the answer before the server counts the request
   // done: wait for that, so the count below is of a and b alone.
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 0; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 0; }, 5s));
   auto a = in_flight(s.port(), 400);
   auto b = in_flight(s.port(), 400);
   // Both handlers are running before the drain begins.
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 2; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 2; }, 5s));
   auto drained = std::async(std::launch::async, [&] { return s.server->drain(3s); });
   // The drain has begun and the doors are closed.
-  REQUIRE(wait_for([&] { return !s.server->stats().listening; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return !s.server->stats().listening; }, 5s));
   // A request on a kept-alive connection while draining.
   auto late = idle.request(t::make_request("GET", "/v1/health"));
   CHECK(late.result_int() == 503);
@@ -91,7 +81,7 @@ TEST_CASE("Server drain cuts what is still running at the deadline", "[http][dra
   t::TestServer s(drain_options());
   auto quick = in_flight(s.port(), 300);
   auto slow = in_flight(s.port(), 2500);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 2; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 2; }, 5s));
   const auto start = std::chrono::steady_clock::now();
   const http::DrainResult d = s.server->drain(800ms);
   const auto took = std::chrono::steady_clock::now() - start;
@@ -108,15 +98,15 @@ TEST_CASE("Server threads run from start() until stop(), with or without work",
   http::ServerOptions o;
   o.threads = 2;
   t::TestServer s(o);
-  REQUIRE(wait_for([&] { return s.server->stats().threads_running == 2; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().threads_running == 2; }, 5s));
   // A drain with no connection leaves the I/O loop nothing to do: no
   // listener, no session, no timer. The threads still serve until stop().
   const http::DrainResult d = s.server->drain(1s);
   CHECK(d.finished == 0);
-  REQUIRE(wait_for([&] { return !s.server->stats().listening; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return !s.server->stats().listening; }, 5s));
   // Without a work guard both threads return from the loop within
   // microseconds of the listeners' close; look for that a while.
-  CHECK_FALSE(wait_for([&] { return s.server->stats().threads_running < 2; }, 300ms));
+  CHECK_FALSE(ck_testing::eventually([&] { return s.server->stats().threads_running < 2; }, 300ms));
   s.server->stop();
   CHECK(s.server->stats().threads_running == 0);
 }
@@ -131,9 +121,9 @@ TEST_CASE("Server stop closes every connection before it returns, even behind a 
   t::TcpClient idle(s.port());
   REQUIRE(idle.request(t::make_request("GET", "/v1/health")).result_int() == 200);
   // The answer can reach the client before the server counts it done.
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 0; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 0; }, 5s));
   auto busy = in_flight(s.port(), 2500);
-  REQUIRE(wait_for([&] { return s.server->stats().in_flight == 1; }, 5s));
+  REQUIRE(ck_testing::eventually([&] { return s.server->stats().in_flight == 1; }, 5s));
   REQUIRE(s.server->stats().open_connections == 2);
   s.server->stop();
   // The idle connection's close waited behind the handler, and ran: stop()
