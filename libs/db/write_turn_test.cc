@@ -153,6 +153,37 @@ TEST_CASE("A waiter that gives up does not stall the queue", "[db][turn]") {
   c.let_go();
 }
 
+// back_to_back: one quick release and take-back with nobody waiting: from
+// now on `holder` writes back to back.
+void back_to_back(WriteTurn& holder) {
+  holder.release();
+  bool got = false;
+  holder.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+}
+
+// QueuedWaiter: a thread on which `waiter` queues for the turn (a 5 s
+// deadline) and lets it go once it has it; constructed once `holder` sees
+// it in the queue.
+class QueuedWaiter {
+ public:
+  QueuedWaiter(WriteTurn& waiter, const WriteTurn& holder)
+      : thread_([this, &waiter] {
+          bool ok = false;
+          waiter.acquire(in(milliseconds(5000)), &ok);
+          got_.store(ok);
+          waiter.let_go();
+        }) {
+    while (holder.waiters() < 1) std::this_thread::yield();
+  }
+  bool got() const { return got_.load(); }
+  void join() { thread_.join(); }
+
+ private:
+  std::atomic<bool> got_{false};
+  std::thread thread_;
+};
+
 // lease_attempt: one run of the lease scenario on a fresh file: how many
 // times the holder took the turn straight back within its lease while a
 // waiter queued; the waiter must get the turn in the end either way.
@@ -161,33 +192,21 @@ int lease_attempt(int attempt) {
   constexpr auto kLease = std::chrono::microseconds(100000);
   WriteTurn holder, waiter;
   open_with_turn(db, kLease, holder, waiter);
-  bool got = false;
-  // One quick release and take-back with nobody waiting: from now on the
-  // holder writes back to back.
-  holder.release();
-  holder.acquire(in(milliseconds(1000)), &got);
-  REQUIRE(got);
+  back_to_back(holder);
   const auto lease_start = Clock::now();
-  std::atomic<bool> waiter_got{false};
-  std::thread t([&] {
-    bool ok = false;
-    waiter.acquire(in(milliseconds(5000)), &ok);
-    waiter_got.store(ok);
-    waiter.let_go();
-  });
-  while (holder.waiters() < 1) std::this_thread::yield();
+  QueuedWaiter t(waiter, holder);
   // Back-to-back transactions inside the lease: the holder takes the turn
   // back although someone waits (unless the scheduler keeps it away for
   // longer than the return window, when the waiter may claim it: that is
   // intended, the turn goes to whoever is running).
   int kept = 0;
-  while (Clock::now() - lease_start < milliseconds(60) && !waiter_got.load()) {
+  while (Clock::now() - lease_start < milliseconds(60) && !t.got()) {
     holder.release();
     bool again = false;
     const auto waited = holder.acquire(in(milliseconds(5000)), &again);
     if (again && waited.count() == 0) ++kept;
   }
-  if (!waiter_got.load()) {
+  if (!t.got()) {
     // Once the lease is over, the next release passes the turn on.
     std::this_thread::sleep_for(milliseconds(50));
     holder.release();
@@ -195,7 +214,7 @@ int lease_attempt(int attempt) {
     holder.let_go();
   }
   t.join();
-  CHECK(waiter_got.load());
+  CHECK(t.got());
   holder.let_go();
   return kept;
 }
@@ -298,20 +317,10 @@ TEST_CASE("A writer that writes one at a time gets a busy holder's turn after th
   WriteTurn holder, waiter;
   // A 10 s lease, 2 ms while a one-off writer waits.
   open_with_turn(db, std::chrono::microseconds(10000000), holder, waiter, WriteTurn::kOneOffLease);
-  bool got = false;
-  holder.release();  // from now on the holder writes back to back
-  holder.acquire(in(milliseconds(1000)), &got);
-  REQUIRE(got);
-  std::atomic<bool> waiter_got{false};
-  std::thread t([&] {
-    bool ok = false;
-    waiter.acquire(in(milliseconds(5000)), &ok);
-    waiter_got.store(ok);
-    waiter.let_go();
-  });
-  while (holder.waiters() < 1) std::this_thread::yield();
+  back_to_back(holder);
+  QueuedWaiter t(waiter, holder);
   const auto t0 = Clock::now();
-  while (!waiter_got.load() && Clock::now() - t0 < milliseconds(5000)) {
+  while (!t.got() && Clock::now() - t0 < milliseconds(5000)) {
     holder.release();
     bool again = false;
     holder.acquire(in(milliseconds(5000)), &again);
@@ -319,7 +328,7 @@ TEST_CASE("A writer that writes one at a time gets a busy holder's turn after th
   holder.let_go();
   t.join();
   CHECK(waiter.one_off());
-  CHECK(waiter_got.load());  // long before the 10 s lease ends
+  CHECK(t.got());  // long before the 10 s lease ends
 }
 
 TEST_CASE(
