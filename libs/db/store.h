@@ -226,6 +226,10 @@ class Store {
     bool taken = false;  // in a batch that a leader runs
     bool done = false;
     bool finalized = false;  // failed in a way that took it out of the batch
+    // wake: its caller waits on it (with queue_mu_), so that a leader wakes
+    // the callers whose batch it finished and the one that leads next, not
+    // every caller that waits.
+    std::condition_variable wake;
   };
 
   // Inside: marks this thread as running a transaction of this Store, so a
@@ -327,7 +331,7 @@ class Store {
   }
 
   void submit(internal::FunctionRef<void(Transaction&)> fn, const internal::Deadline& deadline) {
-    Request request{fn, deadline, nullptr, false, false, false};
+    Request request{fn, deadline, nullptr, false, false, false, {}};
     if (!options_.group_commit) {
       Inside inside(this);
       WriterLock lock(*this, deadline);
@@ -341,10 +345,12 @@ class Store {
         if (request.taken) {
           // In a batch another caller leads: that batch runs under the
           // earliest deadline of its callers, so this wait is bounded too.
-          queue_cv_.wait(lock);
-        } else if (queue_cv_.wait_until(lock, deadline.at) == std::cv_status::timeout &&
+          request.wake.wait(lock);
+        } else if (request.wake.wait_until(lock, deadline.at) == std::cv_status::timeout &&
                    !request.taken && !request.done) {
           queue_.erase(std::find(queue_.begin(), queue_.end(), &request));
+          // It may have been woken to lead: the next in line leads instead.
+          if (!leader_active_ && !queue_.empty()) queue_.front()->wake.notify_one();
           lock.unlock();
           throw timed_out("the group commit (queued behind a running batch)");
         }
@@ -360,9 +366,15 @@ class Store {
       lock.unlock();
       run_batch(batch);
       lock.lock();
-      for (Request* r : batch) r->done = true;
       leader_active_ = false;
-      queue_cv_.notify_all();
+      // The next leader first: the writer connection waits for it, while the
+      // callers only return. Under queue_mu_, since a caller returns (and
+      // its Request is gone) as soon as it sees done.
+      if (!queue_.empty()) queue_.front()->wake.notify_one();
+      for (Request* r : batch) {
+        r->done = true;
+        if (r != &request) r->wake.notify_one();
+      }
     }
     lock.unlock();
     if (request.error) std::rethrow_exception(request.error);
@@ -490,7 +502,6 @@ class Store {
   std::vector<Database*> idle_;
 
   mutable std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
   std::deque<Request*> queue_;
   bool leader_active_ = false;
 

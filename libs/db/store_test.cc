@@ -109,6 +109,48 @@ TEST_CASE("Writes queued behind a running one commit as one batch, run by one ca
   CHECK(ran_elsewhere.load() == kQueued - 1);
 }
 
+TEST_CASE("Writes left queued after a full batch are led by one of them as soon as it ends",
+          "[db][store]") {
+  const auto dir = scratch_dir("handoff");
+  auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 1, .max_batch = 4});
+  constexpr int kQueued = 10;  // batches of 4, 4 and 2 after the leader's own
+  std::latch leader_inside(1);
+  Blocker blocker;
+  std::thread leader([&] {
+    store->write([&](db::Transaction& tx) {
+      tx.execute("INSERT INTO t(v) VALUES ('leader')");
+      leader_inside.count_down();
+      blocker.wait();
+    });
+  });
+  leader_inside.wait();
+  std::atomic<int> timed_out{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kQueued; ++i) {
+    callers.emplace_back([&, i] {
+      try {
+        // A caller left waiting for a leader would wait until this deadline.
+        store->write(
+            [&](db::Transaction& tx) {
+              tx.execute("INSERT INTO t(v) VALUES (?)", std::to_string(i));
+            },
+            db::CallOptions::timeout(std::chrono::seconds(20)));
+      } catch (const db::Error& e) {
+        if (e.code() == db::ErrorCode::kTimeout) timed_out.fetch_add(1);
+      }
+    });
+  }
+  REQUIRE(eventually([&] { return store->pending_writes() == kQueued; }));
+  blocker.release();
+  leader.join();
+  for (auto& t : callers) t.join();
+  CHECK(timed_out.load() == 0);
+  CHECK(count_rows(*store) == kQueued + 1);
+  const db::Counters c = store->counters();
+  CHECK(c.group_commits == 3);
+  CHECK(c.group_commit_writes == kQueued);
+}
+
 TEST_CASE("Store batches concurrent writes and gives each caller its own row and id",
           "[db][store]") {
   const auto dir = scratch_dir("batch");
