@@ -305,16 +305,20 @@ class Body {
   // Error{kInvalidArgument} for text that is not JSON, not an object, or
   // nested deeper than limits.max_depth.
   static Body parse(std::string_view json_text, const Limits& limits = {}) {
-    if (json_text.size() > limits.max_body_bytes) {
-      throw Error(ErrorCode::kTooLarge, "body of " + std::to_string(json_text.size()) +
-                                            " bytes, the limit is " +
-                                            std::to_string(limits.max_body_bytes));
-    }
-    if (internal::nesting_depth(json_text) > limits.max_depth) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "body nested deeper than " + std::to_string(limits.max_depth));
-    }
+    check_text(json_text, limits);
     nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw Error(ErrorCode::kInvalidArgument, "body is not valid JSON");
+    return from_json(j, limits);
+  }
+
+  // parsed: what parse(json_text) returns and throws, for a text that its
+  // caller has parsed already (an HTTP router that checked a request body),
+  // so that it is not parsed twice. `j` must be
+  // nlohmann::json::parse(json_text, nullptr, false): a discarded value is
+  // the text that is not JSON.
+  static Body parsed(std::string_view json_text, const nlohmann::json& j,
+                     const Limits& limits = {}) {
+    check_text(json_text, limits);
     if (j.is_discarded()) throw Error(ErrorCode::kInvalidArgument, "body is not valid JSON");
     return from_json(j, limits);
   }
@@ -334,6 +338,17 @@ class Body {
 
  private:
   explicit Body(std::string text) : text_(std::move(text)) {}
+  static void check_text(std::string_view json_text, const Limits& limits) {
+    if (json_text.size() > limits.max_body_bytes) {
+      throw Error(ErrorCode::kTooLarge, "body of " + std::to_string(json_text.size()) +
+                                            " bytes, the limit is " +
+                                            std::to_string(limits.max_body_bytes));
+    }
+    if (internal::nesting_depth(json_text) > limits.max_depth) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "body nested deeper than " + std::to_string(limits.max_depth));
+    }
+  }
   std::string text_;
 };
 

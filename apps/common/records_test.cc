@@ -243,6 +243,21 @@ TEST_CASE("Collection names, ids and bodies are validated", "[records]") {
   CHECK(records.stats().empty() == (records.count(std::string(64, 'z')) == 0));
 }
 
+TEST_CASE("A body parsed already makes the same Body, and fails the same way, as its text",
+          "[records]") {
+  const rec::Limits limits{.max_body_bytes = 64, .max_depth = 4};
+  const std::string text =
+      GENERATE(std::string(R"({"b":1,"a":[true,null]})"), std::string(R"( { "x" : "\u00e9" } )"),
+               std::string("[]"), std::string("{"), std::string(R"({"a":[[[[1]]]]})"),
+               R"({"a":")" + std::string(64, 'x') + "\"}");
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  std::string from_text, from_value;
+  const auto text_code = code_of([&] { from_text = rec::Body::parse(text, limits).text(); });
+  const auto value_code = code_of([&] { from_value = rec::Body::parsed(text, j, limits).text(); });
+  CHECK(value_code == text_code);
+  CHECK(from_value == from_text);
+}
+
 TEST_CASE("list pages through a collection in id order with an opaque cursor", "[records]") {
   db::Database database = open_fresh("list");
   rec::Records records(database);

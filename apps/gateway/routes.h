@@ -140,6 +140,13 @@ inline std::string_view raw_body(const Request& req) {
   return req.raw != nullptr ? std::string_view(req.raw->body()) : std::string_view();
 }
 
+// request_body: the body text with the value the router parsed it into to
+// check it against the route's schema, so the records code does not parse
+// it again.
+inline Service::BodyText request_body(const Request& req) {
+  return {raw_body(req), &req.body};
+}
+
 // Records are answered with their stored body text as it is, spliced into
 // the serialised response, rather than parsed into a JSON value and
 // serialised again. The handler answers the record as a value whose "body"
@@ -301,7 +308,7 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .error(413, "The body is over the size limit");
     common_errors(r).handle([c](Request& req) {
       const std::string& collection = string_param(req, "collection");
-      records::Record rec = c->service->create(collection, raw_body(req), req.deadline);
+      records::Record rec = c->service->create(collection, request_body(req), req.deadline);
       std::string location = "/v1/collections/" + collection + "/records/" + rec.id;
       return record_response(201, std::move(rec), c->splice_bodies, BodySource::kModel)
           .header("Location", std::move(location));
@@ -394,8 +401,8 @@ inline void add_routes(http::Router& router, const Context& ctx) {
         .error(413, "The body is over the size limit");
     common_errors(r).handle([c](Request& req) {
       records::PutResult p =
-          c->service->put(string_param(req, "collection"), string_param(req, "id"), raw_body(req),
-                          condition(req, true), req.deadline);
+          c->service->put(string_param(req, "collection"), string_param(req, "id"),
+                          request_body(req), condition(req, true), req.deadline);
       return record_response(p.created ? 201 : 200, std::move(p.record), c->splice_bodies,
                              BodySource::kModel);
     });

@@ -109,8 +109,22 @@ class Service {
 
   records::Record create(std::string_view collection, std::string_view body_json,
                          Deadline deadline) {
+    return create(collection, BodyText{body_json}, deadline);
+  }
+
+  // BodyText: a body as received, and, when the caller parsed it already
+  // (the router checks a request body against its schema), the value it
+  // parsed it into: nlohmann::json::parse(text, nullptr, false). The text
+  // is then not parsed again; the records checks are the same.
+  struct BodyText {
+    std::string_view text;
+    const nlohmann::json* parsed = nullptr;
+  };
+
+  // create, put with a BodyText: as above, for a body parsed already.
+  records::Record create(std::string_view collection, BodyText body_text, Deadline deadline) {
     records::check_collection(collection);
-    const records::Body body = records::Body::parse(body_json, options_.limits);
+    const records::Body body = make_body(body_text);
     const std::string id = records::new_id();
     const std::int64_t now = records::now_ms();
     return store().write(
@@ -126,9 +140,13 @@ class Service {
   records::PutResult put(std::string_view collection, std::string_view id,
                          std::string_view body_json, const records::WriteCondition& condition,
                          Deadline deadline) {
+    return put(collection, id, BodyText{body_json}, condition, deadline);
+  }
+  records::PutResult put(std::string_view collection, std::string_view id, BodyText body_text,
+                         const records::WriteCondition& condition, Deadline deadline) {
     records::check_collection(collection);
     records::check_id(id);
-    const records::Body body = records::Body::parse(body_json, options_.limits);
+    const records::Body body = make_body(body_text);
     const std::int64_t now = records::now_ms();
     return store().write(
         [&](db::Transaction& tx) { return records::put(tx, collection, id, body, condition, now); },
@@ -301,6 +319,11 @@ class Service {
   Service(std::unique_ptr<db::Store> store, ServiceOptions options)
       : store_(std::move(store)), options_(std::move(options)), key_(options_.key) {
     options_.key = db::Key();  // one copy, key_, under key_mu_
+  }
+
+  records::Body make_body(BodyText b) const {
+    return b.parsed != nullptr ? records::Body::parsed(b.text, *b.parsed, options_.limits)
+                               : records::Body::parse(b.text, options_.limits);
   }
 
   db::Store& store() const {
