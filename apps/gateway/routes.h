@@ -44,6 +44,7 @@
 #include "coordkit/apps/records.h"
 #include "coordkit/db/db.h"
 #include "coordkit/gateway/config.h"
+#include "coordkit/gateway/internal/json_object.h"
 #include "coordkit/gateway/metrics.h"
 #include "coordkit/gateway/service.h"
 #include "coordkit/http/http.h"
@@ -154,9 +155,10 @@ inline Service::BodyText request_body(const Request& req) {
 // record_schema(), and carries the body text beside it under kSpliceHeader;
 // splice_bodies(), the innermost wrapper, takes it out and puts it in the
 // place of that empty object. A body spliced so is a JSON object: one just
-// made by records::Body, or a stored one that json::accept() passes (it
-// builds no value) and that starts with '{'. Anything else takes the slow
-// path (records::to_json), which answers as before.
+// made by records::Body, or a stored one that is_json_object_text() passes
+// (internal/json_object.h's one pass decides the usual bodies, json::accept()
+// the rest; neither builds a value). Anything else takes the slow path
+// (records::to_json), which answers as before.
 inline constexpr std::string_view kSpliceHeader = "X-Coordkit-Spliced-Body";
 // kSplicedPrefix: how the serialised value starts; "body" sorts first among
 // the record's keys (Json objects keep their keys in order).
@@ -168,7 +170,10 @@ enum class BodySource {
   kStored,  // read back from the database: checked before it is served
 };
 
+// is_json_object_text: `text` is one JSON object. The quick check decides
+// the bodies records::Body stores; nlohmann the others.
 inline bool is_json_object_text(std::string_view text) {
+  if (is_plain_json_object(text)) return true;
   const std::size_t first = text.find_first_not_of(" \t\r\n");
   return first != std::string_view::npos && text[first] == '{' && Json::accept(text);
 }
