@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "coordkit/http/error.h"
+#include "coordkit/http/internal/pattern.h"
 #include "coordkit/http/schema.h"
 
 namespace coordkit::http {
@@ -159,9 +160,21 @@ class Param {
   }
   // pattern: an ECMAScript regular expression the value must contain a
   // match of (JSON Schema's unanchored `pattern`; anchor it with ^...$).
+  // Throws std::regex_error for an invalid one. The usual shapes (an
+  // anchored character class with a count, such as `^[A-Za-z0-9._-]+$`)
+  // are checked per request by a compiled class-and-count matcher, the
+  // rest by std::regex; both give the same answers.
   Param& pattern(std::string re) {
+    auto regex = std::make_shared<const std::regex>(re, std::regex::ECMAScript);
+    auto fast = internal::CompiledPattern::compile(re);
     pattern_ = std::move(re);
-    regex_ = std::make_shared<const std::regex>(pattern_, std::regex::ECMAScript);
+    if (fast) {
+      fast_ = std::make_shared<const internal::CompiledPattern>(std::move(*fast));
+      regex_.reset();
+    } else {
+      fast_.reset();
+      regex_ = std::move(regex);
+    }
     return *this;
   }
   Param& describe(std::string text) {
@@ -224,7 +237,8 @@ class Param {
         for (unsigned char c : raw) points += (c & 0xC0) != 0x80 ? 1 : 0;
         if (min_length_ && points < *min_length_) throw bad("is too short");
         if (max_length_ && points > *max_length_) throw bad("is too long");
-        if (regex_ && !std::regex_search(raw.begin(), raw.end(), *regex_)) {
+        if ((fast_ && !fast_->matches(raw)) ||
+            (regex_ && !std::regex_search(raw.begin(), raw.end(), *regex_))) {
           throw bad("does not match its pattern");
         }
         return std::string(raw);
@@ -335,6 +349,9 @@ class Param {
   std::optional<std::size_t> max_length_;
   std::vector<std::string> enum_;
   std::string pattern_;
+  // One of the two when a pattern is set: the compiled matcher for the
+  // shapes it takes, std::regex for the others.
+  std::shared_ptr<const internal::CompiledPattern> fast_;
   std::shared_ptr<const std::regex> regex_;
   std::string description_;
 };
