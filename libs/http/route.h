@@ -473,15 +473,33 @@ struct Request {
   }
 
   // header: a request header's value ("" when absent).
-  std::string_view header(std::string_view name) const {
-    if (raw == nullptr) return {};
-    auto it = raw->find(boost::beast::string_view(name.data(), name.size()));
-    if (it == raw->end()) return {};
-    return {it->value().data(), it->value().size()};
-  }
+  std::string_view header(std::string_view name) const;
 };
 
 namespace internal {
+
+// find_header: the first field of `raw` named `name` (letter case aside),
+// or nullptr. A walk over the few fields a request has, comparing lengths
+// first: cheaper than Beast's ordered lookup, which compares names letter
+// by letter down its tree, and it finds the same field (the first one
+// received among equal names).
+inline const BeastRequest::fields_type::value_type* find_header(const BeastRequest& raw,
+                                                               std::string_view name) noexcept {
+  for (const auto& f : raw) {
+    const auto n = f.name_string();
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i) {
+      char a = n[i];
+      char b = name[i];
+      if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+      if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
+      same = a == b;
+    }
+    if (same) return &f;
+  }
+  return nullptr;
+}
 
 // plain_json_text: whether nlohmann's dump writes `s` as it is between its
 // quotes: printable ASCII without '"' or '\\'.
@@ -560,6 +578,13 @@ inline void dump_compact(const Json& v, std::string& out) {
 }
 
 }  // namespace internal
+
+inline std::string_view Request::header(std::string_view name) const {
+  if (raw == nullptr) return {};
+  const auto* f = internal::find_header(*raw, name);
+  if (f == nullptr) return {};
+  return {f->value().data(), f->value().size()};
+}
 
 // Response: what a handler returns. Build with json(), text() or empty();
 // add headers with header(). The router checks it against the route's

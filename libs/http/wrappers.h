@@ -147,9 +147,14 @@ inline Wrapper auth(AuthOptions options) {
                 constexpr std::string_view kScheme = "Bearer ";
                 if (h.size() > kScheme.size()) {
                   bool scheme = true;
+                  // The scheme's letters in either case (ASCII, no locale).
                   for (std::size_t i = 0; i < kScheme.size(); ++i) {
-                    scheme = scheme && std::tolower(static_cast<unsigned char>(h[i])) ==
-                                           std::tolower(static_cast<unsigned char>(kScheme[i]));
+                    const char c = h[i];
+                    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+                    const char want = kScheme[i] >= 'A' && kScheme[i] <= 'Z'
+                                          ? static_cast<char>(kScheme[i] - 'A' + 'a')
+                                          : kScheme[i];
+                    scheme = scheme && lower == want;
                   }
                   if (scheme && internal::constant_time_equal(h.substr(kScheme.size()), token)) {
                     req.principal = "bearer";
