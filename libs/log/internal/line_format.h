@@ -12,6 +12,7 @@
 #ifndef COORDKIT_LOG_INTERNAL_LINE_FORMAT_H_
 #define COORDKIT_LOG_INTERNAL_LINE_FORMAT_H_
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -156,20 +157,43 @@ constexpr std::uint64_t changed_bytes_swar(std::uint64_t w, bool names) noexcept
   return changed;
 }
 
+// kKept: per byte value, bit 0 set when a JSON string keeps the byte as it
+// is (printable ASCII except '\\' and '"'), bit 1 when a name keeps it too
+// (not ' ' or '=' either).
+inline constexpr auto kKept = [] {
+  std::array<unsigned char, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    const bool json = is_plain(static_cast<unsigned char>(c)) && c != '"';
+    t[c] = static_cast<unsigned char>((json ? 1 : 0) | (json && c != ' ' && c != '=' ? 2 : 0));
+  }
+  return t;
+}();
+
 // unchanged: whether every byte of `s` is one the line keeps as it is:
-// printable ASCII except '\\' and '"' (and, for `names`, ' ' and '=').
-inline bool unchanged(std::string_view s, bool names) noexcept {
+// printable ASCII except '\\' and '"' (and, for `kNames`, ' ' and '=').
+// Short strings byte by byte through kKept, longer ones 8 bytes at a time
+// (the last 8 again for the rest).
+template <bool kNames>
+inline bool unchanged(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
+  if (n < 8) {
+    constexpr unsigned char kBit = kNames ? 2 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((kKept[p[i]] & kBit) == 0) return false;
+    }
+    return true;
+  }
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
     std::memcpy(&w, p + i, 8);
-    if (changed_bytes_swar(w, names) != 0) return false;
+    if (changed_bytes_swar(w, kNames) != 0) return false;
   }
-  for (; i < n; ++i) {
-    const unsigned char c = p[i];
-    if (!is_plain(c) || c == '"' || (names && (c == ' ' || c == '='))) return false;
+  if (i < n) {
+    std::uint64_t w;
+    std::memcpy(&w, p + n - 8, 8);
+    if (changed_bytes_swar(w, kNames) != 0) return false;
   }
   return true;
 }
@@ -188,7 +212,7 @@ inline void append_unchanged(LineBuffer& b, std::string_view s, bool quoted) {
 // append_name: a component name or field key: to_ascii() of it, then ' ',
 // '=' and '"' replaced by '_' so it stays one token; "_" if empty.
 inline void append_name(LineBuffer& b, std::string_view name) {
-  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged(name, /*names=*/true)) {
+  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged</*kNames=*/true>(name)) {
     append_unchanged(b, name, /*quoted=*/false);
     return;
   }
@@ -204,7 +228,7 @@ inline void append_name(LineBuffer& b, std::string_view name) {
 // append_json_string: a JSON string whose content is to_ascii(s) (so the
 // parsed value equals to_ascii(s) and the file stays pure ASCII).
 inline void append_json_string(LineBuffer& b, std::string_view s, std::size_t max_bytes) {
-  if (s.size() <= max_bytes && unchanged(s, /*names=*/false)) {
+  if (s.size() <= max_bytes && unchanged</*kNames=*/false>(s)) {
     append_unchanged(b, s, /*quoted=*/true);
     return;
   }
@@ -216,7 +240,7 @@ inline void append_json_string(LineBuffer& b, std::string_view s, std::size_t ma
 }
 
 inline void append_json_name(LineBuffer& b, std::string_view name) {
-  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged(name, /*names=*/true)) {
+  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged</*kNames=*/true>(name)) {
     append_unchanged(b, name, /*quoted=*/true);
     return;
   }
