@@ -310,9 +310,10 @@ int run(int argc, char** argv) {
 
   std::printf("nginx_rps=%.0f nginx_p99_ms=%.3f (median of %d)\n", median(nginx_rps),
               median(nginx_p99), rounds);
-  std::printf("http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f (1 thread, medians; worst p99 "
-              "%.3f)\n",
-              median(one_rps), median(ratio1), median(one_p99), worst_p99);
+  std::printf(
+      "http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f (1 thread, medians; worst p99 "
+      "%.3f)\n",
+      median(one_rps), median(ratio1), median(one_p99), worst_p99);
   std::printf("http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f (2 threads, medians)\n",
               median(two_rps), median(ratio2), median(two_p99));
   std::printf(

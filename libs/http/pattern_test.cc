@@ -28,11 +28,12 @@ std::vector<std::string> strings_for(const std::string& re, const std::string& s
     near += static_cast<char>(c + 1);
     near += static_cast<char>(c - 1);
   }
-  std::vector<std::string> out = {"",   "a",  "0",          "-", "\n", std::string(1, '\0'),
+  std::vector<std::string> out = {"",    "a",   "0",         "-", "\n", std::string(1, '\0'),
                                   "a\n", "\na", seed + "\n", seed};
   std::uniform_int_distribution<std::size_t> length(0, 70);
   auto byte = [&](int i) {
-    if (i % 5 == 4 && rng() % 8 == 0) return static_cast<char>(rng() % 256);  // controls, UTF-8, 0xFF
+    if (i % 5 == 4 && rng() % 8 == 0)
+      return static_cast<char>(rng() % 256);  // controls, UTF-8, 0xFF
     return near[rng() % near.size()];
   };
   for (int i = 0; i < 4000; ++i) {
@@ -67,7 +68,8 @@ std::vector<std::string> strings_for(const std::string& re, const std::string& s
 
 }  // namespace
 
-TEST_CASE("the compiled pattern answers as std::regex_search for every shape it accepts", "[http]") {
+TEST_CASE("the compiled pattern answers as std::regex_search for every shape it accepts",
+          "[http]") {
   const auto [re, seed] = GENERATE(table<std::string, std::string>({
       // the gateway's and the example API's
       {"^[a-z0-9_-]+$", "my_coll-1"},
@@ -123,10 +125,10 @@ TEST_CASE("the compiled pattern answers as std::regex_search for every shape it 
 }
 
 TEST_CASE("other patterns are left to std::regex", "[http]") {
-  const std::string re = GENERATE(as<std::string>{}, "[a-z]+", "^[a-z]+", "[a-z]+$", "^[^a]+$",
-                                  "^a.b$", "^(a|b)$", "^a|b$", "^[a-z]*[0-9]$", "^[a-z]+?$",
-                                  "^[[:alpha:]]+$", "^[\\d-z]+$", "^caf\xC3\xA9$", "^a\\$",
-                                  "^[]a]$", "^\\s+$", "^[a-z]{2}{3}$", "^\\bword$");
+  const std::string re =
+      GENERATE(as<std::string>{}, "[a-z]+", "^[a-z]+", "[a-z]+$", "^[^a]+$", "^a.b$", "^(a|b)$",
+               "^a|b$", "^[a-z]*[0-9]$", "^[a-z]+?$", "^[[:alpha:]]+$", "^[\\d-z]+$",
+               "^caf\xC3\xA9$", "^a\\$", "^[]a]$", "^\\s+$", "^[a-z]{2}{3}$", "^\\bword$");
   INFO("pattern " << re);
   CHECK_FALSE(CompiledPattern::compile(re).has_value());
 }

@@ -220,22 +220,39 @@ namespace {
 // quotes, backslashes, spaces and '=' (names), controls, DEL, valid and
 // broken UTF-8; sometimes a run just at, under or over a piece's limit.
 std::string tricky_string(std::mt19937& rng) {
-  static const std::vector<std::string> kPieces = {
-      "a",        "GET",      "/v1/collections/{collection}/records/{id}",
-      "0123456",  "01234567", "012345678",
-      "\"",       "\\",      " ",
-      "=",        "_-.~",     "\n",
-      "\r\t",     "\x01",     "\x7f",
-      "\x1b[2J",  "caf\xC3\xA9", "\xF0\x9F\x9A\x80",
-      "\xE2\x80\xA8", "\xC0\xAF", "\xED\xA0\x80",
-      "\xFF",     "\xE2\x82", "\x80",
-      "{}[]:,",   "\\u{41}",  std::string(1, '\0')};
+  static const std::vector<std::string> kPieces = {"a",
+                                                   "GET",
+                                                   "/v1/collections/{collection}/records/{id}",
+                                                   "0123456",
+                                                   "01234567",
+                                                   "012345678",
+                                                   "\"",
+                                                   "\\",
+                                                   " ",
+                                                   "=",
+                                                   "_-.~",
+                                                   "\n",
+                                                   "\r\t",
+                                                   "\x01",
+                                                   "\x7f",
+                                                   "\x1b[2J",
+                                                   "caf\xC3\xA9",
+                                                   "\xF0\x9F\x9A\x80",
+                                                   "\xE2\x80\xA8",
+                                                   "\xC0\xAF",
+                                                   "\xED\xA0\x80",
+                                                   "\xFF",
+                                                   "\xE2\x82",
+                                                   "\x80",
+                                                   "{}[]:,",
+                                                   "\\u{41}",
+                                                   std::string(1, '\0')};
   std::uniform_int_distribution<int> shape(0, 19);
   const int kind = shape(rng);
   if (kind == 0) return "";
   if (kind <= 3) {
     // A plain run near a limit: names 128, values 4 KiB, messages 16 KiB.
-    static const std::size_t kSizes[] = {ck::kMaxNameBytes,     ck::kMaxFieldValueBytes,
+    static const std::size_t kSizes[] = {ck::kMaxNameBytes, ck::kMaxFieldValueBytes,
                                          ck::kMaxMessageBytes};
     std::uniform_int_distribution<int> delta(-2, 2);
     const std::size_t n = kSizes[kind - 1] + static_cast<std::size_t>(delta(rng));
@@ -259,8 +276,11 @@ ck::Field tricky_field(std::mt19937& rng, const std::string& key, const std::str
     case 2:
       return {key, static_cast<double>(rng()) / 1e3};
     case 3: {
-      static const double kOdd[] = {std::nan(""), std::numeric_limits<double>::infinity(),
-                                    -std::numeric_limits<double>::infinity(), 0.0, -0.0,
+      static const double kOdd[] = {std::nan(""),
+                                    std::numeric_limits<double>::infinity(),
+                                    -std::numeric_limits<double>::infinity(),
+                                    0.0,
+                                    -0.0,
                                     5e-324};
       return {key, kOdd[rng() % 6]};
     }
@@ -273,8 +293,9 @@ ck::Field tricky_field(std::mt19937& rng, const std::string& key, const std::str
 
 }  // namespace
 
-TEST_CASE("lines are byte for byte those of the formatter before unchanged strings were copied whole",
-          "[log]") {
+TEST_CASE(
+    "lines are byte for byte those of the formatter before unchanged strings were copied whole",
+    "[log]") {
   namespace in = ck::internal;
   std::mt19937 rng(20261201);
   in::LineBuffer now;
@@ -287,7 +308,8 @@ TEST_CASE("lines are byte for byte those of the formatter before unchanged strin
     const std::size_t n = rng() % 7;
     for (std::size_t k = 0; k < 2 * n; ++k) texts.push_back(tricky_string(rng));
     std::vector<ck::Field> fields;
-    for (std::size_t k = 0; k < n; ++k) fields.push_back(tricky_field(rng, texts[2 * k], texts[2 * k + 1]));
+    for (std::size_t k = 0; k < n; ++k)
+      fields.push_back(tricky_field(rng, texts[2 * k], texts[2 * k + 1]));
     const auto level = static_cast<ck::Level>(rng() % 5);
     const ck::Record r{fixed_time() + std::chrono::microseconds(rng() % 5000000), level, component,
                        message, fields};
@@ -305,8 +327,8 @@ TEST_CASE("lines are byte for byte those of the formatter before unchanged strin
 
 TEST_CASE("an access-log line is the same bytes as before", "[log]") {
   namespace in = ck::internal;
-  const ck::Field fields[] = {{"method", "GET"},       {"route", "/bench"},
-                              {"status", 200u},        {"bytes", std::size_t{16}},
+  const ck::Field fields[] = {{"method", "GET"},        {"route", "/bench"},
+                              {"status", 200u},         {"bytes", std::size_t{16}},
                               {"duration_ms", 0.01736}, {"request_id", "5f1c0a2b3d4e5f60"}};
   const ck::Record r{fixed_time(), ck::Level::kInfo, "access", "request", fields};
   in::LineBuffer now;
@@ -314,8 +336,9 @@ TEST_CASE("an access-log line is the same bytes as before", "[log]") {
   in::format_record(r, ck::Format::kJson, now);
   in::reference::format_json_before(r, before);
   CHECK(now.view() == before.view());
-  CHECK(now.view() ==
-        "{\"time\":\"2025-01-02T03:04:05.123456Z\",\"level\":\"info\",\"component\":\"access\","
-        "\"message\":\"request\",\"fields\":{\"method\":\"GET\",\"route\":\"/bench\",\"status\":200,"
-        "\"bytes\":16,\"duration_ms\":0.01736,\"request_id\":\"5f1c0a2b3d4e5f60\"}}\n");
+  CHECK(
+      now.view() ==
+      "{\"time\":\"2025-01-02T03:04:05.123456Z\",\"level\":\"info\",\"component\":\"access\","
+      "\"message\":\"request\",\"fields\":{\"method\":\"GET\",\"route\":\"/bench\",\"status\":200,"
+      "\"bytes\":16,\"duration_ms\":0.01736,\"request_id\":\"5f1c0a2b3d4e5f60\"}}\n");
 }

@@ -92,7 +92,9 @@ class CompiledPattern {
     char next() noexcept { return text[at++]; }
   };
 
-  static void add(Set& set, unsigned char c) noexcept { set[c >> 6] |= std::uint64_t{1} << (c & 63); }
+  static void add(Set& set, unsigned char c) noexcept {
+    set[c >> 6] |= std::uint64_t{1} << (c & 63);
+  }
   static void add_range(Set& set, unsigned char lo, unsigned char hi) noexcept {
     for (unsigned c = lo; c <= hi; ++c) add(set, static_cast<unsigned char>(c));
   }

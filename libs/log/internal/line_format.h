@@ -149,8 +149,8 @@ constexpr std::uint64_t changed_bytes_swar(std::uint64_t w, bool names) noexcept
   constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
   auto equal = [&](unsigned char c) {
-    const std::uint64_t x = w ^ (kOnes * c);           // zero byte iff c
-    return ~(((x & kLow7) + kLow7) | x) & kHigh;       // bit 7 iff x == 0
+    const std::uint64_t x = w ^ (kOnes * c);      // zero byte iff c
+    return ~(((x & kLow7) + kLow7) | x) & kHigh;  // bit 7 iff x == 0
   };
   std::uint64_t changed = special_bytes_swar(w) | equal('"');
   if (names) changed |= equal(' ') | equal('=');
