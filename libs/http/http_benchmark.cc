@@ -5,7 +5,17 @@
 // response validation, a JSON access log to a file), with one server
 // thread and then two. Prints figures, then one JSON line.
 //
-//   http_benchmark [SECONDS] [CONNECTIONS]     default 5 s, 64 connections
+// The three are measured in ROUNDS short rounds, alternating (nginx, one
+// thread, two threads; the next round in the other order), so that a drift
+// of the machine (another process, the CPU's clock) falls on all of them
+// alike rather than on whichever ran last. Each round's ratio is against
+// the nginx run of the same round; the figures reported are the medians
+// over the rounds, and every round's figures are printed and kept in the
+// JSON line.
+//
+//   http_benchmark [SECONDS] [CONNECTIONS] [ROUNDS]
+//                                              default 5 s a run, 64 connections,
+//                                              1 round
 //   http_benchmark --serve SECONDS [THREADS]    the coordkit server alone, for a
 //                                               profiler: prints its port, serves
 //                                               SECONDS, exits (wrk's target:
@@ -19,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -230,32 +241,92 @@ int run(int argc, char** argv) {
   }
   const int seconds = argc > 1 ? std::atoi(argv[1]) : 5;
   const int connections = argc > 2 ? std::atoi(argv[2]) : 64;
+  const int rounds = std::max(1, argc > 3 ? std::atoi(argv[3]) : 1);
   char tmpl[] = "/tmp/coordkit-bench-http.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   const std::string dir = tmpl;
 
-  const WrkResult nginx = run_nginx(seconds, connections, dir);
-  const WrkResult one = run_coordkit(1, seconds, connections, dir);
-  const WrkResult two = run_coordkit(2, seconds, connections, dir);
+  struct Round {
+    WrkResult nginx, one, two;
+    double ratio1() const { return nginx.rps > 0 ? one.rps / nginx.rps : 0; }
+    double ratio2() const { return nginx.rps > 0 ? two.rps / nginx.rps : 0; }
+  };
+  std::vector<Round> all(static_cast<std::size_t>(rounds));
+  std::printf("connections=%d seconds=%d rounds=%d (wrk, one client thread, loopback)\n",
+              connections, seconds, rounds);
+  for (int i = 0; i < rounds; ++i) {
+    Round& r = all[static_cast<std::size_t>(i)];
+    if (i % 2 == 0) {
+      r.nginx = run_nginx(seconds, connections, dir);
+      r.one = run_coordkit(1, seconds, connections, dir);
+      r.two = run_coordkit(2, seconds, connections, dir);
+    } else {
+      r.two = run_coordkit(2, seconds, connections, dir);
+      r.one = run_coordkit(1, seconds, connections, dir);
+      r.nginx = run_nginx(seconds, connections, dir);
+    }
+    std::printf(
+        "round %d: nginx_rps=%.0f http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f "
+        "http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f\n",
+        i + 1, r.nginx.rps, r.one.rps, r.ratio1(), r.one.p99_ms, r.two.rps, r.ratio2(),
+        r.two.p99_ms);
+    std::fflush(stdout);
+  }
   std::filesystem::remove_all(dir);
 
-  const double ratio1 = nginx.rps > 0 ? one.rps / nginx.rps : 0;
-  const double ratio2 = nginx.rps > 0 ? two.rps / nginx.rps : 0;
-  std::printf("connections=%d seconds=%d (wrk, one client thread, loopback)\n", connections,
-              seconds);
-  std::printf("nginx_rps=%.0f nginx_p99_ms=%.3f\n", nginx.rps, nginx.p99_ms);
-  std::printf("http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f (1 thread)\n", one.rps, ratio1,
-              one.p99_ms);
-  std::printf("http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f (2 threads)\n", two.rps, ratio2,
-              two.p99_ms);
+  // median: of one figure over the rounds (the mean of the middle two for
+  // an even count).
+  auto median = [&](auto figure) {
+    std::vector<double> v;
+    for (const Round& r : all) v.push_back(figure(r));
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  auto list = [&](auto figure, int decimals) {
+    std::string out = "[";
+    for (const Round& r : all) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.*f", decimals, figure(r));
+      if (out.size() > 1) out += ',';
+      out += buf;
+    }
+    return out + "]";
+  };
+  const auto nginx_rps = [](const Round& r) { return r.nginx.rps; };
+  const auto nginx_p99 = [](const Round& r) { return r.nginx.p99_ms; };
+  const auto one_rps = [](const Round& r) { return r.one.rps; };
+  const auto one_p99 = [](const Round& r) { return r.one.p99_ms; };
+  const auto ratio1 = [](const Round& r) { return r.ratio1(); };
+  const auto two_rps = [](const Round& r) { return r.two.rps; };
+  const auto two_p99 = [](const Round& r) { return r.two.p99_ms; };
+  const auto ratio2 = [](const Round& r) { return r.ratio2(); };
+  long errors = 0;
+  double worst_p99 = 0;
+  for (const Round& r : all) {
+    errors += r.nginx.errors + r.one.errors + r.two.errors;
+    worst_p99 = std::max(worst_p99, r.one.p99_ms);
+  }
+
+  std::printf("nginx_rps=%.0f nginx_p99_ms=%.3f (median of %d)\n", median(nginx_rps),
+              median(nginx_p99), rounds);
   std::printf(
-      "{\"bench\":\"http\",\"connections\":%d,\"nginx_rps\":%.0f,\"nginx_p99_ms\":%.3f,\"http_"
-      "rps\":%.0f,"
-      "\"http_vs_nginx\":%.3f,\"http_p99_ms\":%.3f,\"http_2threads_rps\":%.0f,\"http_2threads_vs_"
-      "nginx\":%.3f,"
-      "\"http_2threads_p99_ms\":%.3f,\"errors\":%ld}\n",
-      connections, nginx.rps, nginx.p99_ms, one.rps, ratio1, one.p99_ms, two.rps, ratio2,
-      two.p99_ms, nginx.errors + one.errors + two.errors);
+      "http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f (1 thread, medians; worst p99 "
+      "%.3f)\n",
+      median(one_rps), median(ratio1), median(one_p99), worst_p99);
+  std::printf("http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f (2 threads, medians)\n",
+              median(two_rps), median(ratio2), median(two_p99));
+  std::printf(
+      "{\"bench\":\"http\",\"connections\":%d,\"rounds\":%d,\"nginx_rps\":%.0f,"
+      "\"nginx_p99_ms\":%.3f,\"http_rps\":%.0f,\"http_vs_nginx\":%.3f,\"http_p99_ms\":%.3f,"
+      "\"http_p99_ms_worst\":%.3f,\"http_2threads_rps\":%.0f,\"http_2threads_vs_nginx\":%.3f,"
+      "\"http_2threads_p99_ms\":%.3f,\"errors\":%ld,\"nginx_rps_rounds\":%s,"
+      "\"http_rps_rounds\":%s,\"http_vs_nginx_rounds\":%s,\"http_p99_ms_rounds\":%s,"
+      "\"http_2threads_vs_nginx_rounds\":%s}\n",
+      connections, rounds, median(nginx_rps), median(nginx_p99), median(one_rps), median(ratio1),
+      median(one_p99), worst_p99, median(two_rps), median(ratio2), median(two_p99), errors,
+      list(nginx_rps, 0).c_str(), list(one_rps, 0).c_str(), list(ratio1, 3).c_str(),
+      list(one_p99, 3).c_str(), list(ratio2, 3).c_str());
   return 0;
 }
 

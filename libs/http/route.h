@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "coordkit/http/error.h"
+#include "coordkit/http/internal/pattern.h"
 #include "coordkit/http/schema.h"
 
 namespace coordkit::http {
@@ -159,9 +160,21 @@ class Param {
   }
   // pattern: an ECMAScript regular expression the value must contain a
   // match of (JSON Schema's unanchored `pattern`; anchor it with ^...$).
+  // Throws std::regex_error for an invalid one. The usual shapes (an
+  // anchored character class with a count, such as `^[A-Za-z0-9._-]+$`)
+  // are checked per request by a compiled class-and-count matcher, the
+  // rest by std::regex; both give the same answers.
   Param& pattern(std::string re) {
+    auto regex = std::make_shared<const std::regex>(re, std::regex::ECMAScript);
+    auto fast = internal::CompiledPattern::compile(re);
     pattern_ = std::move(re);
-    regex_ = std::make_shared<const std::regex>(pattern_, std::regex::ECMAScript);
+    if (fast) {
+      fast_ = std::make_shared<const internal::CompiledPattern>(std::move(*fast));
+      regex_.reset();
+    } else {
+      fast_.reset();
+      regex_ = std::move(regex);
+    }
     return *this;
   }
   Param& describe(std::string text) {
@@ -224,7 +237,8 @@ class Param {
         for (unsigned char c : raw) points += (c & 0xC0) != 0x80 ? 1 : 0;
         if (min_length_ && points < *min_length_) throw bad("is too short");
         if (max_length_ && points > *max_length_) throw bad("is too long");
-        if (regex_ && !std::regex_search(raw.begin(), raw.end(), *regex_)) {
+        if ((fast_ && !fast_->matches(raw)) ||
+            (regex_ && !std::regex_search(raw.begin(), raw.end(), *regex_))) {
           throw bad("does not match its pattern");
         }
         return std::string(raw);
@@ -335,6 +349,9 @@ class Param {
   std::optional<std::size_t> max_length_;
   std::vector<std::string> enum_;
   std::string pattern_;
+  // One of the two when a pattern is set: the compiled matcher for the
+  // shapes it takes, std::regex for the others.
+  std::shared_ptr<const internal::CompiledPattern> fast_;
   std::shared_ptr<const std::regex> regex_;
   std::string description_;
 };
@@ -456,15 +473,33 @@ struct Request {
   }
 
   // header: a request header's value ("" when absent).
-  std::string_view header(std::string_view name) const {
-    if (raw == nullptr) return {};
-    auto it = raw->find(boost::beast::string_view(name.data(), name.size()));
-    if (it == raw->end()) return {};
-    return {it->value().data(), it->value().size()};
-  }
+  std::string_view header(std::string_view name) const;
 };
 
 namespace internal {
+
+// find_header: the first field of `raw` named `name` (letter case aside),
+// or nullptr. A walk over the few fields a request has, comparing lengths
+// first: cheaper than Beast's ordered lookup, which compares names letter
+// by letter down its tree, and it finds the same field (the first one
+// received among equal names).
+inline const BeastRequest::fields_type::value_type* find_header(const BeastRequest& raw,
+                                                               std::string_view name) noexcept {
+  for (const auto& f : raw) {
+    const auto n = f.name_string();
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i) {
+      char a = n[i];
+      char b = name[i];
+      if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+      if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
+      same = a == b;
+    }
+    if (same) return &f;
+  }
+  return nullptr;
+}
 
 // plain_json_text: whether nlohmann's dump writes `s` as it is between its
 // quotes: printable ASCII without '"' or '\\'.
@@ -543,6 +578,13 @@ inline void dump_compact(const Json& v, std::string& out) {
 }
 
 }  // namespace internal
+
+inline std::string_view Request::header(std::string_view name) const {
+  if (raw == nullptr) return {};
+  const auto* f = internal::find_header(*raw, name);
+  if (f == nullptr) return {};
+  return {f->value().data(), f->value().size()};
+}
 
 // Response: what a handler returns. Build with json(), text() or empty();
 // add headers with header(). The router checks it against the route's

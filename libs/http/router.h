@@ -426,8 +426,7 @@ class Router {
   // request_id_into: the request id for `raw`, written into `out` (whose
   // memory a reused Request keeps: no allocation per request).
   void request_id_into(const BeastRequest& raw, std::string& out) const {
-    auto it = raw.find("X-Request-Id");
-    if (it != raw.end()) {
+    if (const auto* it = internal::find_header(raw, "X-Request-Id")) {
       auto v = it->value();
       bool ok = !v.empty() && v.size() <= 64;
       for (char c : v) {
@@ -571,8 +570,7 @@ class Router {
     }
     for (const auto& p : route.params()) {
       if (p.in() == In::kHeader) {
-        auto it = raw.find(boost::beast::string_view(p.name().data(), p.name().size()));
-        if (it != raw.end()) {
+        if (const auto* it = internal::find_header(raw, p.name())) {
           req.params[p.name()] = p.parse(std::string_view(it->value().data(), it->value().size()));
         }
       }

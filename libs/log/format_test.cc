@@ -7,10 +7,14 @@
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "coordkit/log/internal/line_buffer.h"
+#include "coordkit/log/internal/line_format.h"
+#include "coordkit/log/internal/line_format_reference.h"
 #include "coordkit/log/record.h"
 #include "coordkit/log/to_ascii.h"
 
@@ -207,4 +211,134 @@ TEST_CASE("level names parse back, in any case, and nothing else does", "[log]")
   CHECK_FALSE(ck::parse_level("fatal").has_value());
   CHECK_FALSE(ck::parse_level("info ").has_value());
   static_assert(ck::Level::kTrace < ck::Level::kDebug && ck::Level::kWarn < ck::Level::kError);
+}
+
+namespace {
+
+// tricky_string: a string built from pieces that reach every rule of the
+// line formats: plain runs of every length around the 8-byte steps,
+// quotes, backslashes, spaces and '=' (names), controls, DEL, valid and
+// broken UTF-8; sometimes a run just at, under or over a piece's limit.
+std::string tricky_string(std::mt19937& rng) {
+  static const std::vector<std::string> kPieces = {"a",
+                                                   "GET",
+                                                   "/v1/collections/{collection}/records/{id}",
+                                                   "0123456",
+                                                   "01234567",
+                                                   "012345678",
+                                                   "\"",
+                                                   "\\",
+                                                   " ",
+                                                   "=",
+                                                   "_-.~",
+                                                   "\n",
+                                                   "\r\t",
+                                                   "\x01",
+                                                   "\x7f",
+                                                   "\x1b[2J",
+                                                   "caf\xC3\xA9",
+                                                   "\xF0\x9F\x9A\x80",
+                                                   "\xE2\x80\xA8",
+                                                   "\xC0\xAF",
+                                                   "\xED\xA0\x80",
+                                                   "\xFF",
+                                                   "\xE2\x82",
+                                                   "\x80",
+                                                   "{}[]:,",
+                                                   "\\u{41}",
+                                                   std::string(1, '\0')};
+  std::uniform_int_distribution<int> shape(0, 19);
+  const int kind = shape(rng);
+  if (kind == 0) return "";
+  if (kind <= 3) {
+    // A plain run near a limit: names 128, values 4 KiB, messages 16 KiB.
+    static const std::size_t kSizes[] = {ck::kMaxNameBytes, ck::kMaxFieldValueBytes,
+                                         ck::kMaxMessageBytes};
+    std::uniform_int_distribution<int> delta(-2, 2);
+    const std::size_t n = kSizes[kind - 1] + static_cast<std::size_t>(delta(rng));
+    std::string s(n, 'x');
+    if (rng() % 2 == 0) s[rng() % n] = (rng() % 2 == 0) ? '"' : '\xC3';
+    return s;
+  }
+  std::uniform_int_distribution<std::size_t> count(1, 12);
+  std::uniform_int_distribution<std::size_t> pick(0, kPieces.size() - 1);
+  std::string s;
+  for (std::size_t i = count(rng); i > 0; --i) s += kPieces[pick(rng)];
+  return s;
+}
+
+ck::Field tricky_field(std::mt19937& rng, const std::string& key, const std::string& text) {
+  switch (rng() % 8) {
+    case 0:
+      return {key, static_cast<std::int64_t>(rng()) - (std::int64_t{1} << 31)};
+    case 1:
+      return {key, static_cast<std::uint64_t>(rng()) << 20};
+    case 2:
+      return {key, static_cast<double>(rng()) / 1e3};
+    case 3: {
+      static const double kOdd[] = {std::nan(""),
+                                    std::numeric_limits<double>::infinity(),
+                                    -std::numeric_limits<double>::infinity(),
+                                    0.0,
+                                    -0.0,
+                                    5e-324};
+      return {key, kOdd[rng() % 6]};
+    }
+    case 4:
+      return {key, rng() % 2 == 0};
+    default:
+      return {key, text};
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "lines are byte for byte those of the formatter before unchanged strings were copied whole",
+    "[log]") {
+  namespace in = ck::internal;
+  std::mt19937 rng(20261201);
+  in::LineBuffer now;
+  in::LineBuffer before;
+  const ck::Format format_kind = GENERATE(ck::Format::kText, ck::Format::kJson);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string component = tricky_string(rng);
+    const std::string message = tricky_string(rng);
+    std::vector<std::string> texts;
+    const std::size_t n = rng() % 7;
+    for (std::size_t k = 0; k < 2 * n; ++k) texts.push_back(tricky_string(rng));
+    std::vector<ck::Field> fields;
+    for (std::size_t k = 0; k < n; ++k)
+      fields.push_back(tricky_field(rng, texts[2 * k], texts[2 * k + 1]));
+    const auto level = static_cast<ck::Level>(rng() % 5);
+    const ck::Record r{fixed_time() + std::chrono::microseconds(rng() % 5000000), level, component,
+                       message, fields};
+    in::format_record(r, format_kind, now);
+    before.clear();
+    if (format_kind == ck::Format::kJson) {
+      in::reference::format_json_before(r, before);
+    } else {
+      in::reference::format_text_before(r, before);
+    }
+    INFO("case " << i);
+    REQUIRE(now.view() == before.view());
+  }
+}
+
+TEST_CASE("an access-log line is the same bytes as before", "[log]") {
+  namespace in = ck::internal;
+  const ck::Field fields[] = {{"method", "GET"},        {"route", "/bench"},
+                              {"status", 200u},         {"bytes", std::size_t{16}},
+                              {"duration_ms", 0.01736}, {"request_id", "5f1c0a2b3d4e5f60"}};
+  const ck::Record r{fixed_time(), ck::Level::kInfo, "access", "request", fields};
+  in::LineBuffer now;
+  in::LineBuffer before;
+  in::format_record(r, ck::Format::kJson, now);
+  in::reference::format_json_before(r, before);
+  CHECK(now.view() == before.view());
+  CHECK(
+      now.view() ==
+      "{\"time\":\"2025-01-02T03:04:05.123456Z\",\"level\":\"info\",\"component\":\"access\","
+      "\"message\":\"request\",\"fields\":{\"method\":\"GET\",\"route\":\"/bench\",\"status\":200,"
+      "\"bytes\":16,\"duration_ms\":0.01736,\"request_id\":\"5f1c0a2b3d4e5f60\"}}\n");
 }

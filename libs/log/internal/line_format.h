@@ -3,12 +3,16 @@
 //
 // Every string taken from a record goes through to_ascii_into() straight into
 // the line buffer; JSON escaping and text quoting are then applied in place
-// to that ASCII. Times are formatted with a per-thread cache of the
+// to that ASCII. A string that to_ascii() and the escaping would leave as it
+// is (printable ASCII without '\\' or '"', within its limit: a method, a
+// route, a request id) is copied in one piece instead, which writes the same
+// bytes. Times are formatted with a per-thread cache of the
 // "YYYY-MM-DDTHH:MM:SS" part, so a line costs one clock read and six digits.
 
 #ifndef COORDKIT_LOG_INTERNAL_LINE_FORMAT_H_
 #define COORDKIT_LOG_INTERNAL_LINE_FORMAT_H_
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -136,9 +140,82 @@ inline void escape_tail(LineBuffer& b, std::size_t start, bool backslashes) {
   b.commit(extra);
 }
 
+// changed_bytes_swar: for the 8 bytes of `w`, sets bit 7 of every byte that
+// to_ascii() or JSON escaping would change (not printable ASCII, '\\', '"')
+// and, with `names`, of every ' ' and '=' too; clears all other bits. Exact
+// per byte, as special_bytes_swar.
+constexpr std::uint64_t changed_bytes_swar(std::uint64_t w, bool names) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  auto equal = [&](unsigned char c) {
+    const std::uint64_t x = w ^ (kOnes * c);      // zero byte iff c
+    return ~(((x & kLow7) + kLow7) | x) & kHigh;  // bit 7 iff x == 0
+  };
+  std::uint64_t changed = special_bytes_swar(w) | equal('"');
+  if (names) changed |= equal(' ') | equal('=');
+  return changed;
+}
+
+// kKept: per byte value, bit 0 set when a JSON string keeps the byte as it
+// is (printable ASCII except '\\' and '"'), bit 1 when a name keeps it too
+// (not ' ' or '=' either).
+inline constexpr auto kKept = [] {
+  std::array<unsigned char, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    const bool json = is_plain(static_cast<unsigned char>(c)) && c != '"';
+    t[c] = static_cast<unsigned char>((json ? 1 : 0) | (json && c != ' ' && c != '=' ? 2 : 0));
+  }
+  return t;
+}();
+
+// unchanged: whether every byte of `s` is one the line keeps as it is:
+// printable ASCII except '\\' and '"' (and, for `kNames`, ' ' and '=').
+// Short strings byte by byte through kKept, longer ones 8 bytes at a time
+// (the last 8 again for the rest).
+template <bool kNames>
+inline bool unchanged(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  if (n < 8) {
+    constexpr unsigned char kBit = kNames ? 2 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((kKept[p[i]] & kBit) == 0) return false;
+    }
+    return true;
+  }
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (changed_bytes_swar(w, kNames) != 0) return false;
+  }
+  if (i < n) {
+    std::uint64_t w;
+    std::memcpy(&w, p + n - 8, 8);
+    if (changed_bytes_swar(w, kNames) != 0) return false;
+  }
+  return true;
+}
+
+// append_unchanged: appends `s` between quotes (`quoted`) or bare, for a
+// string unchanged() accepted.
+inline void append_unchanged(LineBuffer& b, std::string_view s, bool quoted) {
+  char* p = b.room(s.size() + 2);
+  const std::size_t q = quoted ? 1 : 0;
+  p[0] = '"';
+  std::memcpy(p + q, s.data(), s.size());
+  p[q + s.size()] = '"';
+  b.commit(s.size() + 2 * q);
+}
+
 // append_name: a component name or field key: to_ascii() of it, then ' ',
 // '=' and '"' replaced by '_' so it stays one token; "_" if empty.
 inline void append_name(LineBuffer& b, std::string_view name) {
+  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged</*kNames=*/true>(name)) {
+    append_unchanged(b, name, /*quoted=*/false);
+    return;
+  }
   const std::size_t start = b.size();
   append_ascii(b, name, kMaxNameBytes);
   char* d = b.data();
@@ -151,6 +228,10 @@ inline void append_name(LineBuffer& b, std::string_view name) {
 // append_json_string: a JSON string whose content is to_ascii(s) (so the
 // parsed value equals to_ascii(s) and the file stays pure ASCII).
 inline void append_json_string(LineBuffer& b, std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes && unchanged</*kNames=*/false>(s)) {
+    append_unchanged(b, s, /*quoted=*/true);
+    return;
+  }
   b.push_back('"');
   const std::size_t start = b.size();
   append_ascii(b, s, max_bytes);
@@ -159,6 +240,10 @@ inline void append_json_string(LineBuffer& b, std::string_view s, std::size_t ma
 }
 
 inline void append_json_name(LineBuffer& b, std::string_view name) {
+  if (!name.empty() && name.size() <= kMaxNameBytes && unchanged</*kNames=*/true>(name)) {
+    append_unchanged(b, name, /*quoted=*/true);
+    return;
+  }
   b.push_back('"');
   const std::size_t start = b.size();
   append_name(b, name);
