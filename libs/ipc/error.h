@@ -36,7 +36,7 @@ enum class ErrorCode {
   kNoStatus,                // a server runs but has not published a usable status yet
   kTimedOut,                // a bounded wait ran out
   kExitedBeforeReady,       // the process that was to become the server exited first
-  kUnsupported,             // not available on this platform (yet)
+  kUnsupported,             // not available on this platform (no code path throws it today)
   kSystem,                  // any other OS failure; see os_error()
 };
 

@@ -29,7 +29,7 @@ enum class ErrorCode {
   kInvalidArgument,  // bad command (empty executable, NUL in an argument, '=' in an env name, ...)
   kTimedOut,         // a bounded read or write on a child's pipes ran out of time
   kNoSuchProcess,    // the process is gone, or its identity did not verify
-  kUnsupported,      // not available on this platform (Windows paths not written yet)
+  kUnsupported,      // the system lacks what was asked (POSIX: ENOSYS, no POSIX_SPAWN_SETSID)
   kSystem,           // anything else; os_error() has errno / GetLastError
 };
 
