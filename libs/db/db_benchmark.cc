@@ -67,7 +67,13 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
+// median: the middle value, or the mean of the two middle ones.
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 // ratio: a / b, 0 when b is 0 (a phase that did not run), so the JSON stays valid.
 double ratio(double a, double b) { return b > 0 ? a / b : 0; }
@@ -180,22 +186,93 @@ void lib_read(db::Transaction& tx) { tx.query_value<std::int64_t>(kReadSql); }
 struct CliMode {
   bool write = true;
   bool paced = false;
+  // alternate: write in the mix's write windows, read in the others (see
+  // writes_in_window).
+  bool alternate = false;
 };
 
 CliMode cli_mode(const std::string& kind) {
-  return {kind.find("-read") == std::string::npos, kind.find("-paced") != std::string::npos};
+  return {kind.find("-read") == std::string::npos, kind.find("-paced") != std::string::npos,
+          kind.find("-alt") != std::string::npos};
+}
+
+// writes_in_window: whether window `w` of an alternating mix is a write
+// window. A stretch is four windows, write, read, read, write, so that a
+// drift of the machine's speed within the stretch favours neither side.
+bool writes_in_window(std::int64_t w) {
+  const std::int64_t k = w % 4;
+  return k == 0 || k == 3;
+}
+
+// window_of: the window (a quarter of the stretch) that time `t` falls in.
+std::int64_t window_of(Clock::time_point t, Clock::time_point start, double seconds) {
+  const double x = std::chrono::duration<double>(t - start).count() / (seconds / 4);
+  return x < 0 ? 0 : std::min<std::int64_t>(static_cast<std::int64_t>(x), 3);
 }
 
 // kPacedRate: operations per second of each paced CLI, as scripts and people
 // run them.
 constexpr double kPacedRate = 100;
 
-// A worker reports on stdout: "READY" once set up, then after "GO" on stdin
-// and `seconds` of work: "RESULT <commits> <surfaced errors>", and writes its
-// per-operation latencies (ms, one per line) to <db>.lat.<who>. Kinds:
-// writer / naive-writer (the service: one connection, writes back to back),
-// cli / naive-cli (open, write, close), with "-read" (open, read, close: the
-// CPU-share control) and "-paced" (kPacedRate operations per second).
+// StatementClock: with COORDKIT_BENCH_DEBUG, when a CLI write's statements
+// (BEGIN IMMEDIATE, the insert, COMMIT) ended, taken in SQLite's profile
+// callback (whose own durations count whole milliseconds), so the time the
+// CLI holds the write turn can be split into what it does there.
+struct StatementClock {
+  // [0] when the statement started (SQLITE_TRACE_STMT), [1] when it ended.
+  Clock::time_point begin[2]{};
+  Clock::time_point insert[2]{};
+  Clock::time_point commit[2]{};
+
+  static int on_trace(unsigned type, void* ctx, void* p, void*) {
+    auto* self = static_cast<StatementClock*>(ctx);
+    const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(p));
+    if (sql == nullptr) return 0;
+    const auto now = Clock::now();
+    const int i = type == SQLITE_TRACE_STMT ? 0 : 1;
+    if (std::strncmp(sql, "BEGIN", 5) == 0) {
+      self->begin[i] = now;
+    } else if (std::strncmp(sql, "INSERT", 6) == 0) {
+      self->insert[i] = now;
+    } else if (std::strncmp(sql, "COMMIT", 6) == 0) {
+      self->commit[i] = now;
+    }
+    return 0;
+  }
+};
+
+// InTurn: one CLI write's time under the write turn (us): from the grant
+// (the write's start plus its turn wait) to the end of COMMIT, and in it:
+// up to BEGIN IMMEDIATE's step (its prepare, if not done before the turn),
+// BEGIN IMMEDIATE's step, the insert's prepare and bind, its step, from fn
+// to COMMIT's step (its prepare, if not done before), COMMIT's step; the
+// pages the write read (cache misses: each one read and decrypted) and
+// wrote (each one encrypted into the WAL); then the release (passing the
+// turn on, waking the next holder) up to write()'s return.
+struct InTurn {
+  static constexpr int kFields = 10;
+  double v[kFields] = {};  // held, to_begin, begin, prepare, insert, to_commit, commit, release,
+                           // pages_read, pages_written
+};
+
+int db_status(sqlite3* db, int op) {
+  int cur = 0;
+  int hi = 0;
+  sqlite3_db_status(db, op, &cur, &hi, 0);
+  return cur;
+}
+
+// A worker reports on stdout: "READY" once set up, then after "GO <start>"
+// on stdin (the start time, steady clock ns, the same for every worker) and
+// `seconds` of work: for the writer "WINDOWS <c0> <c1> <c2> <c3>" (its
+// commits in each quarter of the stretch), then "RESULT <commits> <surfaced
+// errors> <commits in read windows>", and writes its per-operation latencies
+// (ms, one per line) to <db>.lat.<who> (of the read windows' operations, in
+// an alternating mix: <db>.latr.<who>). Kinds: writer / naive-writer (the
+// service: one connection, writes back to back), cli / naive-cli (open,
+// write, close), with "-read" (open, read, close: the CPU-share control),
+// "-paced" (kPacedRate operations per second) and "-alt" (write in the
+// write windows, read in the others; see writes_in_window).
 int worker_main(const std::string& kind, const fs::path& path, int who, double seconds,
                 const std::string& raw_key) {
   const bool naive = kind.rfind("naive", 0) == 0;
@@ -211,6 +288,8 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   // handler), close; and, per operation, the late start (a paced CLI woken
   // after its due time) apart from the open, for the split of the tail.
   std::vector<double> dbg_open, dbg_write, dbg_turn, dbg_busy, dbg_close, dbg_late;
+  const bool debug = std::getenv("COORDKIT_BENCH_DEBUG") != nullptr;
+  std::vector<InTurn> in_turn;
   std::optional<db::Database> lib;
   std::optional<NaiveDb> nv;
   // Warm-up outside the measurement: the derived key is cached per process.
@@ -222,9 +301,40 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   }
   std::printf("READY\n");
   std::fflush(stdout);
-  char go[8] = {};
+  char go[64] = {};
   if (std::fgets(go, sizeof go, stdin) == nullptr) return 2;
-  const auto start = Clock::now();
+  long long start_ns = 0;
+  auto start = Clock::now();
+  if (std::sscanf(go, "GO %lld", &start_ns) == 1) {
+    start = Clock::time_point(std::chrono::nanoseconds(start_ns));
+    std::this_thread::sleep_until(start);
+  }
+  struct rusage ru_go {};
+  ::getrusage(RUSAGE_SELF, &ru_go);
+  std::array<std::uint64_t, 4> window_commits{};
+  // With COORDKIT_BENCH_DEBUG, the service's CPU time (us), write-turn wait
+  // (us) and pages read in each window, taken at the window's first commit.
+  std::array<std::array<double, 3>, 4> window_use{};
+  std::array<double, 3> use_mark{};
+  std::int64_t use_window = 0;
+  auto service_use = [&]() -> std::array<double, 3> {
+    struct rusage u {};
+    ::getrusage(RUSAGE_SELF, &u);
+    return {static_cast<double>((u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL +
+                                u.ru_utime.tv_usec + u.ru_stime.tv_usec),
+            static_cast<double>(lib->counters().turn_wait_us),
+            static_cast<double>(db_status(lib->native_handle(), SQLITE_DBSTATUS_CACHE_MISS))};
+  };
+  auto charge_use = [&](std::int64_t next) {
+    const auto now = service_use();
+    for (int k = 0; k < 3; ++k)
+      window_use[static_cast<std::size_t>(use_window)][k] += now[k] - use_mark[k];
+    use_mark = now;
+    use_window = next;
+  };
+  if (debug && lib) use_mark = service_use();
+  std::uint64_t read_commits = 0;
+  std::vector<double> lat_read;
   const auto end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const auto period =
@@ -239,14 +349,52 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
     const auto t0 = cli && mode.paced ? due : Clock::now();
     const auto woke = Clock::now();
     due += period;
+    const bool op_write =
+        mode.alternate ? writes_in_window(window_of(t0, start, seconds)) : mode.write;
     bool ok = true;
     if (!naive) {
       try {
         if (cli) {
           auto d = db::Database::open(lib_options(path));
+          StatementClock sc;
+          const bool split = debug && op_write;
+          int miss0 = 0;
+          int written0 = 0;
+          if (split) {
+            sqlite3_trace_v2(d.native_handle(), SQLITE_TRACE_STMT | SQLITE_TRACE_PROFILE,
+                             &StatementClock::on_trace, &sc);
+            miss0 = db_status(d.native_handle(), SQLITE_DBSTATUS_CACHE_MISS);
+            written0 = db_status(d.native_handle(), SQLITE_DBSTATUS_CACHE_WRITE);
+          }
           const auto t1 = Clock::now();
-          if (mode.write) {
-            d.write([&](db::Transaction& tx) { lib_insert(tx, who); });
+          Clock::time_point fn0{}, fn1{};
+          if (op_write) {
+            d.write([&](db::Transaction& tx) {
+              fn0 = Clock::now();
+              lib_insert(tx, who);
+              fn1 = Clock::now();
+            });
+            if (split) {
+              const auto t2w = Clock::now();
+              const db::Counters cw = d.counters();
+              auto us = [](Clock::duration x) {
+                return std::chrono::duration<double, std::micro>(x).count();
+              };
+              const double grant_us = static_cast<double>(cw.turn_wait_us);
+              InTurn it;
+              it.v[0] = us(sc.commit[1] - t1) - grant_us;
+              it.v[1] = us(sc.begin[0] - t1) - grant_us;
+              it.v[2] = us(sc.begin[1] - sc.begin[0]);
+              it.v[3] = us(sc.insert[0] - fn0);
+              it.v[4] = us(sc.insert[1] - sc.insert[0]);
+              it.v[5] = us(sc.commit[0] - fn1);
+              it.v[6] = us(sc.commit[1] - sc.commit[0]);
+              it.v[7] = us(t2w - sc.commit[1]);
+              it.v[8] = db_status(d.native_handle(), SQLITE_DBSTATUS_CACHE_MISS) - miss0;
+              it.v[9] = db_status(d.native_handle(), SQLITE_DBSTATUS_CACHE_WRITE) - written0;
+              in_turn.push_back(it);
+              sqlite3_trace_v2(d.native_handle(), 0, nullptr, nullptr);
+            }
           } else {
             d.read([](db::Transaction& tx) { lib_read(tx); });
           }
@@ -263,29 +411,62 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
           cli_busy_us += c.busy_handler_wait_us;
         } else {
           lib->write([&](db::Transaction& tx) { lib_insert(tx, who); });
+          const std::int64_t w = window_of(Clock::now(), start, seconds);
+          ++window_commits[static_cast<std::size_t>(w)];
+          if (debug && w != use_window) charge_use(w);
         }
       } catch (const db::Error&) {
         ok = false;
       }
     } else if (cli) {
       NaiveDb d(path, raw_key, db::Synchronous::kNormal);
-      ok = mode.write ? d.write(who) : d.read();
+      ok = op_write ? d.write(who) : d.read();
     } else {
       ok = nv->write(who);
+      if (ok) ++window_commits[static_cast<std::size_t>(window_of(Clock::now(), start, seconds))];
     }
+    const bool read_window = mode.alternate && !op_write;
     if (ok) {
       ++commits;
+      if (read_window) ++read_commits;
     } else {
       ++surfaced;
     }
     if (cli) {
-      lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-      if (!naive && ok) {
-        dbg_close.push_back(lat.back() - dbg_open.back() - dbg_write.back());
-      }
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      (read_window ? lat_read : lat).push_back(ms);
+      if (!naive && ok) dbg_close.push_back(ms - dbg_open.back() - dbg_write.back());
     }
   }
   if (lib) surfaced += lib->counters().surfaced_errors;
+  if (debug && lib) {
+    charge_use(use_window);
+    // The service's use in the write windows and in the read windows:
+    // commits, CPU time (us), write-turn wait (us), pages read.
+    std::ofstream by_window(path.string() + ".service-windows");
+    for (const std::int64_t w : {0, 1}) {
+      const std::size_t a = w == 0 ? 0 : 1;
+      const std::size_t b = w == 0 ? 3 : 2;
+      by_window << window_commits[a] + window_commits[b];
+      for (int k = 0; k < 3; ++k) by_window << ' ' << window_use[a][k] + window_use[b][k];
+      by_window << '\n';
+    }
+  }
+  if (debug && lib) {
+    // The service's side of the split, for run_multi: commits, turn waits,
+    // time waited (us), CPU time (us), pages read (cache misses).
+    const db::Counters c = lib->counters();
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    std::ofstream out(path.string() + ".service");
+    auto cpu_us = [](const struct rusage& u) {
+      return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL + u.ru_utime.tv_usec +
+             u.ru_stime.tv_usec;
+    };
+    out << commits << ' ' << c.turn_waits << ' ' << c.turn_wait_us << ' '
+        << cpu_us(ru) - cpu_us(ru_go) << ' '
+        << db_status(lib->native_handle(), SQLITE_DBSTATUS_CACHE_MISS) << '\n';
+  }
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && lib) {
     const db::Counters c = lib->counters();
     std::fprintf(stderr,
@@ -321,6 +502,8 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
   {
     std::ofstream out(path.string() + ".lat." + std::to_string(who));
     for (double v : lat) out << v << '\n';
+    std::ofstream out_read(path.string() + ".latr." + std::to_string(who));
+    for (double v : lat_read) out_read << v << '\n';
   }
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && cli && !naive) {
     // One line per successful operation: total late open turn busy write close (ms).
@@ -331,7 +514,19 @@ int worker_main(const std::string& kind, const fs::path& path, int who, double s
           << dbg_write[i] - dbg_turn[i] - dbg_busy[i] << ' ' << dbg_close[i] << '\n';
     }
   }
-  std::printf("RESULT %" PRIu64 " %" PRIu64 "\n", commits, surfaced);
+  if (!in_turn.empty()) {
+    // One line per write: InTurn's fields.
+    std::ofstream out(path.string() + ".inturn." + std::to_string(who));
+    for (const InTurn& it : in_turn) {
+      for (double x : it.v) out << x << ' ';
+      out << '\n';
+    }
+  }
+  if (!cli) {
+    std::printf("WINDOWS %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", window_commits[0],
+                window_commits[1], window_commits[2], window_commits[3]);
+  }
+  std::printf("RESULT %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", commits, surfaced, read_commits);
   std::fflush(stdout);
   return 0;
 }
@@ -431,11 +626,79 @@ void print_tail_split(const std::string& cli_kind, const fs::path& path, int cli
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+// print_service_split: with COORDKIT_BENCH_DEBUG, where the service's time
+// went beside these CLIs: its CPU time and pages read per transaction, its
+// waits for the write turn (in all, and per CLI write), and, for writing
+// CLIs, the mean of what each CLI write did while it held the turn.
+void print_service_split(const std::string& cli_kind, const fs::path& path, int clis,
+                         double seconds) {
+  std::ifstream svc(path.string() + ".service");
+  double commits = 0, waits = 0, wait_us = 0, cpu_us = 0, misses = 0;
+  if (!(svc >> commits >> waits >> wait_us >> cpu_us >> misses) || commits == 0) return;
+  static constexpr int kFields = InTurn::kFields;
+  std::array<std::vector<double>, kFields> f;
+  for (int i = 1; i <= clis; ++i) {
+    std::ifstream in(path.string() + ".inturn." + std::to_string(i));
+    for (;;) {
+      std::array<double, kFields> v{};
+      bool ok = true;
+      for (double& x : v) ok = ok && static_cast<bool>(in >> x);
+      if (!ok) break;
+      for (int k = 0; k < kFields; ++k) f[k].push_back(v[k]);
+    }
+    fs::remove(path.string() + ".inturn." + std::to_string(i));
+  }
+  std::fprintf(stderr,
+               "%s service: %.0f tx/s, cpu %.1f us/tx (%.0f%% of the wall), pages read %.2f/tx; "
+               "turn waits %.0f, %.1f ms in all (%.1f%% of the wall)",
+               cli_kind.c_str(), commits / seconds, cpu_us / commits, cpu_us / (seconds * 1e4),
+               misses / commits, waits, wait_us / 1000, wait_us / (seconds * 1e4));
+  const double n = static_cast<double>(f[0].size());
+  if (n > 0) {
+    auto mean = [&](int k) {
+      double t = 0;
+      for (double x : f[k]) t += x;
+      return t / n;
+    };
+    std::fprintf(stderr,
+                 ", %.0f us per CLI write; CLI writes %.0f, in the turn (us, mean / p50): "
+                 "held %.1f / %.1f (p99 %.1f) = to BEGIN %.1f / %.1f + BEGIN IMMEDIATE "
+                 "%.1f / %.1f + insert prepare %.1f / %.1f + insert step %.1f / %.1f + to "
+                 "COMMIT %.1f / %.1f + COMMIT %.1f / %.1f; pages read %.2f written %.2f; "
+                 "release to return %.1f / %.1f",
+                 wait_us / n, n, mean(0), median(f[0]), percentile(f[0], 0.99), mean(1),
+                 median(f[1]), mean(2), median(f[2]), mean(3), median(f[3]), mean(4), median(f[4]),
+                 mean(5), median(f[5]), mean(6), median(f[6]), mean(8), mean(9), mean(7),
+                 median(f[7]));
+  }
+  std::fprintf(stderr, "\n");
+  if (cli_mode(cli_kind).alternate) {
+    std::ifstream in(path.string() + ".service-windows");
+    for (const char* name : {"write", "read"}) {
+      double n = 0, cpu = 0, wait = 0, pages = 0;
+      if (!(in >> n >> cpu >> wait >> pages) || n == 0) break;
+      const double wall_us = seconds / 2 * 1e6;
+      std::fprintf(stderr,
+                   "  service in the %s windows: %.0f tx/s, cpu %.1f us/tx, on the CPU %.1f%% of "
+                   "the wall, waiting for the turn %.1f%%, neither %.1f%%; pages read %.3f/tx\n",
+                   name, n / (seconds / 2), cpu / n, 100 * cpu / wall_us, 100 * wait / wall_us,
+                   100 * (1 - (cpu + wait) / wall_us), pages / n);
+    }
+  }
+}
+
+// MixRun: one run of a mix; for an alternating mix (kind "-alt"), `mix` is
+// its write windows and `control` its read windows, each half the stretch.
+struct MixRun {
+  MultiResult mix;
+  MultiResult control;
+};
+
 // run_multi: 1 long-lived writer process + `clis` CLI-like processes of
-// kind `cli_kind` ("cli", "cli-read", "cli-paced", "cli-read-paced"; see
-// worker_main).
-MultiResult run_multi(const std::string& self, bool naive, const std::string& cli_kind,
-                      const fs::path& path, int clis, double seconds, const std::string& raw_key) {
+// kind `cli_kind` ("cli", "cli-read", "cli-paced", "cli-read-paced",
+// "cli-alt-paced"; see worker_main), all started at one time.
+MixRun run_multi(const std::string& self, bool naive, const std::string& cli_kind,
+                 const fs::path& path, int clis, double seconds, const std::string& raw_key) {
   std::vector<Child> children;
   const std::string prefix = naive ? "naive-" : "";
   children.push_back(spawn_worker(self, prefix + "writer", path, 0, seconds, raw_key));
@@ -446,34 +709,63 @@ MultiResult run_multi(const std::string& self, bool naive, const std::string& cl
   for (auto& c : children) {
     if (std::fgets(line, sizeof line, c.out) == nullptr) std::abort();
   }
+  // Every worker starts at the same time (steady clock, the same across
+  // processes), so the windows of an alternating mix line up.
+  const auto start = Clock::now() + std::chrono::milliseconds(20);
+  const std::string go =
+      "GO " +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count()) +
+      "\n";
   for (auto& c : children) {
-    if (::write(c.in, "GO\n", 3) != 3) std::abort();
+    if (::write(c.in, go.data(), go.size()) != static_cast<ssize_t>(go.size())) std::abort();
   }
-  MultiResult r;
-  r.seconds = seconds;
-  std::vector<double>& lat = r.cli_lat_ms;
+  const bool alternate = cli_mode(cli_kind).alternate;
+  MixRun run;
+  MultiResult& r = run.mix;
+  r.seconds = alternate ? seconds / 2 : seconds;
+  run.control.seconds = alternate ? seconds / 2 : 0;
   for (std::size_t i = 0; i < children.size(); ++i) {
     Child& c = children[i];
     unsigned long long commits = 0;
     unsigned long long surfaced = 0;
+    unsigned long long read_commits = 0;
+    unsigned long long w[4] = {};
     while (std::fgets(line, sizeof line, c.out) != nullptr) {
-      if (std::sscanf(line, "RESULT %llu %llu", &commits, &surfaced) == 2) break;
+      std::sscanf(line, "WINDOWS %llu %llu %llu %llu", &w[0], &w[1], &w[2], &w[3]);
+      if (std::sscanf(line, "RESULT %llu %llu %llu", &commits, &surfaced, &read_commits) >= 2) {
+        break;
+      }
     }
     ::waitpid(c.pid, nullptr, 0);
     std::fclose(c.out);
     ::close(c.in);
-    (i == 0 ? r.writer_commits : r.cli_commits) += commits;
     r.surfaced += surfaced;
-    if (i > 0) {
-      std::ifstream in(path.string() + ".lat." + std::to_string(i));
-      double v;
-      while (in >> v) lat.push_back(v);
+    if (i == 0) {
+      if (alternate) {
+        // Write windows 0 and 3, read windows 1 and 2 (writes_in_window).
+        r.writer_commits += w[0] + w[3];
+        run.control.writer_commits += w[1] + w[2];
+      } else {
+        r.writer_commits += commits;
+      }
+      continue;
     }
+    r.cli_commits += commits - read_commits;
+    run.control.cli_commits += read_commits;
+    auto read_lat = [&](const char* suffix, std::vector<double>* out) {
+      std::ifstream in(path.string() + suffix + std::to_string(i));
+      double v;
+      while (in >> v) out->push_back(v);
+    };
+    read_lat(".lat.", &r.cli_lat_ms);
+    read_lat(".latr.", &run.control.cli_lat_ms);
   }
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr && !naive) {
     print_tail_split(cli_kind, path, clis);
+    print_service_split(cli_kind, path, clis, seconds);
   }
-  return r;
+  return run;
 }
 
 // ---------------------------------------------------------------- phases
@@ -612,8 +904,15 @@ double wrapper_overhead(const fs::path& path, const std::string& raw_key, std::u
 //    taken against this one, which costs the CPU the paced CLIs cost; against
 //    the tight control (whose CLIs burn whole cores) any paced mix would look
 //    better than one writer's share.
+// The paced mix and its control run as one: the same processes alternate
+// between them within each stretch (write, read, read, write; see
+// writes_in_window), so the pair sees the same machine. Run as two stretches
+// one after the other, the same build's ratio ranged 0.66-1.03 from one
+// pair of 1 s stretches to the next.
 enum MixKind { kTight, kControl, kPaced, kPacedControl, kMixKinds };
-constexpr const char* kCliKind[kMixKinds] = {"cli", "cli-read", "cli-paced", "cli-read-paced"};
+// kCliKind: the CLI workers' kind for each mix (kPacedControl runs inside
+// kPaced's).
+constexpr const char* kCliKind[kMixKinds] = {"cli", "cli-read", "cli-alt-paced", ""};
 constexpr const char* kMixName[kMixKinds] = {"tight", "control", "paced", "paced_control"};
 
 // PhaseResult: one client's multi-process phase. (clang-tidy names the loop
@@ -621,25 +920,33 @@ constexpr const char* kMixName[kMixKinds] = {"tight", "control", "paced", "paced
 struct PhaseResult {  // NOLINT(bugprone-reserved-identifier,readability-identifier-naming)
   double single = 0;  // one writer alone, mean of the baseline stretches
   MultiResult mix[kMixKinds];
+  // paced_rounds: each round's paced service ratio (the paced mix's service
+  // rate against the paced control's in the same round).
+  std::vector<double> paced_rounds;
 };
 
-// alternating_mix: `rounds` rounds, each running every mix for seconds /
-// rounds, bracketed by stretches of the single-writer baseline (rounds + 1
-// of them, seconds / (rounds + 1) each, so the baseline runs as long as each
-// mix), summed into `*out`. This machine's speed drifts over seconds: with
-// one baseline stretch before and one after the mix, two runs whose mixes
-// committed nearly the same (67k and 70k) gave ratios of 0.69 and 0.81;
-// alternating averages more of the drift out, and a mix is compared with its
-// control from the same rounds. With COORDKIT_BENCH_DEBUG, prints each
-// round's figures.
+// alternating_mix: `rounds` rounds, each running every mix of `kinds` for
+// seconds / rounds, bracketed by stretches of the single-writer baseline
+// (rounds + 1 of them, seconds / (rounds + 1) each, so the baseline runs as
+// long as each mix), summed into `*out`. This machine's speed drifts over
+// seconds: with one baseline stretch before and one after the mix, two runs
+// whose mixes committed nearly the same (67k and 70k) gave ratios of 0.69
+// and 0.81; alternating averages more of the drift out, and a mix is
+// compared with its control from the same rounds. The paced mix runs with
+// its control (run_mix fills both); each round's paced ratio is kept. With
+// COORDKIT_BENCH_DEBUG, prints each round's figures.
 template <class Baseline, class Mix>
-void alternating_mix(double seconds, int rounds, Baseline baseline, Mix run_mix, PhaseResult* out) {
+void alternating_mix(double seconds, int rounds, const std::vector<MixKind>& kinds,
+                     Baseline baseline, Mix run_mix, PhaseResult* out) {
   const double base_stretch = seconds / (rounds + 1);
   double before = baseline(base_stretch);
   double sum = before;
   for (int r = 0; r < rounds; ++r) {
     MultiResult m[kMixKinds];
-    for (int k = 0; k < kMixKinds; ++k) m[k] = run_mix(static_cast<MixKind>(k), seconds / rounds);
+    for (MixKind k : kinds) run_mix(k, seconds / rounds, m);
+    if (m[kPacedControl].service_tps() > 0) {
+      out->paced_rounds.push_back(ratio(m[kPaced].service_tps(), m[kPacedControl].service_tps()));
+    }
     const double after = baseline(base_stretch);
     sum += after;
     if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
@@ -672,6 +979,16 @@ class Json {
     std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
     text_ += (text_.empty() ? "{" : ", ") + ("\"" + name + "\": ") + buf;
   }
+  // add_list: a JSON array of figures.
+  void add_list(const std::string& name, const std::vector<double>& v, int decimals) {
+    std::string list;
+    char buf[64];
+    for (double x : v) {
+      std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
+      list += (list.empty() ? "" : ", ") + std::string(buf);
+    }
+    text_ += (text_.empty() ? "{" : ", ") + ("\"" + name + "\": [") + list + "]";
+  }
   std::string str() const { return text_ + "}"; }
 
  private:
@@ -690,6 +1007,12 @@ struct Figure {
 // the paced control, and the CLIs' p99 stays within this.
 constexpr double kPacedServiceTarget = 0.9;
 constexpr double kPacedP99TargetMs = 10;
+
+// paced_service_ratio: the median of the rounds' paced service ratios (0
+// when the paced mix did not run).
+double paced_service_ratio(const PhaseResult& r) {
+  return r.paced_rounds.empty() ? 0 : median(r.paced_rounds);
+}
 
 // phase_figures: what one client's phase shows, in the order printed. A
 // phase that did not run gives zeros, so the JSON always has every key.
@@ -721,8 +1044,10 @@ std::vector<Figure> phase_figures(const PhaseResult& r) {
        "tx/s (the writer beside 4 open-write-close at 100/s each)"},
       {"paced_cli_writes_per_s", ratio(static_cast<double>(paced.cli_commits), paced.seconds), 0,
        "writes/s (the 4 CLIs together)"},
-      {"paced_service_ratio", ratio(paced.service_tps(), paced_control.service_tps()), 3,
-       "(against the paced control; target >= 0.9)"},
+      {"paced_service_ratio", paced_service_ratio(r), 3,
+       "(median of the rounds' ratios against the paced control; target >= 0.9)"},
+      {"paced_service_ratio_pooled", ratio(paced.service_tps(), paced_control.service_tps()), 3,
+       "(all rounds' paced service commits against all of the paced control's)"},
       {"paced_cli_p99_ms", paced.cli_p99_ms(), 3, "ms (from each write's due time; target <= 10)"},
       {"paced_cli_max_ms", paced.cli_max_ms(), 3, "ms"},
       {"errors", static_cast<double>(errors), 0, "(surfaced in the mixes)"},
@@ -732,26 +1057,37 @@ std::vector<Figure> phase_figures(const PhaseResult& r) {
 // mix_phase: one writer alone, alternating with every mix (MixKind) through
 // the library or (naive) plain SQLCipher. Prints its figures, named with
 // "naive_" in front for the naive client.
-PhaseResult mix_phase(const std::string& self, const fs::path& dir, double seconds, bool naive,
-                      std::uint64_t* surfaced) {
+PhaseResult mix_phase(const std::string& self, const fs::path& dir, double seconds, int rounds,
+                      const std::vector<MixKind>& kinds, bool naive, std::uint64_t* surfaced) {
   const fs::path path = dir / (naive ? "multi-naive.db" : "multi-lib.db");
   { auto d = db::Database::open(lib_options(path)); }
   const std::string raw_key = naive_raw_key(path);
   PhaseResult r;
   alternating_mix(
-      seconds, kMixRounds,
+      seconds, rounds, kinds,
       [&](double s) {
         return naive ? single_writer_tps_naive(path, raw_key, db::Synchronous::kNormal, s)
                      : single_writer_tps_lib(path, db::Synchronous::kNormal, s, surfaced);
       },
-      [&](MixKind k, double s) { return run_multi(self, naive, kCliKind[k], path, 4, s, raw_key); },
+      [&](MixKind k, double s, MultiResult* m) {
+        MixRun run = run_multi(self, naive, kCliKind[k], path, 4, s, raw_key);
+        m[k] = std::move(run.mix);
+        if (k == kPaced) m[kPacedControl] = std::move(run.control);
+      },
       &r);
   const std::string p = naive ? "naive_" : "";
   for (const Figure& f : phase_figures(r)) say(p + f.name, f.value, f.unit.c_str());
   if (!naive) {
     for (const MultiResult& m : r.mix) *surfaced += m.surfaced;
     const MultiResult& paced = r.mix[kPaced];
-    const double service = ratio(paced.service_tps(), r.mix[kPacedControl].service_tps());
+    const double service = paced_service_ratio(r);
+    std::string rounds_text;
+    for (double v : r.paced_rounds) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, " %.3f", v);
+      rounds_text += buf;
+    }
+    std::printf("paced service ratio by round:%s\n", rounds_text.c_str());
     const bool met = service >= kPacedServiceTarget && paced.cli_p99_ms() <= kPacedP99TargetMs;
     std::printf("paced targets (service >= %.1f of its control, cli p99 <= %.0f ms): %s\n",
                 kPacedServiceTarget, kPacedP99TargetMs, met ? "met" : "MISSED");
@@ -759,6 +1095,7 @@ PhaseResult mix_phase(const std::string& self, const fs::path& dir, double secon
   if (std::getenv("COORDKIT_BENCH_DEBUG") != nullptr) {
     for (int k = 0; k < kMixKinds; ++k) {
       const auto& lat = r.mix[k].cli_lat_ms;
+      if (lat.empty()) continue;
       std::fprintf(stderr, "%s%s cli latency ms p50 %.2f p90 %.2f p95 %.2f p99 %.2f p99.9 %.2f\n",
                    p.c_str(), kMixName[k], percentile(lat, 0.5), percentile(lat, 0.9),
                    percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 0.999));
@@ -767,7 +1104,7 @@ PhaseResult mix_phase(const std::string& self, const fs::path& dir, double secon
   return r;
 }
 
-int bench_main(const std::string& self, const fs::path& dir, double seconds,
+int bench_main(const std::string& self, const fs::path& dir, double seconds, int rounds,
                const std::string& only) {
   auto want = [&](const char* phase) { return only.empty() || only == phase; };
   std::uint64_t surfaced = 0;
@@ -809,9 +1146,14 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
   }
 
   PhaseResult lib;
-  if (want("multi")) lib = mix_phase(self, dir, seconds, false, &surfaced);
+  const std::vector<MixKind> all = {kTight, kControl, kPaced};
+  if (want("multi")) lib = mix_phase(self, dir, seconds, rounds, all, false, &surfaced);
+  // --only paced: the paced mix and its control alone (with the baseline).
+  if (only == "paced") {
+    lib = mix_phase(self, dir, seconds, rounds, {kPaced}, false, &surfaced);
+  }
   PhaseResult naive;
-  if (want("naive")) naive = mix_phase(self, dir, seconds, true, &surfaced);
+  if (want("naive")) naive = mix_phase(self, dir, seconds, rounds, all, true, &surfaced);
   double single_full = 0;
   double gc = 0;
   if (want("group")) {
@@ -847,6 +1189,10 @@ int bench_main(const std::string& self, const fs::path& dir, double seconds,
       json.add(lib_figures[i].name, lib_figures[i].value, lib_figures[i].decimals);
     }
     json.add("naive_" + naive_figures[i].name, naive_figures[i].value, naive_figures[i].decimals);
+    if (lib_figures[i].name == "paced_service_ratio") {
+      json.add_list("paced_service_ratio_rounds", lib.paced_rounds, 3);
+      json.add_list("naive_paced_service_ratio_rounds", naive.paced_rounds, 3);
+    }
   }
   json.add("single_writer_full_tps", single_full, 0);
   json.add("group_commit_tps", gc, 0);
@@ -868,22 +1214,27 @@ int run(int argc, char** argv) {
                        key != nullptr ? key : "");
   }
   double seconds = 5;
+  int rounds = kMixRounds;
   fs::path dir;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
+    } else if (a == "--rounds" && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
-      std::fprintf(
-          stderr,
-          "usage: db_benchmark [--seconds S] [--dir DIR] [--only open|multi|naive|group|overhead]\n"
-          "  runs every phase for S seconds (default 5) in DIR (default: a new\n"
-          "  directory under $TMPDIR or /tmp), prints figures and a JSON line\n");
+      std::fprintf(stderr,
+                   "usage: db_benchmark [--seconds S] [--rounds R] [--dir DIR]\n"
+                   "                    [--only open|multi|paced|naive|group|overhead]\n"
+                   "  runs every phase for S seconds (default 5) in DIR (default: a new\n"
+                   "  directory under $TMPDIR or /tmp), prints figures and a JSON line;\n"
+                   "  the multi-process phases alternate their mixes in R rounds (default 5);\n"
+                   "  --only paced runs the paced mix and its control alone\n");
       return 2;
     }
   }
@@ -895,7 +1246,7 @@ int run(int argc, char** argv) {
   }
   fs::create_directories(dir);
   const std::string self = fs::read_symlink("/proc/self/exe").string();
-  const int rc = bench_main(self, dir, seconds, only);
+  const int rc = bench_main(self, dir, seconds, rounds, only);
   std::error_code ec;
   fs::remove_all(dir, ec);
   return rc;

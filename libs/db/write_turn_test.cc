@@ -360,6 +360,44 @@ TEST_CASE(
   next.let_go();
 }
 
+// thread_cpu: CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+TEST_CASE("The next in line watches for a due hand-off awake only briefly, then sleeps",
+          "[db][turn]") {
+  const auto db = (scratch_dir("turn-watch") / "a.db").string();
+  WriteTurn holder, waiter;
+  // The holder writes one at a time (this process never wrote through this
+  // gate), so the next in line expects the turn at the end of its
+  // transaction; this transaction takes 300 ms.
+  open_with_turn(db, std::chrono::microseconds(13000), holder, waiter);
+  REQUIRE(holder.one_off());
+  std::atomic<bool> got{false};
+  std::atomic<long long> cpu_us{0};
+  std::thread t([&] {
+    const auto cpu0 = thread_cpu();
+    bool ok = false;
+    waiter.acquire(in(milliseconds(5000)), &ok);
+    cpu_us.store(
+        std::chrono::duration_cast<std::chrono::microseconds>(thread_cpu() - cpu0).count());
+    got.store(ok);
+    waiter.let_go();
+  });
+  while (holder.waiters() < 1) std::this_thread::yield();
+  std::this_thread::sleep_for(milliseconds(300));
+  holder.release();
+  t.join();
+  CHECK(got.load());
+  CAPTURE(cpu_us.load());
+  // Watching is bounded by kHandoffSpin (0.3 ms); polling for all of the
+  // 300 ms would cost about that much CPU.
+  CHECK(cpu_us.load() < 100000);
+}
+
 TEST_CASE("Slots are reused after their owners close", "[db][turn]") {
   const auto db = (scratch_dir("turn-slots") / "a.db").string();
   for (int i = 0; i < 200; ++i) {

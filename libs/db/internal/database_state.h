@@ -249,10 +249,17 @@ class DatabaseState {
 
   // attempt: one run of the transaction. Errors propagate to the ladder.
   void attempt(FunctionRef<void(Transaction&)> fn, bool write, const Deadline& deadline) {
-    TurnHold hold(turn_, write, deadline);
     Connection& c = *conn_;
-    c.set_deadline(deadline.at);
     const bool verified = opener_.key_verified();
+    if (write) {
+      // Prepared before the turn is taken: a new connection (a command-line
+      // process's) would otherwise compile them while every other writer
+      // waits for it.
+      c.cache().get(c.db(), "COMMIT", verified);
+      c.cache().get(c.db(), "BEGIN IMMEDIATE", verified);
+    }
+    TurnHold hold(turn_, write, deadline);
+    c.set_deadline(deadline.at);
     int rc = c.step_cached(write ? "BEGIN IMMEDIATE" : "BEGIN", verified);
     if (rc != SQLITE_OK) throw_error(c.db(), rc, write ? "BEGIN IMMEDIATE" : "BEGIN", {}, verified);
     try {
