@@ -76,7 +76,7 @@ TEST_CASE("is_plain_json_object nests as deep as 64 levels", "[gateway]") {
   deep += "1";
   for (int i = 0; i < 62; ++i) deep += "]";
   deep += "}";
-  CHECK(is_plain_json_object(deep));  // 63 levels
+  CHECK(is_plain_json_object(deep));                            // 63 levels
   CHECK_FALSE(is_plain_json_object("{\"b\":[" + deep + "]}"));  // 65
 }
 

@@ -144,9 +144,7 @@ inline std::string_view raw_body(const Request& req) {
 // request_body: the body text with the value the router parsed it into to
 // check it against the route's schema, so the records code does not parse
 // it again.
-inline Service::BodyText request_body(const Request& req) {
-  return {raw_body(req), &req.body};
-}
+inline Service::BodyText request_body(const Request& req) { return {raw_body(req), &req.body}; }
 
 // Records are answered with their stored body text as it is, spliced into
 // the serialised response, rather than parsed into a JSON value and

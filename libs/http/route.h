@@ -484,7 +484,7 @@ namespace internal {
 // by letter down its tree, and it finds the same field (the first one
 // received among equal names).
 inline const BeastRequest::fields_type::value_type* find_header(const BeastRequest& raw,
-                                                               std::string_view name) noexcept {
+                                                                std::string_view name) noexcept {
   for (const auto& f : raw) {
     const auto n = f.name_string();
     if (n.size() != name.size()) continue;

@@ -46,27 +46,28 @@ inline Wrapper request_id() {
 
 // timing: adds `Server-Timing: app;dur=<ms>` (time inside the wrapper).
 inline Wrapper timing() {
-  return {"timing", [](const Route&, Handler next) -> Handler {
-            return [next = std::move(next)](Request& req) {
-              const auto start = Clock::now();
-              Response r = next(req);
-              // "app;dur=" and the milliseconds with 3 decimals, rounded
-              // from whole nanoseconds: integer digits, no floating-point
-              // formatting and no locale on every request.
-              const auto ns =
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
-              const auto micros = static_cast<std::uint64_t>(ns < 0 ? 0 : ns + 500) / 1000;
-              char buf[48] = "app;dur=";
-              char* end = std::to_chars(buf + 8, buf + sizeof buf - 4, micros / 1000).ptr;
-              const auto frac = static_cast<unsigned>(micros % 1000);
-              end[0] = '.';
-              end[1] = static_cast<char>('0' + frac / 100);
-              end[2] = static_cast<char>('0' + frac / 10 % 10);
-              end[3] = static_cast<char>('0' + frac % 10);
-              r.header("Server-Timing", std::string(buf, end + 4));
-              return r;
-            };
-          }};
+  return {
+      "timing", [](const Route&, Handler next) -> Handler {
+        return [next = std::move(next)](Request& req) {
+          const auto start = Clock::now();
+          Response r = next(req);
+          // "app;dur=" and the milliseconds with 3 decimals, rounded
+          // from whole nanoseconds: integer digits, no floating-point
+          // formatting and no locale on every request.
+          const auto ns =
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count();
+          const auto micros = static_cast<std::uint64_t>(ns < 0 ? 0 : ns + 500) / 1000;
+          char buf[48] = "app;dur=";
+          char* end = std::to_chars(buf + 8, buf + sizeof buf - 4, micros / 1000).ptr;
+          const auto frac = static_cast<unsigned>(micros % 1000);
+          end[0] = '.';
+          end[1] = static_cast<char>('0' + frac / 100);
+          end[2] = static_cast<char>('0' + frac / 10 % 10);
+          end[3] = static_cast<char>('0' + frac % 10);
+          r.header("Server-Timing", std::string(buf, end + 4));
+          return r;
+        };
+      }};
 }
 
 // access_log: one info line per request through `logger` ("request" with

@@ -31,7 +31,7 @@ inline bool is_plain_json_object(std::string_view text) noexcept {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
   };
   const auto hex = [](char c) {
-    return (c >= '0' && c <= '9') ? c - '0'
+    return (c >= '0' && c <= '9')   ? c - '0'
            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                     : -1;
