@@ -41,23 +41,43 @@ std::int64_t count_rows(db::Store& s) {
   });
 }
 
-// Blocker: the first write holds the writer until released, so that the
-// writes submitted meanwhile queue up and form one batch.
-struct Blocker {
-  std::mutex mu;
-  bool open = false;
-  std::condition_variable cv;
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return open; });
+// HeldLeader: a write ('leader') that holds the writer from its start until
+// release(), so that the writes submitted meanwhile queue up behind it and
+// form batches. The destructor releases it too, so a failed check never
+// leaves the thread behind.
+class HeldLeader {
+ public:
+  explicit HeldLeader(db::Store& store)
+      : thread_([this, &store] {
+          store.write([this](db::Transaction& tx) {
+            tx.execute("INSERT INTO t(v) VALUES ('leader')");
+            inside_.count_down();
+            std::unique_lock<std::mutex> lock(mu_);
+            cv_.wait(lock, [this] { return open_; });
+          });
+        }) {
+    inside_.wait();
   }
+  HeldLeader(const HeldLeader&) = delete;
+  HeldLeader& operator=(const HeldLeader&) = delete;
+  ~HeldLeader() { release(); }
+
+  // release: lets the leader's write commit and waits for its thread.
   void release() {
     {
-      std::lock_guard<std::mutex> lock(mu);
-      open = true;
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
     }
-    cv.notify_all();
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
   }
+
+ private:
+  std::mutex mu_;
+  bool open_ = false;
+  std::condition_variable cv_;
+  std::latch inside_{1};
+  std::thread thread_;  // last: it starts once the members above exist
 };
 
 }  // namespace
@@ -67,16 +87,7 @@ TEST_CASE("Writes queued behind a running one commit as one batch, run by one ca
   const auto dir = scratch_dir("onebatch");
   auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 1});
   constexpr int kQueued = 15;
-  std::latch leader_inside(1);
-  Blocker blocker;
-  std::thread leader([&] {
-    store->write([&](db::Transaction& tx) {
-      tx.execute("INSERT INTO t(v) VALUES ('leader')");
-      leader_inside.count_down();
-      blocker.wait();
-    });
-  });
-  leader_inside.wait();
+  HeldLeader leader(*store);
   const std::uint64_t transactions_before = store->counters().transactions;
   std::mutex mu;
   std::set<std::thread::id> fn_threads;
@@ -95,8 +106,7 @@ TEST_CASE("Writes queued behind a running one commit as one batch, run by one ca
     });
   }
   REQUIRE(eventually([&] { return store->pending_writes() == kQueued; }));
-  blocker.release();
-  leader.join();
+  leader.release();
   for (auto& t : callers) t.join();
   CHECK(count_rows(*store) == kQueued + 1);
   const db::Counters c = store->counters();
@@ -114,16 +124,7 @@ TEST_CASE("Writes left queued after a full batch are led by one of them as soon 
   const auto dir = scratch_dir("handoff");
   auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 1, .max_batch = 4});
   constexpr int kQueued = 10;  // batches of 4, 4 and 2 after the leader's own
-  std::latch leader_inside(1);
-  Blocker blocker;
-  std::thread leader([&] {
-    store->write([&](db::Transaction& tx) {
-      tx.execute("INSERT INTO t(v) VALUES ('leader')");
-      leader_inside.count_down();
-      blocker.wait();
-    });
-  });
-  leader_inside.wait();
+  HeldLeader leader(*store);
   std::atomic<int> timed_out{0};
   std::vector<std::thread> callers;
   for (int i = 0; i < kQueued; ++i) {
@@ -141,8 +142,7 @@ TEST_CASE("Writes left queued after a full batch are led by one of them as soon 
     });
   }
   REQUIRE(eventually([&] { return store->pending_writes() == kQueued; }));
-  blocker.release();
-  leader.join();
+  leader.release();
   for (auto& t : callers) t.join();
   CHECK(timed_out.load() == 0);
   CHECK(count_rows(*store) == kQueued + 1);
@@ -192,16 +192,7 @@ TEST_CASE("In a batch, a failing caller gets its own error and only its work is 
   auto store = db::Store::open(options_for(dir / "a.db"), {.readers = 1});
   store->write([](db::Transaction& tx) { tx.execute("INSERT INTO t(v) VALUES ('taken')"); });
 
-  Blocker blocker;
-  std::latch leader_inside(1);
-  std::thread leader([&] {
-    store->write([&](db::Transaction& tx) {
-      tx.execute("INSERT INTO t(v) VALUES ('leader')");
-      leader_inside.count_down();
-      blocker.wait();
-    });
-  });
-  leader_inside.wait();
+  HeldLeader leader(*store);
 
   std::atomic<int> ok{0};
   std::atomic<int> own_exception{0};
@@ -247,8 +238,7 @@ TEST_CASE("In a batch, a failing caller gets its own error and only its work is 
     ok.fetch_add(1);
   });
   REQUIRE(eventually([&] { return store->pending_writes() == 5; }));  // all five queue
-  blocker.release();
-  leader.join();
+  leader.release();
   for (auto& t : callers) t.join();
 
   CHECK(ok.load() == 2);
