@@ -50,6 +50,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -119,6 +120,22 @@ class Database {
   template <class F>
   auto read(F&& fn, const CallOptions& call = {}) {
     return run<F>(std::forward<F>(fn), /*write=*/false, state_->deadline(call));
+  }
+
+  // prepare: compiles `sql` into this connection's statement cache, the one
+  // Transaction::execute and query use, so that a later write() that runs
+  // it does not compile it while it holds the write turn and every other
+  // writer of the file waits (a command-line process writes through a new
+  // connection, whose first use of a statement compiles it). Optional:
+  // execute prepares on first use anyway. The statement stays valid across
+  // schema changes (SQLite compiles it again when it must). Throws Error:
+  // what compiling `sql` throws (kSql for SQL that does not compile, as
+  // execute would), kInvalidArgument for empty SQL, or what reopening a
+  // dropped connection throws; a transient failure (another process holds
+  // a lock the schema read needs) is not thrown: the write compiles the
+  // statement under its retry ladder instead.
+  void prepare(std::string_view sql, const CallOptions& call = {}) {
+    state_->prepare(sql, state_->deadline(call));
   }
 
   // counters: a snapshot of this connection's counters. Thread-safe, also

@@ -655,3 +655,64 @@ TEST_CASE("auto_vacuum is applied when the file is created, before WAL", "[db][o
   { auto d = db::Database::open(o); }
   CHECK(raw.text("PRAGMA auto_vacuum") == c.pragma);
 }
+
+// cached_sql: whether the connection holds a prepared statement for `sql`.
+bool cached_sql(db::Database& d, const std::string& sql) {
+  for (sqlite3_stmt* s = sqlite3_next_stmt(d.native_handle(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt(d.native_handle(), s)) {
+    if (sqlite3_sql(s) == sql) return true;
+  }
+  return false;
+}
+
+TEST_CASE("prepare compiles a statement before the write that runs it, which uses it",
+          "[db][prepare]") {
+  const auto dir = scratch_dir("prepare");
+  auto d = db::Database::open(options_for(dir / "a.db"));
+  const std::string insert = "INSERT INTO t(v) VALUES (?)";
+  REQUIRE_FALSE(cached_sql(d, insert));
+  d.prepare(insert);
+  CHECK(cached_sql(d, insert));
+  const db::Counters before = d.counters();
+  CHECK(before.transactions == 0);  // compiling is not a transaction
+  // Another connection changes the schema: the prepared statement is
+  // compiled again when it runs.
+  {
+    RawDb raw(dir / "a.db", kRawPragma, false);
+    REQUIRE(raw.exec("ALTER TABLE t ADD COLUMN w TEXT") == SQLITE_OK);
+  }
+  d.write([&](db::Transaction& tx) { tx.execute(insert, "a"); });
+  CHECK(count_rows(d) == 1);
+  CHECK(d.counters().surfaced_errors == 0);
+
+  SECTION("SQL that does not compile throws kSql, counted as surfaced") {
+    CHECK_THROWS_MATCHES(d.prepare("INSERT INTO nope VALUES (1)"), db::Error,
+                         has_code(db::ErrorCode::kSql));
+    CHECK(d.counters().surfaced_errors == 1);
+  }
+  SECTION("prepare inside a transaction's fn is refused") {
+    CHECK_THROWS_MATCHES(d.write([&](db::Transaction&) { d.prepare(insert); }), db::Error,
+                         has_code(db::ErrorCode::kMisuse));
+    CHECK(count_rows(d) == 1);
+  }
+}
+
+TEST_CASE("turn_held_us counts the time each write held the write turn", "[db][counters]") {
+  const auto dir = scratch_dir("held");
+  const bool fair = GENERATE(true, false);
+  db::Options o = options_for(dir / (fair ? "fair.db" : "unfair.db"));
+  o.fair_write_turn = fair;
+  auto d = db::Database::open(std::move(o));
+  const std::uint64_t before = d.counters().turn_held_us;
+  d.write([](db::Transaction& tx) {
+    tx.execute("INSERT INTO t(v) VALUES ('a')");
+    std::this_thread::sleep_for(milliseconds(20));
+  });
+  const std::uint64_t held = d.counters().turn_held_us - before;
+  CAPTURE(fair, held);
+  if (fair) {
+    CHECK(held >= 20000);  // the turn was held across fn's 20 ms
+  } else {
+    CHECK(held == 0);  // no turn taken
+  }
+}

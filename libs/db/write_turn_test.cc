@@ -415,3 +415,22 @@ TEST_CASE("Slots are reused after their owners close", "[db][turn]") {
   }
   CHECK(usable == 62);  // the rest fall back to SQLite's locks alone
 }
+
+TEST_CASE("last_held is the time from the grant to the release of the last transaction",
+          "[db][turn]") {
+  const auto db = (scratch_dir("turn-held") / "a.db").string();
+  WriteTurn turn;
+  REQUIRE(turn.open(db, std::chrono::microseconds(13000)));
+  bool got = false;
+  turn.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  std::this_thread::sleep_for(milliseconds(20));
+  turn.release();  // parked: nobody waits
+  CHECK(turn.last_held() >= milliseconds(20));
+  // Taken back from parked: the new hold starts there, not at the first grant.
+  std::this_thread::sleep_for(milliseconds(30));
+  turn.acquire(in(milliseconds(1000)), &got);
+  REQUIRE(got);
+  turn.let_go();
+  CHECK(turn.last_held() < milliseconds(20));
+}

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "coordkit/db/counters.h"
@@ -87,6 +88,20 @@ class DatabaseState {
         },
         [this] { conn_.reset(); }, [this] { return diagnose_corruption(); });
     CountersCell::add(own ? counters_.own_transactions : counters_.transactions);
+  }
+
+  // prepare: see Database::prepare.
+  void prepare(std::string_view sql, const Deadline& deadline) {
+    refuse_in_call("prepare()");
+    ensure_connection(deadline);
+    CallDeadline bound(*this, deadline);
+    try {
+      conn_->cache().get(conn_->db(), sql, opener_.key_verified());
+    } catch (const Error& e) {
+      if (e.retry_class() != RetryClass::kPermanent) return;
+      counters_.surfaced(e.code());
+      throw;
+    }
   }
 
   Counters counters() const { return counters_.snapshot(); }

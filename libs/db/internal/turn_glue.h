@@ -90,16 +90,25 @@ class TurnHold {
 
   // release: parks the turn (the lease may keep it for a next transaction).
   void release() noexcept {
-    if (held_) glue_.turn().release();
+    if (!held_) return;
     held_ = false;
+    glue_.turn().release();
+    count_held();
   }
   // let_go: gives the turn up for real.
   void let_go() noexcept {
-    if (held_) glue_.turn().let_go();
+    if (!held_) return;
     held_ = false;
+    glue_.turn().let_go();
+    count_held();
   }
 
  private:
+  void count_held() noexcept {
+    CountersCell::add(glue_.counters().turn_held_us,
+                      static_cast<std::uint64_t>(glue_.turn().last_held().count()));
+  }
+
   TurnGlue& glue_;
   bool held_ = false;
 };

@@ -315,6 +315,7 @@ class WriteTurn {
       const bool keep = !(someone_queued(ticket_) && (lease_over() || one_off_due()));
       if (keep && g.parked.compare_exchange_strong(expected, 0)) {
         held_ = true;
+        held_since_ns_ = now_ns;
         *got = true;
         return std::chrono::microseconds(0);
       }
@@ -351,6 +352,7 @@ class WriteTurn {
     if (!held_) return;
     held_ = false;
     released_at_ns_ = monotonic_ns();
+    last_held_ns_ = released_at_ns_ - std::min(released_at_ns_, held_since_ns_);
     pace_.released(released_at_ns_);
     if (shared_->serving.load() != ticket_) {
       // The turn moved on without us (a waiter took this handle for dead):
@@ -381,6 +383,8 @@ class WriteTurn {
   void let_go() noexcept {
     if (held_) {
       held_ = false;
+      const std::uint64_t now = monotonic_ns();
+      last_held_ns_ = now - std::min(now, held_since_ns_);
       pass_on();
     } else if (parked_) {
       parked_ = false;
@@ -388,6 +392,12 @@ class WriteTurn {
       if (shared_->parked.compare_exchange_strong(expected, 0)) advance_from(ticket_);
       my().ticket.store(0);
     }
+  }
+
+  // last_held: how long the turn was held for the last transaction, from
+  // its grant (or its take-back from parked) to its release or let_go.
+  std::chrono::microseconds last_held() const noexcept {
+    return std::chrono::microseconds(last_held_ns_ / 1000);
   }
 
   // waiters: how many tickets are queued behind the current one (diagnostics).
@@ -588,7 +598,8 @@ class WriteTurn {
   }
 
   std::chrono::microseconds granted(bool* got, std::chrono::microseconds waited) noexcept {
-    shared_->lease_start_ns.store(monotonic_ns());
+    held_since_ns_ = monotonic_ns();
+    shared_->lease_start_ns.store(held_since_ns_);
     held_ = true;
     *got = true;
     return waited;
@@ -689,6 +700,8 @@ class WriteTurn {
   bool parked_ = false;
   bool back_to_back_ = false;
   std::uint64_t released_at_ns_ = 0;
+  std::uint64_t held_since_ns_ = 0;  // when the current hold began
+  std::uint64_t last_held_ns_ = 0;
   std::uint64_t one_off_lease_ns_ = 0;
   bool one_off_ = false;            // this handle's current ticket writes one at a time
   WritePace pace_;                  // this process's, as of this handle's open
