@@ -42,8 +42,7 @@
   X(turn_waits, "write-turn acquisitions that had to wait for another writer")                  \
   X(turn_wait_us, "total time waited for the write turn, microseconds")                         \
   X(turn_held_us,                                                                               \
-    "total time the write turn was held, from its grant to the end of each "                    \
-    "transaction, microseconds")                                                                \
+    "total time the write turn was held, from each grant to its release, microseconds")         \
   X(turn_timeouts, "write-turn waits that ran out at the call's deadline")                      \
   X(turn_skipped_no_slot, "writes that ran without the write turn: every gate slot was taken")  \
   X(turn_skipped_no_gate, "writes that ran without the write turn: the gate file did not open") \

@@ -688,7 +688,8 @@ TEST_CASE("prepare compiles a statement before the write that runs it, which use
   SECTION("SQL that does not compile throws kSql, counted as surfaced") {
     CHECK_THROWS_MATCHES(d.prepare("INSERT INTO nope VALUES (1)"), db::Error,
                          has_code(db::ErrorCode::kSql));
-    CHECK(d.counters().surfaced_errors == 1);
+    CHECK_THROWS_MATCHES(d.prepare(" "), db::Error, has_code(db::ErrorCode::kInvalidArgument));
+    CHECK(d.counters().surfaced_errors == 2);
   }
   SECTION("prepare inside a transaction's fn is refused") {
     CHECK_THROWS_MATCHES(d.write([&](db::Transaction&) { d.prepare(insert); }), db::Error,
