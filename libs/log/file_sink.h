@@ -339,13 +339,35 @@ class FileSink final : public Sink {
   }
 
   // append_locked: adds one formatted line, rotating first if it would not
-  // fit in the current file. Needs mutex_ (through `lock`).
+  // fit in the current file. Needs mutex_ (through `lock`). Whenever mutex_
+  // was let go, other threads may have added lines, so the sizes are looked
+  // at afresh.
   void append_locked(std::unique_lock<std::mutex>& lock, const char* data, std::size_t n) noexcept {
-    const std::uint64_t planned = known_bytes_ + unwritten_ + buffered_;
-    if (options_.max_bytes != 0 && planned != 0 && planned + n > options_.max_bytes) {
+    for (;;) {
+      const std::uint64_t planned = known_bytes_ + unwritten_ + buffered_;
+      const bool over = options_.max_bytes != 0 && planned != 0 && planned + n > options_.max_bytes;
+      if (!over && n <= options_.buffer_bytes) {
+        if (n > options_.buffer_bytes - buffered_ && background_ && !handed_off_ && spare_) {
+          handed_off_ = std::exchange(buffer_, std::move(spare_));
+          handed_off_bytes_ = std::exchange(buffered_, 0);
+          handed_off_lines_ = std::exchange(buffered_lines_, 0);
+          unwritten_ += handed_off_bytes_;
+          wake_.notify_one();
+        }
+        if (n <= options_.buffer_bytes - buffered_) {
+          std::memcpy(buffer_.get() + buffered_, data, n);
+          buffered_ += n;
+          ++buffered_lines_;
+          return;
+        }
+      }
+      // With the file to ourselves and everything before this line written
+      // (known_bytes_ is then the file as it is now, and nothing is
+      // buffered): rotate, write a line too long for the buffer, or wait for
+      // the disk when both buffers are full.
       const std::unique_lock io = lock_io(lock);
-      drain_locked(lock, true);  // known_bytes_ is now the file as it is
-      if (known_bytes_ != 0 && known_bytes_ + n > options_.max_bytes) {
+      drain_locked(lock, true);
+      if (options_.max_bytes != 0 && known_bytes_ != 0 && known_bytes_ + n > options_.max_bytes) {
         lock.unlock();
 #ifdef _WIN32
         rotate_locked();
@@ -363,32 +385,23 @@ class FileSink final : public Sink {
           wake_.notify_one();
         }
 #endif
+        continue;
       }
-    }
-    if (n > options_.buffer_bytes) {
-      const std::unique_lock io = lock_io(lock);
-      drain_locked(lock, true);
-      lock.unlock();
-      write_chunk_locked(data, n, 1);
-      const std::uint64_t bytes = file_bytes_;
-      lock.lock();
-      known_bytes_ = bytes;
+      if (n > options_.buffer_bytes) {
+        unwritten_ += n;  // counted by lines that others add meanwhile
+        lock.unlock();
+        write_chunk_locked(data, n, 1);
+        const std::uint64_t bytes = file_bytes_;
+        lock.lock();
+        unwritten_ -= n;
+        known_bytes_ = bytes;
+        return;
+      }
+      std::memcpy(buffer_.get(), data, n);  // drained: the buffer is empty
+      buffered_ = n;
+      buffered_lines_ = 1;
       return;
     }
-    if (n > options_.buffer_bytes - buffered_) {
-      if (background_ && !handed_off_ && spare_) {
-        handed_off_ = std::exchange(buffer_, std::move(spare_));
-        handed_off_bytes_ = std::exchange(buffered_, 0);
-        handed_off_lines_ = std::exchange(buffered_lines_, 0);
-        unwritten_ += handed_off_bytes_;
-        wake_.notify_one();
-      } else {
-        write_out(lock, true);  // both buffers full: wait for the disk
-      }
-    }
-    std::memcpy(buffer_.get() + buffered_, data, n);
-    buffered_ += n;
-    ++buffered_lines_;
   }
 
   // write_chunk_locked: writes whole lines to the file, reopening it first

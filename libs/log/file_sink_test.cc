@@ -377,7 +377,7 @@ TEST_CASE("4 threads rotating through small buffers: every line kept, in order",
   const std::string path = ck::internal::test_tmpdir("handoff") + "/app.log";
   constexpr int kThreads = 4;
   constexpr int kLines = 5000;
-  constexpr std::uint64_t kMaxBytes = 32 * 1024;
+  constexpr std::uint64_t kMaxBytes = std::uint64_t{32} * 1024;
   constexpr int kMaxFiles = 200;
   {
     ck::FileSinkOptions o;
