@@ -31,6 +31,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/url/parse.hpp>
@@ -586,10 +587,44 @@ inline std::string_view Request::header(std::string_view name) const {
   return {f->value().data(), f->value().size()};
 }
 
-// Response: what a handler returns. Build with json(), text() or empty();
-// add headers with header(). The router checks it against the route's
-// declared statuses and schema (when response validation is on), then
-// serializes a JSON value into `body`.
+// PreparedJson: a JSON body serialized once, for a handler whose answer is
+// fixed (a health check, a constant document): Response::prepared_json()
+// copies its text instead of building, checking and serializing a Json on
+// every request. The response check still validates it against the
+// route's schema, once per schema it is checked against (it cannot change
+// in between). Immutable; share it between threads freely. Throws
+// bad_alloc.
+//
+//   static const auto kOk = std::make_shared<const PreparedJson>(Json{{"ok", true}});
+//   route.handle([](Request&) { return Response::prepared_json(200, kOk); });
+class PreparedJson {
+ public:
+  explicit PreparedJson(Json value) : value_(std::move(value)) {
+    internal::dump_compact(value_, text_);
+  }
+  PreparedJson(const PreparedJson&) = delete;
+  PreparedJson& operator=(const PreparedJson&) = delete;
+
+  const Json& value() const noexcept { return value_; }
+  // text: the compact serialization, as Response::serialize() writes it.
+  const std::string& text() const noexcept { return text_; }
+
+  // passed / remember_passed: for the response check alone: whether the
+  // value already passed `schema` (by address: a route's schemas do not
+  // move once registered).
+  bool passed(const void* schema) const noexcept { return passed_.load() == schema; }
+  void remember_passed(const void* schema) const noexcept { passed_.store(schema); }
+
+ private:
+  Json value_;
+  std::string text_;
+  mutable std::atomic<const void*> passed_{nullptr};
+};
+
+// Response: what a handler returns. Build with json(), prepared_json(),
+// text() or empty(); add headers with header(). The router checks it
+// against the route's declared statuses and schema (when response
+// validation is on), then serializes a JSON value into `body`.
 struct Response {
   unsigned status = 200;
   std::string content_type;
@@ -597,12 +632,24 @@ struct Response {
   std::optional<Json> value;  // the JSON a json() response was built from
   std::vector<std::pair<std::string, std::string>> headers;
   bool is_error = false;  // a uniform error body made by the library
+  // prepared: the PreparedJson a prepared_json() response carries (`body`
+  // is already its text).
+  std::shared_ptr<const PreparedJson> prepared;
 
   static Response json(unsigned status, Json v) {
     Response r;
     r.status = status;
     r.content_type = "application/json";
     r.value = std::move(v);
+    return r;
+  }
+  // prepared_json: `json` (not null) as the body, its text copied.
+  static Response prepared_json(unsigned status, std::shared_ptr<const PreparedJson> json) {
+    Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = json->text();
+    r.prepared = std::move(json);
     return r;
   }
   static Response text(unsigned status, std::string content_type, std::string text) {

@@ -626,23 +626,30 @@ class Router {
     const ResponseSpec* spec = route.find_response(out.status);
     if (spec == nullptr)
       throw violation("status " + std::to_string(out.status) + " is not declared");
+    const Json* value = out.value ? &*out.value : nullptr;
+    if (value == nullptr && out.prepared) value = &out.prepared->value();
+    // check: `value` against `schema`; a PreparedJson that passed it once
+    // is not checked again.
+    auto check = [&](const Schema& schema, const char* where) {
+      if (out.prepared && out.prepared->passed(&schema)) return;
+      if (auto v = schema.validate(*value)) throw violation(where + v->pointer + "': " + v->rule);
+      if (out.prepared) out.prepared->remember_passed(&schema);
+    };
     if (spec->is_error) {
-      if (!out.value) throw violation("an error status without the uniform error body");
-      if (auto v = error_validator().validate(*out.value))
-        throw violation("error body at '" + v->pointer + "': " + v->rule);
+      if (value == nullptr) throw violation("an error status without the uniform error body");
+      check(error_validator(), "error body at '");
       return;
     }
     if (spec->content_type.empty()) {
-      if (out.value || !out.body.empty()) throw violation("a body on a status declared empty");
+      if (value != nullptr || !out.body.empty())
+        throw violation("a body on a status declared empty");
       return;
     }
     if (out.content_type != spec->content_type)
       throw violation("content type '" + out.content_type + "'");
     if (spec->schema) {
-      if (!out.value) throw violation("not a JSON value");
-      if (auto v = spec->schema->validate(*out.value)) {
-        throw violation("at '" + v->pointer + "': " + v->rule);
-      }
+      if (value == nullptr) throw violation("not a JSON value");
+      check(*spec->schema, "at '");
     }
   }
 

@@ -4,6 +4,7 @@
 #include <catch2/generators/catch_generators.hpp>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <regex>
 #include <stdexcept>
 #include <string>
@@ -202,6 +203,48 @@ TEST_CASE("Router turns handler failures into 500 with a request id", "[http][ro
   CHECK(b["error"]["request_id"].get<std::string>().size() == 16);
   CHECK(b["error"]["code"] ==
         (std::string(path).rfind("/throws", 0) == 0 ? "internal" : "response_invalid"));
+}
+
+TEST_CASE("Router checks a PreparedJson body like any other, and sends its text",
+          "[http][router]") {
+  http::Router router;
+  router.tag("t", "tests");
+  router.use(router.map_errors());
+  const auto schema =
+      http::Schema::object({{"ok", http::Schema::boolean()}}, {"ok"}).additional_properties(false);
+  const auto good = std::make_shared<const http::PreparedJson>(Json{{"ok", true}});
+  const auto bad = std::make_shared<const http::PreparedJson>(Json{{"ok", true}, {"extra", 1}});
+  auto route = [&](const char* path, const char* id, http::Handler h) {
+    router.add(http::Route(http::Method::kGet, path)
+                   .summary(id)
+                   .operation_id(id)
+                   .tag("t")
+                   .response(200, "ok", schema)
+                   .error(404, "none")
+                   .handle(std::move(h)));
+  };
+  route("/good", "good", [&](http::Request&) { return http::Response::prepared_json(200, good); });
+  route("/bad", "bad", [&](http::Request&) { return http::Response::prepared_json(200, bad); });
+  // The same body that passed /good's 200 breaks an error status's schema.
+  route("/good-as-error", "goodAsError",
+        [&](http::Request&) { return http::Response::prepared_json(404, good); });
+  CHECK(good->text() == good->value().dump());
+  // Twice each: what passed once passes again, what failed fails again.
+  for (int i = 0; i < 2; ++i) {
+    auto ok_req = make("GET", "/good");
+    auto ok = router.handle(ok_req, {});
+    CHECK(ok.result_int() == 200);
+    CHECK(ok.body() == R"({"ok":true})");
+    CHECK(ok[boost::beast::http::field::content_type] == "application/json");
+    for (const char* path : {"/bad", "/good-as-error"}) {
+      CAPTURE(path, i);
+      auto req = make("GET", path);
+      auto r = router.handle(req, {});
+      CHECK(r.result_int() == 500);
+      CHECK(Json::parse(r.body())["error"]["code"] == "response_invalid");
+    }
+  }
+  CHECK(router.response_violations() == 4);
 }
 
 TEST_CASE("Router maps another library's error through the ErrorMap", "[http][router]") {

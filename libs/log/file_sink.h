@@ -10,7 +10,9 @@
 //
 // Lines are buffered (64 KiB by default) and written with one write() per
 // buffer. They reach the file:
-//   - when the buffer is full;
+//   - when the buffer is full: the background thread (below) writes it while lines
+//     go on into a second buffer, so the logging thread does not wait for
+//     the disk (it writes itself only when both buffers are full);
 //   - at once for a record at flush_level or above (Level::kError by default),
 //     together with everything before it;
 //   - within flush_interval (1 s by default) from a background thread, so a
@@ -20,6 +22,12 @@
 // buffer_bytes = 0 writes each line at once: one write() and one stat() (the
 // removed-file check) per line, several times slower, but a crash then loses
 // nothing.
+//
+// Rotation never renames onto an existing file: the oldest file is unlinked
+// while held open, and its descriptor is closed by the background thread
+// (freeing a file of megabytes takes milliseconds, which a logging thread
+// should not wait for; renaming onto an existing file would also make ext4
+// start writing the renamed file out at once).
 //
 // Windows: the same, on CreateFileW (FILE_APPEND_DATA, sharing read, write
 // and delete, not inheritable), WriteFile and MoveFileExW; a removed or
@@ -194,6 +202,7 @@ class FileSink final : public Sink {
     }
     if (options_.buffer_bytes > 0) {
       buffer_ = std::make_unique_for_overwrite<char[]>(options_.buffer_bytes);
+      spare_ = std::make_unique_for_overwrite<char[]>(options_.buffer_bytes);
     }
 #ifdef _WIN32
     bool utf8 = internal::win_utf16(options_.path, wide_path_);
@@ -209,11 +218,10 @@ class FileSink final : public Sink {
     if (const int error = open_locked(); error != 0) {
       throw Error(ErrorCode::kOpenFailed, "cannot open log file " + to_ascii(options_.path), error);
     }
+    known_bytes_ = file_bytes_;
     try {
       internal::ExitFlushList::instance().add(this);
-      if (options_.buffer_bytes > 0 && options_.flush_interval.count() > 0) {
-        flusher_ = std::thread([this] { run_flusher(); });
-      }
+      if (background_) flusher_ = std::thread([this] { run_flusher(); });
     } catch (...) {
       internal::ExitFlushList::instance().remove(this);
       throw;
@@ -229,8 +237,13 @@ class FileSink final : public Sink {
     }
     wake_.notify_all();
     if (flusher_.joinable()) flusher_.join();
-    const std::lock_guard lock(mutex_);
-    flush_locked();
+    std::unique_lock lock(mutex_);
+    write_out(lock, true);
+#ifndef _WIN32
+    retired_.reset();
+#endif
+    lock.unlock();
+    const std::lock_guard io(io_mutex_);
     close_locked();
   }
 
@@ -242,14 +255,14 @@ class FileSink final : public Sink {
       count_failed_write(1, ENOMEM);
       return;
     }
-    const std::lock_guard lock(mutex_);
-    append_locked(line.data(), line.size());
-    if (record.level >= options_.flush_level) flush_locked();
+    std::unique_lock lock(mutex_);
+    append_locked(lock, line.data(), line.size());
+    if (record.level >= options_.flush_level) write_out(lock, true);
   }
 
   void flush() noexcept override {
-    const std::lock_guard lock(mutex_);
-    flush_locked();
+    std::unique_lock lock(mutex_);
+    write_out(lock, true);
   }
 
   // reopen: writes what is buffered, then closes and reopens `path` (for a
@@ -257,43 +270,142 @@ class FileSink final : public Sink {
   // Not needed after removal or replacement: writes detect that themselves.
   // An open failure is counted at the next write.
   void reopen() noexcept {
-    const std::lock_guard lock(mutex_);
-    flush_locked();
+    std::unique_lock lock(mutex_);
+    const std::unique_lock io = lock_io(lock);
+    drain_locked(lock, true);
+    lock.unlock();
     close_locked();
     open_locked();
+    const std::uint64_t bytes = file_bytes_;
+    lock.lock();
+    known_bytes_ = bytes;
   }
 
   // path: the live log file.
   const std::string& path() const noexcept { return options_.path; }
 
  private:
-  // append_locked: adds one formatted line, rotating first if it would not
-  // fit in the current file.
-  void append_locked(const char* data, std::size_t n) noexcept {
-    if (options_.max_bytes != 0 && file_bytes_ + buffered_ != 0 &&
-        file_bytes_ + buffered_ + n > options_.max_bytes) {
-      flush_locked();  // refreshes file_bytes_ from the file as it is now
-      if (file_bytes_ != 0 && file_bytes_ + n > options_.max_bytes) rotate_locked();
-    }
-    if (n > options_.buffer_bytes - buffered_) flush_locked();
-    if (n > options_.buffer_bytes) {
-      write_chunk_locked(data, n, 1);
-      return;
-    }
-    std::memcpy(buffer_.get() + buffered_, data, n);
-    buffered_ += n;
-    ++buffered_lines_;
+  // Two locks: mutex_ guards the buffers and is held only to copy a line in
+  // or to swap buffers; io_mutex_ guards the file and is held across
+  // write(), stat() and rotation. A thread that needs both takes io_mutex_
+  // first (lock_io). Buffers are written in the order they were filled, by
+  // whoever holds io_mutex_, so lines are never reordered.
+
+  // lock_io: takes io_mutex_ for a caller that holds mutex_ through `lock`
+  // (released meanwhile, held again on return).
+  std::unique_lock<std::mutex> lock_io(std::unique_lock<std::mutex>& lock) noexcept {
+    lock.unlock();
+    std::unique_lock io(io_mutex_);
+    lock.lock();
+    return io;
   }
 
-  void flush_locked() noexcept {
-    if (buffered_ == 0) return;
-    write_chunk_locked(buffer_.get(), buffered_, buffered_lines_);
-    buffered_ = 0;
-    buffered_lines_ = 0;
+  // write_out: writes the buffer handed to the background thread and, if
+  // `everything`, the one being filled. Needs mutex_ (through `lock`).
+  void write_out(std::unique_lock<std::mutex>& lock, bool everything) noexcept {
+    const std::unique_lock io = lock_io(lock);
+    drain_locked(lock, everything);
+  }
+
+  // drain_locked: write_out with both locks held; mutex_ is released during
+  // each write(). Returns with nothing handed off and, if `everything`,
+  // nothing buffered (lines that arrive meanwhile are written too).
+  void drain_locked(std::unique_lock<std::mutex>& lock, bool everything) noexcept {
+    for (;;) {
+      std::unique_ptr<char[]> chunk;
+      std::size_t bytes = 0;
+      std::uint64_t lines = 0;
+      if (handed_off_) {
+        chunk = std::move(handed_off_);
+        bytes = handed_off_bytes_;
+        lines = handed_off_lines_;
+      } else if (everything && buffered_ > 0) {
+        // With io_mutex_ held and nothing handed off, spare_ is free.
+        chunk = std::exchange(buffer_, std::move(spare_));
+        bytes = std::exchange(buffered_, 0);
+        lines = std::exchange(buffered_lines_, 0);
+        unwritten_ += bytes;
+      } else {
+        return;
+      }
+      lock.unlock();
+      write_chunk_locked(chunk.get(), bytes, lines);
+      const std::uint64_t file_bytes = file_bytes_;
+      lock.lock();
+      spare_ = std::move(chunk);
+      unwritten_ -= bytes;
+      known_bytes_ = file_bytes;
+    }
+  }
+
+  // append_locked: adds one formatted line, rotating first if it would not
+  // fit in the current file. Needs mutex_ (through `lock`). Whenever mutex_
+  // was let go, other threads may have added lines, so the sizes are looked
+  // at afresh.
+  void append_locked(std::unique_lock<std::mutex>& lock, const char* data, std::size_t n) noexcept {
+    for (;;) {
+      const std::uint64_t planned = known_bytes_ + unwritten_ + buffered_;
+      const bool over = options_.max_bytes != 0 && planned != 0 && planned + n > options_.max_bytes;
+      if (!over && n <= options_.buffer_bytes) {
+        if (n > options_.buffer_bytes - buffered_ && background_ && !handed_off_ && spare_) {
+          handed_off_ = std::exchange(buffer_, std::move(spare_));
+          handed_off_bytes_ = std::exchange(buffered_, 0);
+          handed_off_lines_ = std::exchange(buffered_lines_, 0);
+          unwritten_ += handed_off_bytes_;
+          wake_.notify_one();
+        }
+        if (n <= options_.buffer_bytes - buffered_) {
+          std::memcpy(buffer_.get() + buffered_, data, n);
+          buffered_ += n;
+          ++buffered_lines_;
+          return;
+        }
+      }
+      // With the file to ourselves and everything before this line written
+      // (known_bytes_ is then the file as it is now, and nothing is
+      // buffered): rotate, write a line too long for the buffer, or wait for
+      // the disk when both buffers are full.
+      const std::unique_lock io = lock_io(lock);
+      drain_locked(lock, true);
+      if (options_.max_bytes != 0 && known_bytes_ != 0 && known_bytes_ + n > options_.max_bytes) {
+        lock.unlock();
+#ifdef _WIN32
+        rotate_locked();
+#else
+        coordkit::UniqueFd oldest = rotate_locked();
+#endif
+        const std::uint64_t bytes = file_bytes_;
+        lock.lock();
+        known_bytes_ = bytes;
+#ifndef _WIN32
+        if (background_) {
+          // A descriptor still waiting is closed here; rotations are
+          // rarely that close together.
+          std::swap(retired_, oldest);
+          wake_.notify_one();
+        }
+#endif
+        continue;
+      }
+      if (n > options_.buffer_bytes) {
+        unwritten_ += n;  // counted by lines that others add meanwhile
+        lock.unlock();
+        write_chunk_locked(data, n, 1);
+        const std::uint64_t bytes = file_bytes_;
+        lock.lock();
+        unwritten_ -= n;
+        known_bytes_ = bytes;
+        return;
+      }
+      std::memcpy(buffer_.get(), data, n);  // drained: the buffer is empty
+      buffered_ = n;
+      buffered_lines_ = 1;
+      return;
+    }
   }
 
   // write_chunk_locked: writes whole lines to the file, reopening it first
-  // if it went away; counts the outcome.
+  // if it went away; counts the outcome. Needs io_mutex_.
   void write_chunk_locked(const char* data, std::size_t n, std::uint64_t lines) noexcept {
     int error = ensure_open_locked();
     if (error == 0 && partial_line_) {
@@ -463,29 +575,59 @@ class FileSink final : public Sink {
     return internal::write_all(fd_.get(), data, n, written);
   }
 
-  // rotate_locked: path.(N-2) -> path.(N-1), ..., path -> path.1, then a new
+  // rotate_locked: the oldest file unlinked, then path.(N-2) -> path.(N-1),
+  // ..., path -> path.1, each onto a name that is free by then, then a new
   // path. Rename failures leave files where they are (the live file then
-  // keeps growing) rather than losing lines.
-  void rotate_locked() noexcept {
-    close_locked();
+  // keeps growing) rather than losing lines. Returns the unlinked file, held
+  // open (or nothing): closing it frees its pages, which is the slow part.
+  coordkit::UniqueFd rotate_locked() noexcept {
+    coordkit::UniqueFd oldest;
     if (rotated_paths_.empty()) {
       ::unlink(options_.path.c_str());
+      oldest = std::move(fd_);
     } else {
+      close_locked();
+      const std::string& last = rotated_paths_.back();
+      oldest.reset(::open(last.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+      ::unlink(last.c_str());
       for (std::size_t i = rotated_paths_.size() - 1; i > 0; --i) {
         ::rename(rotated_paths_[i - 1].c_str(), rotated_paths_[i].c_str());
       }
       ::rename(options_.path.c_str(), rotated_paths_[0].c_str());
     }
     open_locked();  // a failure is counted by the next write
+    return oldest;
   }
 
 #endif
 
+  // run_flusher: the background thread. Writes a buffer handed off as soon
+  // as it is, everything buffered every flush_interval, and closes a file
+  // that rotation unlinked; none of it under mutex_.
   void run_flusher() noexcept {
+    using Steady = std::chrono::steady_clock;
     std::unique_lock lock(mutex_);
+    Steady::time_point next = Steady::now() + options_.flush_interval;
     while (!stop_) {
-      wake_.wait_for(lock, options_.flush_interval);
-      if (!stop_) flush_locked();
+      const Steady::time_point now = Steady::now();
+      const bool due = now >= next;
+#ifdef _WIN32
+      const bool retired = false;
+#else
+      const bool retired = static_cast<bool>(retired_);
+#endif
+      if (!due && !handed_off_ && !retired) {
+        wake_.wait_until(lock, next);
+        continue;
+      }
+      if (due) next = now + options_.flush_interval;
+      write_out(lock, due);
+#ifndef _WIN32
+      coordkit::UniqueFd oldest = std::move(retired_);
+      lock.unlock();
+      oldest.reset();
+      lock.lock();
+#endif
     }
   }
 
@@ -497,7 +639,10 @@ class FileSink final : public Sink {
   std::vector<std::wstring> wide_rotated_;  // rotated_paths_ as UTF-16
 #endif
 
-  std::mutex mutex_;  // guards everything below
+  // Whether a background thread runs (buffering and a flush_interval).
+  const bool background_ = options_.buffer_bytes > 0 && options_.flush_interval.count() > 0;
+
+  std::mutex io_mutex_;  // guards the file: everything up to partial_line_
 #ifdef _WIN32
   HANDLE file_ = INVALID_HANDLE_VALUE;
   internal::WinFileKey key_;   // of the file file_ has open
@@ -508,9 +653,20 @@ class FileSink final : public Sink {
 #endif
   std::uint64_t file_bytes_ = 0;  // size of the live file as last known
   bool partial_line_ = false;     // the file ends in a fragment of a failed write
-  std::unique_ptr<char[]> buffer_;
-  std::size_t buffered_ = 0;
-  std::uint64_t buffered_lines_ = 0;
+
+  std::mutex mutex_;                    // guards everything below
+  std::unique_ptr<char[]> buffer_;      // being filled
+  std::size_t buffered_ = 0;            // bytes in buffer_
+  std::uint64_t buffered_lines_ = 0;    // lines in buffer_
+  std::unique_ptr<char[]> handed_off_;  // full, for the background thread to write
+  std::size_t handed_off_bytes_ = 0;
+  std::uint64_t handed_off_lines_ = 0;
+  std::unique_ptr<char[]> spare_;  // free (null while handed off or being written)
+  std::uint64_t unwritten_ = 0;    // bytes handed off or being written
+  std::uint64_t known_bytes_ = 0;  // file_bytes_ as of the last write
+#ifndef _WIN32
+  coordkit::UniqueFd retired_;  // unlinked by rotation, for the background thread to close
+#endif
   bool stop_ = false;
   std::condition_variable wake_;
   std::thread flusher_;

@@ -1,6 +1,7 @@
 #include "coordkit/log/file_sink.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "coordkit/base/unique_fd.h"
 #include "coordkit/log/internal/test_process.h"
 #include "coordkit/log/log.h"
 
@@ -367,6 +369,81 @@ TEST_CASE("8 threads x 10000 lines: every line intact, none interleaved", "[log]
     next[t] = seq + 1;
     REQUIRE(line.size() == line.find(" seq=") + 5 + std::to_string(seq).size());
   }
+}
+
+TEST_CASE("4 threads rotating through small buffers: every line kept, in order", "[log]") {
+  // Small buffers and files make the background thread write handed-off
+  // buffers while lines go on into the other one, and rotate often.
+  const std::string path = ck::internal::test_tmpdir("handoff") + "/app.log";
+  constexpr int kThreads = 4;
+  constexpr int kLines = 5000;
+  constexpr std::uint64_t kMaxBytes = std::uint64_t{32} * 1024;
+  constexpr int kMaxFiles = 200;
+  {
+    ck::FileSinkOptions o;
+    o.path = path;
+    o.max_bytes = kMaxBytes;
+    o.max_files = kMaxFiles;
+    o.buffer_bytes = 4096;
+    o.flush_interval = std::chrono::milliseconds(5);
+    FileLog f(std::move(o));
+    std::vector<std::thread> threads;
+    threads.reserve(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&f, t] {
+        for (int i = 0; i < kLines; ++i) f.log.info("handoff", {{"t", t}, {"seq", i}});
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(f.sink->stats().failed_writes == 0);
+  }
+  CHECK_FALSE(exists(path + "." + std::to_string(kMaxFiles - 1)));
+  std::vector<long> next(kThreads, 0);
+  std::size_t total = 0;
+  for (int k = kMaxFiles - 2; k >= 0; --k) {
+    const std::string file = k == 0 ? path : path + "." + std::to_string(k);
+    if (!exists(file)) continue;
+    const std::string text = read_file(file);
+    CHECK(text.size() <= kMaxBytes);
+    REQUIRE(text.back() == '\n');
+    for (const std::string& line : split_lines(text)) {
+      const auto t_at = line.find(" t=");
+      REQUIRE(t_at != std::string::npos);
+      const int t = std::stoi(line.substr(t_at + 3));
+      REQUIRE(t >= 0);
+      REQUIRE(t < kThreads);
+      REQUIRE(seq_of(line) == next[t]);
+      ++next[t];
+      ++total;
+    }
+  }
+  CHECK(total == std::size_t{kThreads} * kLines);
+}
+
+TEST_CASE("rotation while a reader holds the oldest file: its name goes, newer files move up",
+          "[log]") {
+  // A reader holding the oldest file sees it unlinked (no name left), and
+  // the names that remain are the newer files.
+  const std::string path = ck::internal::test_tmpdir("retire") + "/app.log";
+  const auto flush_interval = GENERATE(0, 1000);
+  ck::FileSinkOptions o = quiet_options(path);
+  o.max_bytes = 100;
+  o.max_files = 2;
+  o.flush_interval = std::chrono::milliseconds(flush_interval);
+  FileLog f(std::move(o));
+  f.log.info(std::string(80, 'a'), {{"seq", 0}});
+  f.log.info(std::string(80, 'b'), {{"seq", 1}});
+  f.sink->flush();
+  REQUIRE(seq_of(read_file(path + ".1")) == 0);
+  const coordkit::UniqueFd held(::open((path + ".1").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(held);
+  f.log.info(std::string(80, 'c'), {{"seq", 2}});
+  f.sink->flush();
+  struct stat st {};
+  REQUIRE(::fstat(held.get(), &st) == 0);
+  CHECK(st.st_nlink == 0);
+  CHECK(seq_of(read_file(path + ".1")) == 1);
+  CHECK(seq_of(read_file(path)) == 2);
 }
 
 TEST_CASE("a full disk is counted, never thrown", "[log]") {
