@@ -32,9 +32,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,6 +47,7 @@
 #include "coordkit/db/db.h"
 #include "coordkit/gateway/config.h"
 #include "coordkit/gateway/internal/json_object.h"
+#include "coordkit/gateway/internal/record_cache.h"
 #include "coordkit/gateway/metrics.h"
 #include "coordkit/gateway/service.h"
 #include "coordkit/http/http.h"
@@ -72,6 +75,9 @@ struct Context {
   // splice_bodies: set by use_wrappers(), whose splice_bodies() wrapper
   // puts record bodies into responses as text (see record_response).
   bool splice_bodies = false;
+  // record_cache: made by use_wrappers(): the record get's earlier answers
+  // (internal/record_cache.h, record_reads()).
+  std::shared_ptr<internal::RecordCache> record_cache;
   log::Logger log{};  // the gateway's log (admin actions)
 };
 
@@ -158,6 +164,11 @@ inline Service::BodyText request_body(const Request& req) { return {raw_body(req
 // the rest; neither builds a value). Anything else takes the slow path
 // (records::to_json), which answers as before.
 inline constexpr std::string_view kSpliceHeader = "X-Coordkit-Spliced-Body";
+// kRowHeader: beside kSpliceHeader on a record read back from the database:
+// "<version> <created_at_ms> <updated_at_ms>", the rest of the row the
+// answer was made from, for the record cache (record_reads()), which takes
+// it out with the body text.
+inline constexpr std::string_view kRowHeader = "X-Coordkit-Record-Row";
 // kSplicedPrefix: how the serialised value starts; "body" sorts first among
 // the record's keys (Json objects keep their keys in order).
 inline constexpr std::string_view kSplicedPrefix = R"({"body":{})";
@@ -196,18 +207,33 @@ inline Response record_response(unsigned status, records::Record&& r, bool splic
   Response out = Response::json(status, std::move(v));
   out.headers.reserve(4);
   out.header("ETag", std::move(tag));
+  if (source == BodySource::kStored) {
+    out.header(std::string(kRowHeader), std::to_string(r.version) + ' ' +
+                                            std::to_string(r.created_at_ms) + ' ' +
+                                            std::to_string(r.updated_at_ms));
+  }
   out.header(std::string(kSpliceHeader), std::move(r.body));
   return out;
 }
 
+// take_header: the value of `r`'s header `name`, taken out of `r`; nullopt
+// when it has none.
+inline std::optional<std::string> take_header(Response& r, std::string_view name) {
+  auto it = std::find_if(r.headers.begin(), r.headers.end(),
+                         [name](const auto& h) { return h.first == name; });
+  if (it == r.headers.end()) return std::nullopt;
+  std::string v = std::move(it->second);
+  r.headers.erase(it);
+  return v;
+}
+
 // splice_body: `r` (serialised) with the body text under kSpliceHeader put
 // in the place of its empty "body" object; `r` as it was without one.
-inline void splice_body(Response& r) {
-  auto it = std::find_if(r.headers.begin(), r.headers.end(),
-                         [](const auto& h) { return h.first == kSpliceHeader; });
-  if (it == r.headers.end()) return;
-  const std::string text = std::move(it->second);
-  r.headers.erase(it);
+// Returns the body text spliced in (empty without one).
+inline std::string splice_body(Response& r) {
+  std::optional<std::string> taken = take_header(r, kSpliceHeader);
+  if (!taken) return {};
+  std::string text = std::move(*taken);
   r.serialize();
   if (r.body.starts_with(kSplicedPrefix)) {
     constexpr std::string_view kKey = R"({"body":)";
@@ -220,6 +246,30 @@ inline void splice_body(Response& r) {
     v["body"] = Json::parse(text);
     r.body = v.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
+  return text;
+}
+
+// parse_row: kRowHeader's three numbers into `r`; false when malformed.
+inline bool parse_row(std::string_view text, records::Record& r) {
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  for (std::int64_t* field : {&r.version, &r.created_at_ms, &r.updated_at_ms}) {
+    if (field != &r.version) {
+      if (p == end || *p != ' ') return false;
+      ++p;
+    }
+    const auto [next, ec] = std::from_chars(p, end, *field);
+    if (ec != std::errc()) return false;
+    p = next;
+  }
+  return p == end;
+}
+
+// read_deadline: how long a record get waits for the database: the
+// request's deadline, and inline (on an I/O thread) at most kInlineReadWait.
+inline Deadline read_deadline(const Context& ctx, const Request& req) {
+  return ctx.inline_reads ? std::min(req.deadline, http::Clock::now() + kInlineReadWait)
+                          : req.deadline;
 }
 
 // string_param: a declared string parameter's value, without a copy.
@@ -367,11 +417,8 @@ inline void add_routes(http::Router& router, const Context& ctx) {
     common_errors(r).handle([c](Request& req) {
       // Inline (on an I/O thread), the read's waits (a free reader
       // connection, a busy database) end at kInlineReadWait: past it, 503.
-      const Deadline deadline = c->inline_reads
-                                    ? std::min(req.deadline, http::Clock::now() + kInlineReadWait)
-                                    : req.deadline;
-      records::Record rec =
-          c->service->get(string_param(req, "collection"), string_param(req, "id"), deadline);
+      records::Record rec = c->service->get(string_param(req, "collection"),
+                                            string_param(req, "id"), read_deadline(*c, req));
       if (req.has_param("If-None-Match")) {
         std::string tag = records::etag(rec.version);
         if (string_param(req, "If-None-Match") == tag) {
@@ -717,14 +764,67 @@ inline http::Wrapper metrics_wrapper(Metrics& metrics) {
           }};
 }
 
+namespace internal {
+
+// from_row_alone: the record get's answer depends on the row alone: no
+// If-None-Match (304), no query (400: the route declares none), no body
+// (400), not shed by the server (503). Only such gets use the cache.
+inline bool from_row_alone(const Request& req) {
+  const http::BeastRequest& raw = *req.raw;
+  return req.shed_ == Request::Shed::kNone && raw.body().empty() &&
+         raw.target().find('?') == boost::beast::string_view::npos &&
+         http::internal::find_header(raw, "If-None-Match") == nullptr;
+}
+
+// record_reads: the record get's body splice (splice_body) and its cache
+// (internal/record_cache.h). A get whose answer depends on its row alone
+// (from_row_alone) and whose target was answered before reads the row, as
+// the route does (Service::get, read_deadline), and when the row is the
+// one that answer was made from, answers with it again without running
+// the route; a missing record, a busy database or a deadline then throw as
+// the route would. Any other get runs the route, and its 200 is kept.
+inline http::Handler record_reads(const Context& ctx, http::Handler next) {
+  return [c = &ctx, cache = ctx.record_cache, next = std::move(next)](Request& req) {
+    const bool cacheable = from_row_alone(req);
+    const std::string_view target(req.raw->target().data(), req.raw->target().size());
+    if (cacheable) {
+      if (std::shared_ptr<const CachedRecord> hit = cache->find(target)) {
+        const records::Record row =
+            c->service->get(hit->row.collection, hit->row.id, read_deadline(*c, req));
+        if (hit->matches(row)) return hit->response;
+      }
+    }
+    Response r = next(req);
+    std::optional<std::string> row = take_header(r, kRowHeader);
+    std::string body = splice_body(r);
+    if (cacheable && r.status == 200 && row) {
+      CachedRecord e;
+      if (parse_row(*row, e.row)) {
+        e.row.collection = string_param(req, "collection");
+        e.row.id = string_param(req, "id");
+        e.row.body = std::move(body);
+        e.response = r;
+        cache->put(target, std::make_shared<const CachedRecord>(std::move(e)));
+      }
+    }
+    return r;
+  };
+}
+
+}  // namespace internal
+
 // splice_bodies: on the routes that answer a record, puts its body text
-// into the serialised response (record_response, splice_body). Innermost:
-// it runs right after the router checked and serialised the response, so
-// the wrappers outside it (access log, metrics) see the final one.
-inline http::Wrapper splice_bodies() {
-  return {"splice_bodies", [](const http::Route& route, http::Handler next) -> http::Handler {
+// into the serialised response (record_response, splice_body), and on the
+// record get keeps and reuses its answers (internal::record_reads).
+// Innermost: it runs right after the router checked and serialised the
+// response, so the wrappers outside it (access log, metrics) see the final
+// one. `ctx` must outlive the router.
+inline http::Wrapper splice_bodies(const Context& ctx) {
+  return {"splice_bodies",
+          [c = &ctx](const http::Route& route, http::Handler next) -> http::Handler {
             const std::string& op = route.operation();
-            if (op != "createRecord" && op != "getRecord" && op != "putRecord") return next;
+            if (op == "getRecord") return internal::record_reads(*c, std::move(next));
+            if (op != "createRecord" && op != "putRecord") return next;
             return [next = std::move(next)](http::Request& req) {
               http::Response r = next(req);
               internal::splice_body(r);
@@ -744,7 +844,8 @@ inline void use_wrappers(http::Router& router, Context& ctx, Metrics& metrics,
   router.use(router.map_errors());
   router.use(http::timing());
   router.use(http::auth({.bearer_token = std::move(admin_token), .local_uid = std::nullopt}));
-  router.use(splice_bodies());
+  ctx.record_cache = std::make_shared<internal::RecordCache>();
+  router.use(splice_bodies(ctx));
   ctx.splice_bodies = true;
 }
 

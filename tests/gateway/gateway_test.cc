@@ -785,6 +785,73 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "A record get the gateway answered before sees every write made since on the file by "
+    "other processes: coordctl's put, delete and re-create, and the sqlcipher shell's update",
+    "[gateway][e2e]") {
+  const auto dir = gwt::scratch_dir("get-after-direct-writes");
+  Gateway gw(dir);
+  REQUIRE(gw.wait_ready());
+  const std::string one = gw.url("/v1/collections/c/records/r");
+  std::vector<std::string> put_args = {"-X", "PUT"};
+  for (auto& arg : json_body(R"({"v":1})")) put_args.push_back(std::move(arg));
+  REQUIRE(curl(one, put_args).status == 201);
+  const Reply first = curl(one);
+  REQUIRE(first.status == 200);
+  const Reply again = curl(one);  // answered from the first answer
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(again.header("ETag") == "\"1\"");
+  CHECK(again.header("X-Coordkit-Record-Row").empty());
+  // The answers that do not depend on the row alone still come from the route.
+  CHECK(curl(one, {"-H", "If-None-Match: \"1\""}).status == 304);
+  CHECK(curl(one + "?x=1").status == 400);
+  CHECK(curl(one, {"-X", "GET", "-H", "Content-Type: application/json", "--data-binary", "{}"})
+            .status == 400);
+
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"--key-file", gw.key_file().string(), "db"};
+    all.insert(all.end(), args.begin(), args.end());
+    return coordctl(gw, all).code;
+  };
+  REQUIRE(ctl({"put", "c", "r", R"({"v":2})"}) == 0);
+  const Reply v2 = curl(one);
+  CHECK(v2.status == 200);
+  CHECK(v2.header("ETag") == "\"2\"");
+  CHECK(v2.value()["body"] == json{{"v", 2}});
+  CHECK(curl(one).value()["body"] == json{{"v", 2}});
+
+  REQUIRE(ctl({"delete", "c", "r"}) == 0);
+  CHECK(curl(one).status == 404);
+
+  // Re-created with the first body: version 1 again, but a later creation time.
+  std::this_thread::sleep_for(5ms);
+  REQUIRE(ctl({"put", "c", "r", R"({"v":1})"}) == 0);
+  const Reply recreated = curl(one);
+  CHECK(recreated.status == 200);
+  CHECK(recreated.header("ETag") == "\"1\"");
+  CHECK(recreated.value()["body"] == json{{"v", 1}});
+  CHECK(recreated.value()["created_at_ms"] > first.value()["created_at_ms"]);
+  CHECK(recreated.body != first.body);
+
+  // A body changed under the same version and times, by the stock shell.
+  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
+                               .args = {gw.database().string()},
+                               .in = sp::Stdio::pipe(),
+                               .out = sp::Stdio::null(),
+                               .err = sp::Stdio::null()});
+  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
+                    "'\";\nUPDATE records SET body = '{\"v\":3}' WHERE id = 'r';\n");
+  shell.close_stdin();
+  REQUIRE(shell.wait_for(20000ms).has_value());
+  const Reply v3 = curl(one);
+  CHECK(v3.status == 200);
+  CHECK(v3.header("ETag") == "\"1\"");
+  CHECK(v3.value()["body"] == json{{"v", 3}});
+  gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(gw.exit_code() == kExitOk);
+}
+
+TEST_CASE(
     "A database another process keeps locked past the request's deadline: 503 with "
     "Retry-After, never a hang",
     "[gateway][e2e]") {
