@@ -343,9 +343,14 @@ class FileSink final : public Sink {
   // was let go, other threads may have added lines, so the sizes are looked
   // at afresh.
   void append_locked(std::unique_lock<std::mutex>& lock, const char* data, std::size_t n) noexcept {
+    // A rotation that could not move the file (a reader holding it without
+    // delete sharing, on Windows; a rename refused) leaves it over the
+    // limit: the line then goes into it, rather than trying again forever.
+    bool rotation_failed = false;
     for (;;) {
       const std::uint64_t planned = known_bytes_ + unwritten_ + buffered_;
-      const bool over = options_.max_bytes != 0 && planned != 0 && planned + n > options_.max_bytes;
+      const bool over = !rotation_failed && options_.max_bytes != 0 && planned != 0 &&
+                        planned + n > options_.max_bytes;
       if (!over && n <= options_.buffer_bytes) {
         if (n > options_.buffer_bytes - buffered_ && background_ && !handed_off_ && spare_) {
           handed_off_ = std::exchange(buffer_, std::move(spare_));
@@ -367,7 +372,8 @@ class FileSink final : public Sink {
       // the disk when both buffers are full.
       const std::unique_lock io = lock_io(lock);
       drain_locked(lock, true);
-      if (options_.max_bytes != 0 && known_bytes_ != 0 && known_bytes_ + n > options_.max_bytes) {
+      if (!rotation_failed && options_.max_bytes != 0 && known_bytes_ != 0 &&
+          known_bytes_ + n > options_.max_bytes) {
         lock.unlock();
 #ifdef _WIN32
         rotate_locked();
@@ -377,6 +383,7 @@ class FileSink final : public Sink {
         const std::uint64_t bytes = file_bytes_;
         lock.lock();
         known_bytes_ = bytes;
+        rotation_failed = bytes != 0 && bytes + n > options_.max_bytes;
 #ifndef _WIN32
         if (background_) {
           // A descriptor still waiting is closed here; rotations are

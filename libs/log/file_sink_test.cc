@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -135,6 +136,33 @@ TEST_CASE("a file sink rotates by size and keeps max_files files", "[log]") {
     CHECK(seq_of(all[k]) == kLines - static_cast<long>(all.size() - k));
     CHECK(all[k].find(" INFO  test: rotating seq=") == 27);
   }
+}
+
+TEST_CASE("a rotation that cannot move the file keeps every line in it, without retrying forever",
+          "[log]") {
+  const std::string dir = ck::internal::test_tmpdir("rotate-refused");
+  const std::string path = dir + "/app.log";
+  // app.log.1 is a directory with a file in it: neither removed nor a
+  // rename's target, so every rotation leaves app.log where it is.
+  fs::create_directory(path + ".1");
+  { std::ofstream(path + ".1/keep") << "x"; }
+  const std::size_t buffer_bytes = GENERATE(0u, 300u, 65536u);
+  const bool background = GENERATE(false, true);
+  constexpr int kLines = 100;
+  {
+    ck::FileSinkOptions o = quiet_options(path);
+    o.max_bytes = 400;
+    o.max_files = 2;
+    o.buffer_bytes = buffer_bytes;
+    if (background) o.flush_interval = std::chrono::milliseconds(5);
+    FileLog f(std::move(o));
+    for (int i = 0; i < kLines; ++i) f.log.info("rotating", {{"seq", i}});
+  }
+  INFO("buffer_bytes " << buffer_bytes << " background " << background);
+  CHECK(exists(path + ".1/keep"));
+  const std::vector<std::string> lines = split_lines(read_file(path));
+  REQUIRE(lines.size() == std::size_t{kLines});
+  for (int i = 0; i < kLines; ++i) CHECK(seq_of(lines[static_cast<std::size_t>(i)]) == i);
 }
 
 TEST_CASE("with max_files = 1, rotation starts the file afresh", "[log]") {
