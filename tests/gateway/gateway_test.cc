@@ -199,6 +199,27 @@ Ctl coordctl(const Gateway& gw, const std::vector<std::string>& args,
   return {st.exit_code.value_or(-1), out.out, out.err};
 }
 
+// keyed_shell: the stock sqlcipher shell on `gw`'s database, its key
+// already given; its stdout to a pipe when `read_stdout`.
+sp::Child keyed_shell(const Gateway& gw, bool read_stdout = false) {
+  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
+                               .args = {gw.database().string()},
+                               .in = sp::Stdio::pipe(),
+                               .out = read_stdout ? sp::Stdio::pipe() : sp::Stdio::null(),
+                               .err = sp::Stdio::null()});
+  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex + "'\";\n");
+  return shell;
+}
+
+// run_in_shell: `sql` run by the stock sqlcipher shell on `gw`'s database,
+// behind the gateway's back; true once the shell has exited.
+bool run_in_shell(const Gateway& gw, const std::string& sql) {
+  sp::Child shell = keyed_shell(gw);
+  shell.write_stdin(sql);
+  shell.close_stdin();
+  return shell.wait_for(20000ms).has_value();
+}
+
 std::uintmax_t wal_bytes(const std::filesystem::path& db) {
   std::error_code ec;
   const auto n = std::filesystem::file_size(db.string() + "-wal", ec);
@@ -763,16 +784,9 @@ TEST_CASE(
   // The stock sqlcipher shell rewrites two bodies: a JSON array (not an
   // object, which the record schema refuses: 500) and text that is not
   // JSON (the model's invalid_argument: 400).
-  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
-                               .args = {gw.database().string()},
-                               .in = sp::Stdio::pipe(),
-                               .out = sp::Stdio::null(),
-                               .err = sp::Stdio::null()});
-  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
-                    "'\";\nUPDATE records SET body = '[1,2]' WHERE id = 'array';\n"
-                    "UPDATE records SET body = '{\"a\":' WHERE id = 'garbage';\n");
-  shell.close_stdin();
-  REQUIRE(shell.wait_for(20000ms).has_value());
+  REQUIRE(run_in_shell(gw,
+                       "UPDATE records SET body = '[1,2]' WHERE id = 'array';\n"
+                       "UPDATE records SET body = '{\"a\":' WHERE id = 'garbage';\n"));
   const Reply array = curl(base + "array");
   CHECK(array.status == 500);
   CHECK(array.value()["error"]["code"] == "response_invalid");
@@ -834,15 +848,7 @@ TEST_CASE(
   CHECK(recreated.body != first.body);
 
   // A body changed under the same version and times, by the stock shell.
-  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
-                               .args = {gw.database().string()},
-                               .in = sp::Stdio::pipe(),
-                               .out = sp::Stdio::null(),
-                               .err = sp::Stdio::null()});
-  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
-                    "'\";\nUPDATE records SET body = '{\"v\":3}' WHERE id = 'r';\n");
-  shell.close_stdin();
-  REQUIRE(shell.wait_for(20000ms).has_value());
+  REQUIRE(run_in_shell(gw, "UPDATE records SET body = '{\"v\":3}' WHERE id = 'r';\n"));
   const Reply v3 = curl(one);
   CHECK(v3.status == 200);
   CHECK(v3.header("ETag") == "\"1\"");
@@ -860,14 +866,9 @@ TEST_CASE(
   REQUIRE(gw.wait_ready());
   // The stock sqlcipher shell holds the write lock in an open transaction
   // (it takes no write turn, so the gateway's call waits on SQLite's lock).
-  sp::Child shell = sp::spawn({.executable = "/usr/bin/sqlcipher",
-                               .args = {gw.database().string()},
-                               .in = sp::Stdio::pipe(),
-                               .out = sp::Stdio::pipe(),
-                               .err = sp::Stdio::null()});
-  shell.write_stdin(std::string("PRAGMA key = \"x'") + gwt::kTestKeyHex +
-                    "'\";\nBEGIN IMMEDIATE;\nINSERT INTO collections VALUES ('held', 0, 0);\n"
-                    "SELECT 'holding';\n");
+  sp::Child shell = keyed_shell(gw, /*read_stdout=*/true);
+  shell.write_stdin(
+      "BEGIN IMMEDIATE;\nINSERT INTO collections VALUES ('held', 0, 0);\nSELECT 'holding';\n");
   bool holding = false;
   for (int i = 0; i < 5 && !holding; ++i) {  // "ok" from PRAGMA key comes first
     const auto line = shell.read_stdout_line(10000ms);
