@@ -86,6 +86,15 @@ std::vector<std::string> json_body(const std::string& text) {
   return {"-H", "Content-Type: application/json", "--data-binary", text};
 }
 
+// put_body: curl's arguments for a PUT of the JSON `text`, with `headers`
+// (curl's "-H" pairs) before it.
+std::vector<std::string> put_body(const std::string& text, std::vector<std::string> headers = {}) {
+  std::vector<std::string> args = {"-X", "PUT"};
+  args.insert(args.end(), headers.begin(), headers.end());
+  for (std::string& arg : json_body(text)) args.push_back(std::move(arg));
+  return args;
+}
+
 // Gateway: a coordkit-gateway process on a scratch data dir and runtime
 // dir, keyed by `<dir>/key` (made with kTestKeyHex if missing), or by
 // COORDKIT_PASSPHRASE when `env` sets it. The destructor kills and reaps it
@@ -322,11 +331,7 @@ TEST_CASE("The records API: create, get with ETag, conditional writes, list, lim
   CHECK(curl(one, {"-H", "If-None-Match: \"1\""}).status == 304);
 
   auto put = [&](const std::string& url, const std::string& body, std::vector<std::string> h) {
-    std::vector<std::string> a = {"-X", "PUT"};
-    a.insert(a.end(), h.begin(), h.end());
-    auto b = json_body(body);
-    a.insert(a.end(), b.begin(), b.end());
-    return curl(url, a);
+    return curl(url, put_body(body, std::move(h)));
   };
   const Reply v2 = put(one, R"({"text":"v2"})", {"-H", "If-Match: \"1\""});
   CHECK(v2.status == 200);
@@ -763,8 +768,7 @@ TEST_CASE(
   const std::string base = gw.url("/v1/collections/s/records/");
   const std::string body = R"({"a":[1,{"b":"\u00e9\ud83d\ude80","c":null}],"d":-1.5e300,"e":{}})";
   const json expected = json::parse(body);
-  std::vector<std::string> put_args = {"-X", "PUT"};
-  for (auto& arg : json_body(body)) put_args.push_back(std::move(arg));
+  const std::vector<std::string> put_args = put_body(body);
   for (const char* id : {"kept", "array", "garbage"}) {
     const Reply put = curl(base + id, put_args);
     REQUIRE(put.status == 201);
@@ -806,9 +810,7 @@ TEST_CASE(
   Gateway gw(dir);
   REQUIRE(gw.wait_ready());
   const std::string one = gw.url("/v1/collections/c/records/r");
-  std::vector<std::string> put_args = {"-X", "PUT"};
-  for (auto& arg : json_body(R"({"v":1})")) put_args.push_back(std::move(arg));
-  REQUIRE(curl(one, put_args).status == 201);
+  REQUIRE(curl(one, put_body(R"({"v":1})")).status == 201);
   const Reply first = curl(one);
   REQUIRE(first.status == 200);
   const Reply again = curl(one);  // answered from the first answer
