@@ -34,6 +34,18 @@ http::BeastRequest make(std::string_view method, std::string_view target, std::s
   return req;
 }
 
+// ok_route: a GET at `path`, tagged "t", whose 200 is {"ok": boolean} and
+// nothing more; the caller adds the rest and its handler.
+http::Route ok_route(const char* path, const char* id) {
+  return http::Route(http::Method::kGet, path)
+      .summary(id)
+      .operation_id(id)
+      .tag("t")
+      .response(200, "ok",
+                http::Schema::object({{"ok", http::Schema::boolean()}}, {"ok"})
+                    .additional_properties(false));
+}
+
 std::vector<std::pair<std::string, std::string>> bearer() {
   return {{"Authorization", std::string("Bearer ") + kToken}};
 }
@@ -169,15 +181,8 @@ TEST_CASE("Router turns handler failures into 500 with a request id", "[http][ro
   http::Router router;
   router.tag("t", "tests");
   router.use(router.map_errors());
-  auto schema =
-      http::Schema::object({{"ok", http::Schema::boolean()}}, {"ok"}).additional_properties(false);
   auto route = [&](const char* path, const char* id, http::Handler h) {
-    router.add(http::Route(http::Method::kGet, path)
-                   .summary(id)
-                   .operation_id(id)
-                   .tag("t")
-                   .response(200, "ok", schema)
-                   .handle(std::move(h)));
+    router.add(ok_route(path, id).handle(std::move(h)));
   };
   route("/throws", "throws",
         [](http::Request&) -> http::Response { throw std::runtime_error("boom"); });
@@ -210,18 +215,10 @@ TEST_CASE("Router checks a PreparedJson body like any other, and sends its text"
   http::Router router;
   router.tag("t", "tests");
   router.use(router.map_errors());
-  const auto schema =
-      http::Schema::object({{"ok", http::Schema::boolean()}}, {"ok"}).additional_properties(false);
   const auto good = std::make_shared<const http::PreparedJson>(Json{{"ok", true}});
   const auto bad = std::make_shared<const http::PreparedJson>(Json{{"ok", true}, {"extra", 1}});
   auto route = [&](const char* path, const char* id, http::Handler h) {
-    router.add(http::Route(http::Method::kGet, path)
-                   .summary(id)
-                   .operation_id(id)
-                   .tag("t")
-                   .response(200, "ok", schema)
-                   .error(404, "none")
-                   .handle(std::move(h)));
+    router.add(ok_route(path, id).error(404, "none").handle(std::move(h)));
   };
   route("/good", "good", [&](http::Request&) { return http::Response::prepared_json(200, good); });
   route("/bad", "bad", [&](http::Request&) { return http::Response::prepared_json(200, bad); });
