@@ -503,7 +503,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       } while (!ec && !sr.is_done());
       if (ec) return on_write(ec);
     } else {
-      append_header();
+      // The header as Beast's serializer writes it (its fields writer),
+      // then the body, without the serializer's nested buffer views.
+      const BeastResponse::fields_type::writer header(res_.base(), res_.version(),
+                                                      res_.result_int());
+      append_buffers(header.get());
       out_.append(res_.body());
     }
     const std::size_t sent = socket_.write_some(boost::asio::buffer(out_), ec);
@@ -520,42 +524,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     boost::asio::async_write(socket_, boost::asio::buffer(out_) + sent,
                              [self = this->shared_from_this()](boost::system::error_code e,
                                                                std::size_t) { self->on_write(e); });
-  }
-
-  // append_header: res_'s start line and fields, byte for byte what
-  // Beast's serializer writes ("HTTP/1.1 200 OK\r\n", each field as
-  // "Name: value\r\n" in order, an empty line), appended piece by piece:
-  // iterating the serializer's (or its fields writer's) nested buffer views
-  // cost more than the copying.
-  void append_header() {
-    const unsigned version = res_.version();
-    const unsigned code = res_.result_int();
-    const char start[] = {'H',
-                          'T',
-                          'T',
-                          'P',
-                          '/',
-                          static_cast<char>('0' + version / 10 % 10),
-                          '.',
-                          static_cast<char>('0' + version % 10),
-                          ' ',
-                          static_cast<char>('0' + code / 100 % 10),
-                          static_cast<char>('0' + code / 10 % 10),
-                          static_cast<char>('0' + code % 10),
-                          ' '};
-    out_.append(start, sizeof start);
-    const auto reason = res_.reason();
-    out_.append(reason.data(), reason.size());
-    out_.append("\r\n", 2);
-    for (const auto& f : res_.base()) {
-      const auto name = f.name_string();
-      const auto value = f.value();
-      out_.append(name.data(), name.size());
-      out_.append(": ", 2);
-      out_.append(value.data(), value.size());
-      out_.append("\r\n", 2);
-    }
-    out_.append("\r\n", 2);
   }
 
   template <class Buffers>
