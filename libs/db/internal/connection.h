@@ -1,6 +1,8 @@
 // Internal: one keyed, verified and configured SQLCipher connection.
 //
 // Opening order matters:
+//   0. the library's crypto provider registered (crypto_provider.h), so that
+//      this connection's codec copies it;
 //   1. sqlite3_open_v2 (never SQLITE_OPEN_CREATE for an existing path);
 //   2. SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE on, so that closing a connection
 //      whose key turned out wrong never checkpoints into (writes) the file;
@@ -33,6 +35,7 @@
 
 #include "coordkit/db/error.h"
 #include "coordkit/db/internal/counters_cell.h"
+#include "coordkit/db/internal/crypto_provider.h"
 #include "coordkit/db/internal/key_cache.h"
 #include "coordkit/db/internal/posix.h"
 #include "coordkit/db/internal/statement.h"
@@ -90,6 +93,8 @@ class Connection {
                                           DerivedHint* hint) {
     std::unique_ptr<Connection> c(new Connection(setup));
     open_attempts().fetch_add(1, std::memory_order_relaxed);
+    // Once per process: the crypto provider that keeps OpenSSL's contexts.
+    install_fast_crypto();
     const bool create = new_salt != nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
     if (create) flags |= SQLITE_OPEN_CREATE;
