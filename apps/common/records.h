@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -383,6 +384,22 @@ inline std::string decode_cursor(std::string_view collection, std::string_view c
   return plain->substr(prefix.size());
 }
 
+namespace internal {
+// The SQL of the single-record writes, named once: Records prepares exactly
+// these texts before a write (the statement cache is keyed by the text).
+inline constexpr std::string_view kSelectVersion =
+    "SELECT version FROM records WHERE collection = ? AND id = ?";
+inline constexpr std::string_view kSelectVersionCreated =
+    "SELECT version, created_at_ms FROM records WHERE collection = ? AND id = ?";
+inline constexpr std::string_view kInsertNew =
+    "INSERT INTO records(collection, id, version, body, created_at_ms, updated_at_ms) "
+    "VALUES (?, ?, 1, ?, ?, ?)";
+inline constexpr std::string_view kUpdateBody =
+    "UPDATE records SET version = ?, body = ?, updated_at_ms = ? "
+    "WHERE collection = ? AND id = ?";
+inline constexpr std::string_view kDelete = "DELETE FROM records WHERE collection = ? AND id = ?";
+}  // namespace internal
+
 // ---------------------------------------------------------------- on a transaction
 //
 // Each function below runs inside a transaction the caller began (write() for
@@ -416,10 +433,7 @@ inline Record get(db::Transaction& tx, std::string_view collection, std::string_
 namespace internal {
 inline Record insert_unchecked(db::Transaction& tx, std::string_view collection,
                                std::string_view id, const Body& body, std::int64_t now) {
-  tx.execute(
-      "INSERT INTO records(collection, id, version, body, created_at_ms, updated_at_ms) "
-      "VALUES (?, ?, 1, ?, ?, ?)",
-      collection, id, body.text(), now, now);
+  tx.execute(kInsertNew, collection, id, body.text(), now, now);
   return Record{std::string(collection), std::string(id), 1, body.text(), now, now};
 }
 
@@ -452,8 +466,8 @@ inline Record insert_new(db::Transaction& tx, std::string_view collection, std::
                          const Body& body, std::int64_t now) {
   check_collection(collection);
   check_id(id);
-  const std::optional<std::int64_t> existing = tx.query_value<std::int64_t>(
-      "SELECT version FROM records WHERE collection = ? AND id = ?", collection, id);
+  const std::optional<std::int64_t> existing =
+      tx.query_value<std::int64_t>(internal::kSelectVersion, collection, id);
   if (existing) {
     throw Error(ErrorCode::kAlreadyExists, "record " + std::string(id) + " exists", *existing);
   }
@@ -467,16 +481,13 @@ inline PutResult put(db::Transaction& tx, std::string_view collection, std::stri
                      const Body& body, const WriteCondition& condition, std::int64_t now) {
   check_collection(collection);
   check_id(id);
-  const auto current = tx.query_one<std::int64_t, std::int64_t>(
-      "SELECT version, created_at_ms FROM records WHERE collection = ? AND id = ?", collection, id);
+  const auto current =
+      tx.query_one<std::int64_t, std::int64_t>(internal::kSelectVersionCreated, collection, id);
   const std::int64_t current_version = current ? std::get<0>(*current) : 0;
   internal::check_condition(condition, current_version, id);
   if (!current) return PutResult{internal::insert_unchecked(tx, collection, id, body, now), true};
   const std::int64_t version = current_version + 1;
-  tx.execute(
-      "UPDATE records SET version = ?, body = ?, updated_at_ms = ? "
-      "WHERE collection = ? AND id = ?",
-      version, body.text(), now, collection, id);
+  tx.execute(internal::kUpdateBody, version, body.text(), now, collection, id);
   return PutResult{Record{std::string(collection), std::string(id), version, body.text(),
                           std::get<1>(*current), now},
                    false};
@@ -494,15 +505,13 @@ inline std::int64_t remove(db::Transaction& tx, std::string_view collection, std
     throw Error(ErrorCode::kInvalidArgument, "if_absent makes no sense for a delete");
   }
   const std::int64_t current =
-      tx.query_value<std::int64_t>("SELECT version FROM records WHERE collection = ? AND id = ?",
-                                   collection, id)
-          .value_or(0);
+      tx.query_value<std::int64_t>(internal::kSelectVersion, collection, id).value_or(0);
   internal::check_condition(condition, current, id);
   if (current == 0) {
     throw Error(ErrorCode::kNotFound,
                 "no record " + std::string(id) + " in " + std::string(collection));
   }
-  tx.execute("DELETE FROM records WHERE collection = ? AND id = ?", collection, id);
+  tx.execute(internal::kDelete, collection, id);
   return current;
 }
 
@@ -727,6 +736,7 @@ class Records {
     const Body body = Body::parse(body_json, limits_);
     const std::string id = new_id();
     const std::int64_t now = now_ms();
+    prepare_writes({internal::kSelectVersion, internal::kInsertNew});
     return db_.write(
         [&](db::Transaction& tx) { return insert_new(tx, collection, id, body, now); });
   }
@@ -745,6 +755,7 @@ class Records {
     check_id(id);
     const Body body = Body::parse(body_json, limits_);
     const std::int64_t now = now_ms();
+    prepare_writes({internal::kSelectVersionCreated, internal::kInsertNew, internal::kUpdateBody});
     return db_.write([&](db::Transaction& tx) {
       return records::put(tx, collection, id, body, condition, now);
     });
@@ -752,6 +763,7 @@ class Records {
 
   std::int64_t remove(std::string_view collection, std::string_view id,
                       const WriteCondition& condition = {}) {
+    prepare_writes({internal::kSelectVersion, internal::kDelete});
     return db_.write(
         [&](db::Transaction& tx) { return records::remove(tx, collection, id, condition); });
   }
@@ -787,6 +799,17 @@ class Records {
   }
 
  private:
+  // prepare_writes: on a Database (a command-line process writes through a
+  // new connection), compiles a write's statements, with the triggers they
+  // fire, before the write takes the write turn, so that no other writer of
+  // the file waits while they compile. A Store's writer is long-lived and
+  // has them cached after its first write.
+  void prepare_writes(std::initializer_list<std::string_view> sql) {
+    if constexpr (requires(Db & d, std::string_view s) { d.prepare(s); }) {
+      for (std::string_view s : sql) db_.prepare(s);
+    }
+  }
+
   Db& db_;
   Limits limits_;
 };

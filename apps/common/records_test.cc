@@ -3,6 +3,8 @@
 // while another process inserts, export and import.
 #include "coordkit/apps/records.h"
 
+#include <sqlcipher/sqlite3.h>
+
 #include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
@@ -14,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -171,6 +174,54 @@ TEST_CASE("put upserts by id and honours the expected version", "[records]") {
     CHECK(code_of([&] { records.put("notes", "a", "{}", {.if_version = 3, .if_absent = true}); }) ==
           rec::ErrorCode::kInvalidArgument);
   }
+}
+
+namespace {
+// CompileWatch: counts, through SQLite's authorizer (which runs while a
+// statement compiles, never while it runs), the compiles that write the
+// records table, and how many of them happened inside a transaction, where
+// a write would hold the write turn while they compile.
+struct CompileWatch {
+  int compiles = 0;
+  int inside_a_transaction = 0;
+  sqlite3* handle = nullptr;
+
+  explicit CompileWatch(sqlite3* h) : handle(h) {
+    sqlite3_set_authorizer(handle, &CompileWatch::on_compile, this);
+  }
+  ~CompileWatch() { sqlite3_set_authorizer(handle, nullptr, nullptr); }
+  CompileWatch(const CompileWatch&) = delete;
+  CompileWatch& operator=(const CompileWatch&) = delete;
+
+  static int on_compile(void* self, int action, const char* table, const char*, const char*,
+                        const char*) {
+    auto* w = static_cast<CompileWatch*>(self);
+    const bool write =
+        action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE;
+    if (write && table != nullptr && std::string_view(table) == "records") {
+      ++w->compiles;
+      if (sqlite3_get_autocommit(w->handle) == 0) ++w->inside_a_transaction;
+    }
+    return SQLITE_OK;
+  }
+};
+}  // namespace
+
+TEST_CASE("A Database's create, put and remove compile their statements before the write",
+          "[records]") {
+  // A command-line process writes through a new connection: compiling the
+  // insert with its triggers inside the write would hold every other writer
+  // of the file back meanwhile.
+  db::Database database = open_fresh("prepared");
+  CompileWatch watch(database.native_handle());
+  rec::Records records(database);
+  const rec::Record created = records.create("notes", R"({"v":0})");
+  records.put("notes", "a", R"({"v":1})");
+  records.put("notes", "a", R"({"v":2})");
+  CHECK(records.remove("notes", created.id) == 1);
+  CHECK(records.get("notes", "a").version == 2);
+  CHECK(watch.compiles >= 3);  // the insert, the update and the delete at least
+  CHECK(watch.inside_a_transaction == 0);
 }
 
 TEST_CASE("remove deletes, with an optional expected version", "[records]") {
