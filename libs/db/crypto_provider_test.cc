@@ -22,32 +22,10 @@
 namespace db = coordkit::db;
 using coordkit::db::internal::FastCrypto;
 using coordkit::db::internal::FastCryptoState;
-using coordkit::db::testing::write_file;
+using coordkit::db::testing::run_sqlcipher_shell;
 using coordkit::testing::scratch_dir;
 
 namespace {
-
-constexpr const char* kShell = "/usr/bin/sqlcipher";
-
-// run_shell: feeds `script` to the stock sqlcipher shell on stdin (never the
-// key in argv); returns its output (stdout and stderr), or nullopt if the
-// shell is missing.
-std::optional<std::string> run_shell(const std::filesystem::path& db_path,
-                                     const std::string& script) {
-  if (::access(kShell, X_OK) != 0) return std::nullopt;
-  const std::filesystem::path script_path = db_path.string() + ".sql";
-  write_file(script_path, script);
-  const std::string cmd = std::string(kShell) + " -batch '" + db_path.string() + "' < '" +
-                          script_path.string() + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return std::nullopt;
-  std::string out;
-  char buf[512];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 db::Options options_for(const std::filesystem::path& path) {
   db::Options o;
@@ -138,7 +116,7 @@ TEST_CASE("The provider's HMAC and cipher give the stock provider's bytes", "[db
 
 TEST_CASE("Files written with the provider and with the stock sqlcipher shell read both ways",
           "[db][crypto][interop]") {
-  if (::access(kShell, X_OK) != 0) SKIP("no " << kShell);
+  if (::access("/usr/bin/sqlcipher", X_OK) != 0) SKIP("no /usr/bin/sqlcipher");
   const auto dir = scratch_dir("provider_interop");
 
   SECTION("the shell reads and checks what the library wrote") {
@@ -150,11 +128,11 @@ TEST_CASE("Files written with the provider and with the stock sqlcipher shell re
         for (int i = 0; i < 200; ++i) tx.execute("INSERT INTO t(body) VALUES (randomblob(500))");
       });
     }
-    const auto out = run_shell(path,
-                               "PRAGMA key='provider test';\n"
-                               "SELECT 'rows=' || count(*) FROM t;\n"
-                               "PRAGMA cipher_integrity_check;\n"
-                               "PRAGMA integrity_check;\n");
+    const auto out = run_sqlcipher_shell(path,
+                                         "PRAGMA key='provider test';\n"
+                                         "SELECT 'rows=' || count(*) FROM t;\n"
+                                         "PRAGMA cipher_integrity_check;\n"
+                                         "PRAGMA integrity_check;\n");
     REQUIRE(out.has_value());
     INFO(*out);
     // PRAGMA key says ok; cipher_integrity_check prints nothing when clean.
@@ -163,13 +141,14 @@ TEST_CASE("Files written with the provider and with the stock sqlcipher shell re
 
   SECTION("the library reads and extends what the shell wrote") {
     const auto path = dir / "shell.db";
-    const auto created = run_shell(path,
-                                   "PRAGMA key='provider test';\n"
-                                   "CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB);\n"
-                                   "PRAGMA user_version=1;\n"
-                                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
-                                   "WHERE i < 300) INSERT INTO t(body) SELECT randomblob(400) "
-                                   "FROM n;\n");
+    const auto created =
+        run_sqlcipher_shell(path,
+                            "PRAGMA key='provider test';\n"
+                            "CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB);\n"
+                            "PRAGMA user_version=1;\n"
+                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n "
+                            "WHERE i < 300) INSERT INTO t(body) SELECT randomblob(400) "
+                            "FROM n;\n");
     REQUIRE(created.has_value());
     INFO(*created);
     REQUIRE(*created == "ok\n");  // PRAGMA key
@@ -183,10 +162,10 @@ TEST_CASE("Files written with the provider and with the stock sqlcipher shell re
           [](db::Transaction& tx) { tx.execute("INSERT INTO t(body) VALUES (randomblob(500))"); });
       CHECK(d.integrity_check().ok);
     }
-    const auto out = run_shell(path,
-                               "PRAGMA key='provider test';\n"
-                               "SELECT 'rows=' || count(*) FROM t;\n"
-                               "PRAGMA cipher_integrity_check;\n");
+    const auto out = run_sqlcipher_shell(path,
+                                         "PRAGMA key='provider test';\n"
+                                         "SELECT 'rows=' || count(*) FROM t;\n"
+                                         "PRAGMA cipher_integrity_check;\n");
     REQUIRE(out.has_value());
     INFO(*out);
     CHECK(*out == "ok\nrows=301\n");

@@ -18,30 +18,8 @@
 #include "coordkit/testing/scratch_dir.h"
 
 namespace db = coordkit::db;
-using coordkit::db::testing::write_file;
+using coordkit::db::testing::run_sqlcipher_shell;
 using coordkit::testing::scratch_dir;
-
-namespace {
-
-// run_shell: feeds `script` to the stock sqlcipher shell on stdin (never the
-// key in argv) and returns its stdout, or nullopt if the shell is missing.
-std::optional<std::string> run_shell(const std::filesystem::path& db_path,
-                                     const std::filesystem::path& script) {
-  const char* shell = "/usr/bin/sqlcipher";
-  if (::access(shell, X_OK) != 0) return std::nullopt;
-  const std::string cmd =
-      std::string(shell) + " -batch '" + db_path.string() + "' < '" + script.string() + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return std::nullopt;
-  std::string out;
-  char buf[512];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("Keys are deep copies with equal fingerprints for equal material", "[db][key]") {
   const db::Key a = db::Key::passphrase("secret");
@@ -81,10 +59,9 @@ TEST_CASE("The stock sqlcipher shell opens a library-made database with the pass
     auto d = db::Database::open(o);
     d.write([](db::Transaction& tx) { tx.execute("INSERT INTO t VALUES ('hello from lib')"); });
   }
-  write_file(
-      dir / "read.sql",
+  const auto out = run_sqlcipher_shell(
+      o.path,
       "PRAGMA key = 'shell pass';\nSELECT v FROM t;\nINSERT INTO t VALUES ('hello from shell');\n");
-  const auto out = run_shell(o.path, dir / "read.sql");
   if (!out) SKIP("/usr/bin/sqlcipher is not installed (tools/setup installs it)");
   CHECK(out->find("hello from lib") != std::string::npos);
   auto d = db::Database::open(o);

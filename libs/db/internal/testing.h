@@ -5,6 +5,7 @@
 #define COORDKIT_DB_INTERNAL_TESTING_H_
 
 #include <sqlcipher/sqlite3.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -33,6 +34,27 @@ inline std::optional<std::string> slurp(const std::filesystem::path& p) {
 inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << bytes;
+}
+
+// run_sqlcipher_shell: feeds `script` to the stock sqlcipher shell on stdin
+// (never the key in argv; the script goes to `db_path`.sql first); returns
+// its output (stdout and stderr), or nullopt if the shell is missing.
+inline std::optional<std::string> run_sqlcipher_shell(const std::filesystem::path& db_path,
+                                                      const std::string& script) {
+  const char* shell = "/usr/bin/sqlcipher";
+  if (::access(shell, X_OK) != 0) return std::nullopt;
+  const std::filesystem::path script_path = db_path.string() + ".sql";
+  write_file(script_path, script);
+  const std::string cmd = std::string(shell) + " -batch '" + db_path.string() + "' < '" +
+                          script_path.string() + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return std::nullopt;
+  std::string out;
+  char buf[512];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
 }
 
 // RawDb: a plain SQLCipher connection keyed with a passphrase through
