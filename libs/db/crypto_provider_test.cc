@@ -3,14 +3,10 @@
 // stock `sqlcipher` shell reads and writes with it in both directions.
 #include "coordkit/db/internal/crypto_provider.h"
 
-#include <unistd.h>
-
 #include <array>
 #include <catch2/catch_test_macros.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,6 +19,7 @@ namespace db = coordkit::db;
 using coordkit::db::internal::FastCrypto;
 using coordkit::db::internal::FastCryptoState;
 using coordkit::db::testing::run_sqlcipher_shell;
+using coordkit::db::testing::sqlcipher_shell_installed;
 using coordkit::testing::scratch_dir;
 
 namespace {
@@ -116,7 +113,7 @@ TEST_CASE("The provider's HMAC and cipher give the stock provider's bytes", "[db
 
 TEST_CASE("Files written with the provider and with the stock sqlcipher shell read both ways",
           "[db][crypto][interop]") {
-  if (::access("/usr/bin/sqlcipher", X_OK) != 0) SKIP("no /usr/bin/sqlcipher");
+  if (!sqlcipher_shell_installed()) SKIP("no /usr/bin/sqlcipher (tools/setup installs it)");
   const auto dir = scratch_dir("provider_interop");
 
   SECTION("the shell reads and checks what the library wrote") {

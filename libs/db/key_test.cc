@@ -2,14 +2,9 @@
 // `sqlcipher` shell applies it.
 #include "coordkit/db/key.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <array>
 #include <catch2/catch_test_macros.hpp>
 #include <cstdint>
-#include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "coordkit/db/database.h"

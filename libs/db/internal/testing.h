@@ -36,16 +36,20 @@ inline void write_file(const std::filesystem::path& p, const std::string& bytes)
   out << bytes;
 }
 
+// kSqlcipherShell: the stock sqlcipher shell, as tools/setup installs it.
+inline constexpr const char* kSqlcipherShell = "/usr/bin/sqlcipher";
+
+inline bool sqlcipher_shell_installed() { return ::access(kSqlcipherShell, X_OK) == 0; }
+
 // run_sqlcipher_shell: feeds `script` to the stock sqlcipher shell on stdin
 // (never the key in argv; the script goes to `db_path`.sql first); returns
 // its output (stdout and stderr), or nullopt if the shell is missing.
 inline std::optional<std::string> run_sqlcipher_shell(const std::filesystem::path& db_path,
                                                       const std::string& script) {
-  const char* shell = "/usr/bin/sqlcipher";
-  if (::access(shell, X_OK) != 0) return std::nullopt;
+  if (!sqlcipher_shell_installed()) return std::nullopt;
   const std::filesystem::path script_path = db_path.string() + ".sql";
   write_file(script_path, script);
-  const std::string cmd = std::string(shell) + " -batch '" + db_path.string() + "' < '" +
+  const std::string cmd = std::string(kSqlcipherShell) + " -batch '" + db_path.string() + "' < '" +
                           script_path.string() + "' 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return std::nullopt;
