@@ -70,7 +70,8 @@ class CheckpointPolicy {
   //    30-60 ms, seen here), and if the readers do not leave a gap in time
   //    the writer goes on;
   //  - hard, after any commit that leaves 3L frames or more: a RESTART that
-  //    waits as long as the busy timeout allows (and the call's deadline).
+  //    waits as long as the busy timeout allows (and the call's deadline),
+  //    in attempts of 100 ms (Connection::checkpoint says why).
   //    The soft budget is a guess about the speed of the readers, and it was
   //    wrong under sanitizers and on a loaded machine: with readers slowed
   //    down more than the writer (ubsan), soft restarts failed one after the
@@ -120,11 +121,7 @@ class CheckpointPolicy {
         budget = std::max(std::chrono::milliseconds(0), std::min(budget, left));
       }
     }
-    const auto saved = conn.busy_timeout();
-    conn.set_busy_timeout(std::min(saved, budget));
-    const int restart =
-        sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
-    conn.set_busy_timeout(saved);
+    const int restart = conn.checkpoint(SQLITE_CHECKPOINT_RESTART, budget);
     if (restart == SQLITE_OK) {
       checkpointed_frames_ = 0;
       hard_armed_ = true;

@@ -42,8 +42,7 @@ inline CheckpointResult checkpoint_connection(Connection& conn, CheckpointMode m
                 : mode == CheckpointMode::kFull    ? SQLITE_CHECKPOINT_FULL
                 : mode == CheckpointMode::kRestart ? SQLITE_CHECKPOINT_RESTART
                                                    : SQLITE_CHECKPOINT_TRUNCATE;
-  const int rc =
-      sqlite3_wal_checkpoint_v2(conn.db(), nullptr, m, &out.log_frames, &out.checkpointed_frames);
+  const int rc = conn.checkpoint(m, conn.busy_timeout(), &out.log_frames, &out.checkpointed_frames);
   if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
     out.busy = true;
   } else if (rc != SQLITE_OK) {
@@ -339,7 +338,7 @@ inline VacuumResult vacuum_connection(Connection& conn, bool key_verified, int* 
   out.pages_after = pragma_value(conn, "PRAGMA page_count", key_verified);
   int done = 0;
   const int rc =
-      sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, log_frames, &done);
+      conn.checkpoint(SQLITE_CHECKPOINT_TRUNCATE, conn.busy_timeout(), log_frames, &done);
   if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
     out.wal_truncated = false;
   } else if (rc != SQLITE_OK) {
