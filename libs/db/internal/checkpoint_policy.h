@@ -40,8 +40,9 @@ class CheckpointPolicy {
 
   // after_commit: the checkpoint (if any) due after one of this
   // connection's commits, run after the write turn was released. Waits at
-  // most until `deadline` (the call's). Never throws: a checkpoint that does
-  // not get through is tried again after a later commit.
+  // most until the call's deadline (the connection's, set_deadline). Never
+  // throws: a checkpoint that does not get through is tried again after a
+  // later commit.
   //
   // PASSIVE, once the WAL has grown by the autocheckpoint size (the limit,
   // L) since this connection's last checkpoint. due() counts frames appended
@@ -92,8 +93,7 @@ class CheckpointPolicy {
   // RESTART, not TRUNCATE: a truncated WAL has to grow again, and extending
   // a file on every append costs more than overwriting it; the file stays at
   // the size it reached.
-  void after_commit(Connection& conn, TurnGlue& turn,
-                    Clock::time_point deadline = Clock::time_point::max()) noexcept {
+  void after_commit(Connection& conn, TurnGlue& turn) noexcept {
     if (limit_ <= 0) return;
     const int frames = conn.wal_frames();
     if (frames < checkpointed_frames_) {
@@ -112,16 +112,10 @@ class CheckpointPolicy {
     const int rc =
         sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc != SQLITE_OK || frames < 2 * limit_) return;
-    std::chrono::milliseconds budget = kSoftRestartBudget;
-    if (hard) {
-      budget = conn.busy_timeout();
-      if (deadline != Clock::time_point::max()) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        budget = std::max(std::chrono::milliseconds(0), std::min(budget, left));
-      }
-    }
-    const int restart = conn.checkpoint(SQLITE_CHECKPOINT_RESTART, budget);
+    // Connection::checkpoint also stops at the busy timeout and the call's
+    // deadline.
+    const int restart =
+        conn.checkpoint(SQLITE_CHECKPOINT_RESTART, hard ? conn.busy_timeout() : kSoftRestartBudget);
     if (restart == SQLITE_OK) {
       checkpointed_frames_ = 0;
       hard_armed_ = true;

@@ -210,11 +210,12 @@ class Connection {
   // after 500 commits failed in 2 to 4 of 20 rounds (busy handler polling
   // every 2 ms), where 100 ms attempts got through in 20 of 20, in at most
   // two; and under ubsan one 5 s RESTART of scenario 11 failed and let the
-  // WAL reach 5000 frames. A new attempt reads the marks afresh, finds the readers
-  // on the newest snapshot, copies every frame, and then waits only for the
-  // readers that began before the copy ended (later ones read the database
-  // file). Another connection's checkpoint makes an attempt fail at once
-  // (SQLite does not wait for it): the next one follows a millisecond later.
+  // WAL reach 5000 frames. A new attempt reads the marks afresh, finds the
+  // readers on the newest snapshot, copies every frame, and then waits only
+  // for the readers that began before the copy ended (later ones read the
+  // database file). Another connection's checkpoint makes an attempt fail
+  // at once (SQLite does not wait for it): the next one follows a
+  // millisecond later.
   int checkpoint(int mode, std::chrono::milliseconds budget, int* log_frames = nullptr,
                  int* checkpointed = nullptr) noexcept {
     if (mode == SQLITE_CHECKPOINT_PASSIVE) {

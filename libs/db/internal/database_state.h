@@ -297,7 +297,7 @@ class DatabaseState {
     // library writers are not held up by the copy and its fsyncs any longer
     // than the lease allows. Passing the turn on here instead would send this
     // writer to the back of the queue after every checkpoint.
-    if (write) checkpoints_.after_commit(*conn_, turn_, deadline.at);
+    if (write) checkpoints_.after_commit(*conn_, turn_);
   }
 
   // refuse_in_call: kMisuse for a call made from inside write()/read()'s
