@@ -272,6 +272,15 @@ class HttpActor {
     if (kind != "conflict" && kind != "in_window") sh_.http_errors.fetch_add(1);
   }
 
+  // unexpected_write_status: counts a write's answer that is none of the
+  // statuses it promises; true when the write is in doubt. A 5xx other than
+  // 503 (which the gateway answers only for work it did not do) does not say
+  // whether the transaction committed; a 4xx says it did not.
+  bool unexpected_write_status(const HttpResult& r) {
+    error("status_" + std::to_string(r.status));
+    return r.status >= 500;
+  }
+
   Op base(OpKind k) {
     Op op;
     op.kind = k;
@@ -371,7 +380,10 @@ class HttpActor {
           break;
         }
         if (r->status != 201) {
-          error("status_" + std::to_string(r->status));
+          if (unexpected_write_status(*r)) {
+            op.outcome = Outcome::kInDoubt;
+            log(op);
+          }
           break;
         }
         auto j = parse(*r);
@@ -411,8 +423,9 @@ class HttpActor {
             auto j = parse(*r);
             if (!j) break;
             op.version = (*j)["version"].get<std::int64_t>();
+          } else if (unexpected_write_status(*r)) {
+            op.outcome = Outcome::kInDoubt;
           } else {
-            error("status_" + std::to_string(r->status));
             break;
           }
         } else {
@@ -426,8 +439,9 @@ class HttpActor {
             error("conflict");
           } else if (r->status == 204) {
             sh_.drop_id(*picked);
+          } else if (unexpected_write_status(*r)) {
+            op.outcome = Outcome::kInDoubt;
           } else {
-            error("status_" + std::to_string(r->status));
             break;
           }
         }
