@@ -387,7 +387,12 @@ class HttpActor {
           break;
         }
         auto j = parse(*r);
-        if (!j) break;
+        if (!j) {
+          // Created, but which record the answer does not say.
+          op.outcome = Outcome::kInDoubt;
+          log(op);
+          break;
+        }
         op.id = (*j)["id"].get<std::string>();
         op.version = (*j)["version"].get<std::int64_t>();
         log(op);
@@ -420,9 +425,11 @@ class HttpActor {
             op.outcome = Outcome::kConflict;
             error("conflict");
           } else if (r->status == 200) {
-            auto j = parse(*r);
-            if (!j) break;
-            op.version = (*j)["version"].get<std::int64_t>();
+            if (auto j = parse(*r)) {
+              op.version = (*j)["version"].get<std::int64_t>();
+            } else {
+              op.outcome = Outcome::kInDoubt;  // written, its version unread
+            }
           } else if (unexpected_write_status(*r)) {
             op.outcome = Outcome::kInDoubt;
           } else {
