@@ -374,23 +374,14 @@ class HttpActor {
         Op op = base(OpKind::kCreate);
         op.hash = content_hash(body);
         const auto r = exchange(bhttp::verb::post, records_path(), body.dump(), {}, true);
-        if (!r) {
-          op.outcome = Outcome::kInDoubt;
-          log(op);
-          break;
-        }
-        if (r->status != 201) {
-          if (unexpected_write_status(*r)) {
+        const auto j = r && r->status == 201 ? parse(*r) : std::nullopt;
+        if (!j) {
+          // In doubt: no answer, a 5xx that does not say, or created without
+          // saying which record.
+          if (!r || r->status == 201 || unexpected_write_status(*r)) {
             op.outcome = Outcome::kInDoubt;
             log(op);
           }
-          break;
-        }
-        auto j = parse(*r);
-        if (!j) {
-          // Created, but which record the answer does not say.
-          op.outcome = Outcome::kInDoubt;
-          log(op);
           break;
         }
         op.id = (*j)["id"].get<std::string>();
@@ -419,18 +410,16 @@ class HttpActor {
           op.version = v + 1;
           const auto r =
               exchange(bhttp::verb::put, records_path() + "/" + *picked, body.dump(), h, true);
-          if (!r) {
-            op.outcome = Outcome::kInDoubt;
-          } else if (r->status == 412) {
+          if (r && r->status == 412) {
             op.outcome = Outcome::kConflict;
             error("conflict");
-          } else if (r->status == 200) {
+          } else if (r && r->status == 200) {
             if (auto j = parse(*r)) {
               op.version = (*j)["version"].get<std::int64_t>();
             } else {
               op.outcome = Outcome::kInDoubt;  // written, its version unread
             }
-          } else if (unexpected_write_status(*r)) {
+          } else if (!r || unexpected_write_status(*r)) {
             op.outcome = Outcome::kInDoubt;
           } else {
             break;
@@ -439,14 +428,12 @@ class HttpActor {
           op.version = v;
           const auto r =
               exchange(bhttp::verb::delete_, records_path() + "/" + *picked, {}, h, true);
-          if (!r) {
-            op.outcome = Outcome::kInDoubt;
-          } else if (r->status == 412 || r->status == 404) {
+          if (r && (r->status == 412 || r->status == 404)) {
             op.outcome = r->status == 412 ? Outcome::kConflict : Outcome::kNotFound;
             error("conflict");
-          } else if (r->status == 204) {
+          } else if (r && r->status == 204) {
             sh_.drop_id(*picked);
-          } else if (unexpected_write_status(*r)) {
+          } else if (!r || unexpected_write_status(*r)) {
             op.outcome = Outcome::kInDoubt;
           } else {
             break;
