@@ -75,23 +75,22 @@ inline Expectations expectations(const std::vector<Op>& ledger) {
   Expectations out;
   for (const Op& op : ledger) {
     if (!is_write(op.kind)) continue;
-    if (op.outcome == Outcome::kInDoubt) {
-      if (op.kind == OpKind::kCreate && op.id.empty()) {
-        ++out.in_doubt_creates[op.collection];
-        continue;
-      }
-      Expected& e = out.records[{op.collection, op.id}];
+    const bool in_doubt = op.outcome == Outcome::kInDoubt;
+    if (!in_doubt && op.outcome != Outcome::kAcked) continue;
+    if (in_doubt && op.kind == OpKind::kCreate && op.id.empty()) {
+      ++out.in_doubt_creates[op.collection];
+      continue;
+    }
+    Expected& e = out.records[{op.collection, op.id}];
+    e.create_logged = e.create_logged || op.kind == OpKind::kCreate;
+    if (in_doubt) {
       if (op.kind == OpKind::kRemove) {
         e.remove_in_doubt = true;
       } else {
         ++e.in_doubt;
       }
-      e.create_logged = e.create_logged || op.kind == OpKind::kCreate;
       continue;
     }
-    if (op.outcome != Outcome::kAcked) continue;
-    Expected& e = out.records[{op.collection, op.id}];
-    e.create_logged = e.create_logged || op.kind == OpKind::kCreate;
     if (op.kind == OpKind::kRemove) {
       e.removed = true;
       continue;
@@ -106,20 +105,15 @@ inline Expectations expectations(const std::vector<Op>& ledger) {
   return out;
 }
 
-// UnloggedCreates: the records present in a view whose create the ledger
-// does not name. A create sent without an answer names no id (the gateway
-// picks it), yet the record may exist, and the load may find it in a listing
-// and write it again, acknowledged: such a record's version 1 is that
-// create's. Each create in doubt accounts for one record of its collection,
-// taken in key order; `covered` holds the records so accounted for, and
-// `uncovered` those left over, which no write of the tester made.
-struct UnloggedCreates {
-  std::set<Key> covered{};
-  std::set<Key> uncovered{};
-};
-
-inline UnloggedCreates unlogged_creates(const Expectations& ex, const FinalState& view) {
-  UnloggedCreates out;
+// created_in_doubt: the records present in a view whose create the ledger
+// does not name but a create in doubt accounts for. A create sent without an
+// answer names no id (the gateway picks it), yet the record may exist, and
+// the load may find it in a listing and write it again, acknowledged: such a
+// record's version 1 is that create's. Each create in doubt accounts for one
+// record of its collection, taken in key order; a record left over was made
+// by no write of the tester.
+inline std::set<Key> created_in_doubt(const Expectations& ex, const FinalState& view) {
+  std::set<Key> out;
   std::map<std::string, std::int64_t> left = ex.in_doubt_creates;
   for (const auto& [key, s] : view) {
     const auto it = ex.records.find(key);
@@ -127,9 +121,7 @@ inline UnloggedCreates unlogged_creates(const Expectations& ex, const FinalState
     std::int64_t& n = left[key.first];
     if (n > 0) {
       --n;
-      out.covered.insert(key);
-    } else {
-      out.uncovered.insert(key);
+      out.insert(key);
     }
   }
   return out;
@@ -140,11 +132,11 @@ inline UnloggedCreates unlogged_creates(const Expectations& ex, const FinalState
 // write and no acknowledged delete is there, at least at its newest
 // acknowledged version, with that version's body; a record whose delete was
 // acknowledged is gone; a record nobody acknowledged is there only if a
-// create was in doubt in its collection (unlogged_creates).
+// create was in doubt in its collection (created_in_doubt).
 inline Verdict check_writes_kept(const Expectations& ex, const FinalState& view,
                                  const std::string& view_name) {
   Verdict v{.name = "writes_kept_" + view_name};
-  const UnloggedCreates unlogged = unlogged_creates(ex, view);
+  const std::set<Key> from_doubt = created_in_doubt(ex, view);
   for (const auto& [key, e] : ex.records) {
     const auto it = view.find(key);
     if (e.removed) {
@@ -168,7 +160,7 @@ inline Verdict check_writes_kept(const Expectations& ex, const FinalState& view,
     }
   }
   for (const auto& [key, s] : view) {
-    if (ex.records.count(key) != 0 || unlogged.uncovered.count(key) == 0) continue;
+    if (ex.records.count(key) != 0 || from_doubt.count(key) != 0) continue;
     v.offend(to_string(key) + ": present at version " + std::to_string(s.version) +
              " but never written by the tester");
   }
@@ -179,12 +171,12 @@ inline Verdict check_writes_kept(const Expectations& ex, const FinalState& view,
 
 // check_no_lost_update: every record present at the end has as many
 // versions as acknowledged writes (plus at most its in-doubt writes, plus
-// the one create in doubt that unlogged_creates gives a record whose create
+// the one create in doubt that created_in_doubt gives a record whose create
 // the ledger does not name), and no version was acknowledged twice: two
 // read-modify-writes through If-Match never both won.
 inline Verdict check_no_lost_update(const Expectations& ex, const FinalState& view) {
   Verdict v{.name = "no_lost_update"};
-  const UnloggedCreates unlogged = unlogged_creates(ex, view);
+  const std::set<Key> from_doubt = created_in_doubt(ex, view);
   for (const auto& [key, e] : ex.records) {
     if (e.removed || e.acked_writes == 0) continue;
     for (const auto& [version, n] : e.versions) {
@@ -196,7 +188,7 @@ inline Verdict check_no_lost_update(const Expectations& ex, const FinalState& vi
     const auto it = view.find(key);
     if (it == view.end()) continue;  // missing: writes_kept's finding
     const std::int64_t final_version = it->second.version;
-    const std::int64_t made = e.acked_writes + (unlogged.covered.count(key) ? 1 : 0);
+    const std::int64_t made = e.acked_writes + (from_doubt.count(key) ? 1 : 0);
     if (final_version < made || final_version > made + e.in_doubt) {
       v.offend(to_string(key) + ": final version " + std::to_string(final_version) + " after " +
                std::to_string(e.acked_writes) + " acknowledged writes" +
