@@ -438,8 +438,9 @@ struct Request {
   const Handler* chain_ = nullptr;  // the matched handler chain (Router::begin)
 
   // reset: back to a fresh Request for the next request on a connection,
-  // keeping the memory its strings and containers already hold.
-  void reset() {
+  // keeping the memory its strings and containers already hold; `now` is
+  // its new `started` (a server that already read the clock passes it).
+  void reset(Clock::time_point now = Clock::now()) {
     route = nullptr;
     raw = nullptr;
     if (params.is_object()) {
@@ -452,7 +453,7 @@ struct Request {
     deadline = Clock::time_point::max();
     peer = Peer{};
     principal.clear();
-    started = Clock::now();
+    started = now;
     // Not `url_ = url_view()`: Boost.URL (1.83) makes a view assigned
     // from a default-constructed one point at that temporary's parts, and
     // skips the next assignment whose source then sits at the same stack

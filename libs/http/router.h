@@ -227,13 +227,18 @@ class Router {
     BeastResponse out{static_cast<boost::beast::http::status>(r.status), version};
     if (!r.content_type.empty()) out.set(boost::beast::http::field::content_type, r.content_type);
     bool has_id = false;
+    bool has_connection = false;
     for (auto& [name, value] : r.headers) {
       out.insert(name, value);
       has_id = has_id || boost::beast::iequals(name, "X-Request-Id");
+      has_connection = has_connection || boost::beast::iequals(name, "Connection");
     }
     if (!has_id) out.set("X-Request-Id", request_id);
     out.body() = std::move(r.body);
-    out.keep_alive(keep_alive);
+    // HTTP/1.1 without a Connection header already means keep-alive: only
+    // another version, a close, or a handler's own Connection header needs
+    // Beast to rewrite the header's tokens.
+    if (version < 11 || !keep_alive || has_connection) out.keep_alive(keep_alive);
     out.prepare_payload();
     return out;
   }

@@ -391,10 +391,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     core_.begin_request();
     counted_ = true;
-    req_.reset();
+    const Clock::time_point now = Clock::now();
+    req_.reset(now);
     req_.raw = &parser_->get();
     req_.peer = peer_;
-    req_.deadline = Clock::now() + core_.options.handler_deadline;
+    req_.deadline = now + core_.options.handler_deadline;
     if (core_.router->begin(req_) && core_.pool) {
       // The pool thread owns req_ and the parsed request until the answer
       // is posted back; this strand does nothing for the session meanwhile
@@ -412,8 +413,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // answer: the router's answer to req_, as a Beast response.
   BeastResponse answer() {
     Response r = core_.router->finish(req_);
-    const auto& raw = *req_.raw;
-    return Router::to_beast(std::move(r), raw.version(), raw.keep_alive(), req_.request_id);
+    // The parser's keep-alive: what the request's Connection header and
+    // version say, read once while parsing instead of from the fields.
+    return Router::to_beast(std::move(r), req_.raw->version(), parser_->keep_alive(),
+                            req_.request_id);
   }
 
   // run_blocking: on a pool thread (`run`), or on the thread stopping the
