@@ -225,7 +225,9 @@ class Router {
   static BeastResponse to_beast(Response r, unsigned version, bool keep_alive,
                                 const std::string& request_id) {
     BeastResponse out{static_cast<boost::beast::http::status>(r.status), version};
-    if (!r.content_type.empty()) out.set(boost::beast::http::field::content_type, r.content_type);
+    // insert, not set: the message is new, so there is nothing to replace.
+    if (!r.content_type.empty())
+      out.insert(boost::beast::http::field::content_type, r.content_type);
     bool has_id = false;
     bool has_connection = false;
     for (auto& [name, value] : r.headers) {
@@ -233,7 +235,7 @@ class Router {
       has_id = has_id || boost::beast::iequals(name, "X-Request-Id");
       has_connection = has_connection || boost::beast::iequals(name, "Connection");
     }
-    if (!has_id) out.set("X-Request-Id", request_id);
+    if (!has_id) out.insert("X-Request-Id", request_id);
     out.body() = std::move(r.body);
     // HTTP/1.1 without a Connection header already means keep-alive: only
     // another version, a close, or a handler's own Connection header needs
@@ -468,7 +470,13 @@ class Router {
     // survives from one request to the next).
     thread_local std::vector<std::string> segs;
     segs.clear();
-    for (auto s : req.url_.segments()) segs.push_back(std::move(s));
+    // A path without a percent-escape decodes to itself: its segments are
+    // taken as Boost.URL splits them, without a decoding pass over each.
+    if (req.url_.encoded_path().find('%') == std::string_view::npos) {
+      for (auto s : req.url_.encoded_segments()) segs.emplace_back(s.data(), s.size());
+    } else {
+      for (auto s : req.url_.segments()) segs.push_back(std::move(s));
+    }
     // A path of "/" has one empty segment in the templates' split.
     if (segs.empty()) segs.emplace_back();
     const Compiled* best = nullptr;
@@ -559,19 +567,28 @@ class Router {
       req.params[p->name()] = p->parse(req.path_values_.at(k++));
     }
     // Query parameters: each at most once, none undeclared.
-    for (auto q : req.url_.params(boost::urls::encoding_opts(true))) {
-      const Param* p = route.find_param(In::kQuery, q.key);
+    auto query_param = [&](std::string_view key, std::string_view value) {
+      const Param* p = route.find_param(In::kQuery, key);
       if (p == nullptr) {
-        throw std::move(
-            Error(ErrorCode::kInvalidParameter, "unknown query parameter '" + q.key + "'")
-                .with_parameter(q.key));
+        throw std::move(Error(ErrorCode::kInvalidParameter,
+                              "unknown query parameter '" + std::string(key) + "'")
+                            .with_parameter(std::string(key)));
       }
       if (req.params.contains(p->name())) {
-        throw std::move(
-            Error(ErrorCode::kInvalidParameter, "query parameter '" + q.key + "' given twice")
-                .with_parameter(q.key));
+        throw std::move(Error(ErrorCode::kInvalidParameter,
+                              "query parameter '" + std::string(key) + "' given twice")
+                            .with_parameter(std::string(key)));
       }
-      req.params[p->name()] = p->parse(q.value);
+      req.params[p->name()] = p->parse(value);
+    };
+    // As with the path: a query without a percent-escape or a '+' (a
+    // space) decodes to itself, so its keys and values are used as split.
+    if (req.url_.encoded_query().find_first_of("%+") == std::string_view::npos) {
+      for (auto q : req.url_.encoded_params()) {
+        query_param({q.key.data(), q.key.size()}, {q.value.data(), q.value.size()});
+      }
+    } else {
+      for (auto q : req.url_.params(boost::urls::encoding_opts(true))) query_param(q.key, q.value);
     }
     for (const auto& p : route.params()) {
       if (p.in() == In::kHeader) {

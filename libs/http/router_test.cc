@@ -87,6 +87,31 @@ TEST_CASE("Router dispatches a declared route with typed parameters", "[http][ro
   CHECK(std::regex_match(timing, std::regex("app;dur=(0|[1-9][0-9]*)\\.[0-9]{3}")));
 }
 
+TEST_CASE("Router decodes escaped and plain targets alike", "[http][router]") {
+  Api api;
+  // A literal segment and a query value, each escaped or not.
+  for (const char* target : {"/v1/demo/echo?n=7&word=ab", "/v1/d%65mo/echo?n=%37&word=a%62",
+                             "/v1/demo/echo?%6E=7&word=ab"}) {
+    INFO(target);
+    auto r = api.call("GET", target);
+    REQUIRE(r.result_int() == 200);
+    CHECK(body_of(r)["n"] == 7);
+    CHECK(body_of(r)["word"] == "ab");
+  }
+  // '+' is a space only in the query.
+  CHECK(body_of(api.call("GET", "/v1/demo/echo?n=1&word=a+b"))["word"] == "a b");
+  // A path value written escaped is the same record as written plain.
+  REQUIRE(api.call("PUT", "/v1/collections/notes/records/a%31", R"({"data":{"x":1}})", bearer())
+              .result_int() == 201);
+  auto get = api.call("GET", "/v1/collections/notes/records/a1", "", bearer());
+  REQUIRE(get.result_int() == 200);
+  CHECK(body_of(get)["id"] == "a1");
+  // An escaped query key is still checked against the table.
+  auto unknown = api.call("GET", "/v1/demo/echo?n=1&w%6Frds=x");
+  CHECK(unknown.result_int() == 400);
+  CHECK(body_of(unknown)["error"]["message"] == "unknown query parameter 'words'");
+}
+
 TEST_CASE("Router answers the uniform error body for each refusal", "[http][router]") {
   Api api;
   struct Case {
