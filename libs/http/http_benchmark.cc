@@ -15,6 +15,13 @@
 // over the rounds, and every round's figures are printed and kept in the
 // JSON line.
 //
+// Beside requests a second, each run measures the server's CPU time per
+// request (user and system): the rps ratio moves with whatever else the
+// machine runs, the CPU a request costs much less, and the split shows
+// where the two servers differ (both pay the same loopback TCP in the
+// kernel). nginx's is its processes' whole lifetime (start-up included,
+// from wait4), coordkit's the server process's while wrk runs.
+//
 //   http_benchmark [SECONDS] [CONNECTIONS] [ROUNDS]
 //                                              default 5 s a run, 64 connections,
 //                                              1 round
@@ -27,6 +34,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,10 +109,31 @@ pid_t spawn(std::vector<std::string> args, const std::string& out_path) {
   return pid;
 }
 
-int reap(pid_t pid) {
+// Cpu: user and system seconds.
+struct Cpu {
+  double user = 0;
+  double sys = 0;
+};
+
+double seconds_of(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+Cpu cpu_of(const rusage& u) { return {seconds_of(u.ru_utime), seconds_of(u.ru_stime)}; }
+
+Cpu own_cpu() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return cpu_of(u);
+}
+
+// reap: waits for `pid`; `cpu`, when given, gets its CPU time and that of
+// the children it reaped (an nginx master's worker).
+int reap(pid_t pid, Cpu* cpu = nullptr) {
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage u{};
+  while (::wait4(pid, &status, 0, &u) < 0 && errno == EINTR) {
   }
+  if (cpu != nullptr) *cpu = cpu_of(u);
   return status;
 }
 
@@ -112,6 +141,16 @@ struct WrkResult {
   double rps = 0;
   double p99_ms = 0;
   long errors = 0;
+  double requests = 0;
+  // The server's CPU microseconds per request.
+  double user_us = 0;
+  double sys_us = 0;
+  double cpu_us() const { return user_us + sys_us; }
+  void set_cpu(const Cpu& used) {
+    if (requests <= 0) return;
+    user_us = used.user * 1e6 / requests;
+    sys_us = used.sys * 1e6 / requests;
+  }
 };
 
 double to_ms(const std::string& v) {
@@ -138,6 +177,7 @@ WrkResult wrk(unsigned short port, int seconds, int connections, const std::stri
   WrkResult r;
   while (std::getline(in, line)) {
     if (line.rfind("Requests/sec:", 0) == 0) r.rps = std::atof(line.c_str() + 13);
+    if (line.find(" requests in ") != std::string::npos) r.requests = std::atof(line.c_str());
     const auto p = line.find("99%");
     if (p != std::string::npos && line.find("99.") == std::string::npos) {
       std::string v = line.substr(p + 3);
@@ -169,9 +209,11 @@ WrkResult run_nginx(int seconds, int connections, const std::string& dir) {
   const pid_t pid = spawn({"nginx", "-p", dir, "-c", conf}, dir + "/nginx.out");
   for (int i = 0; i < 200 && !can_connect(port); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const WrkResult r = wrk(port, seconds, connections, dir, false);
+  WrkResult r = wrk(port, seconds, connections, dir, false);
   ::kill(pid, SIGQUIT);
-  reap(pid);
+  Cpu used;
+  reap(pid, &used);
+  r.set_cpu(used);
   return r;
 }
 
@@ -223,7 +265,11 @@ struct BenchServer {
 
 WrkResult run_coordkit(int threads, int seconds, int connections, const std::string& dir) {
   BenchServer s(threads, dir);
-  return wrk(s.server->tcp_port(), seconds, connections, dir, true);
+  const Cpu before = own_cpu();
+  WrkResult r = wrk(s.server->tcp_port(), seconds, connections, dir, true);
+  const Cpu after = own_cpu();
+  r.set_cpu({after.user - before.user, after.sys - before.sys});
+  return r;
 }
 
 int run(int argc, char** argv) {
@@ -252,6 +298,9 @@ int run(int argc, char** argv) {
     WrkResult nginx, one, two;
     double ratio1() const { return nginx.rps > 0 ? one.rps / nginx.rps : 0; }
     double ratio2() const { return nginx.rps > 0 ? two.rps / nginx.rps : 0; }
+    // cpu_ratio: nginx's CPU per request over coordkit's (1 thread), in
+    // the same sense as ratio1: above 1, coordkit spends less.
+    double cpu_ratio() const { return one.cpu_us() > 0 ? nginx.cpu_us() / one.cpu_us() : 0; }
   };
   std::vector<Round> all(static_cast<std::size_t>(rounds));
   std::printf("connections=%d seconds=%d rounds=%d (wrk, one client thread, loopback)\n",
@@ -269,9 +318,12 @@ int run(int argc, char** argv) {
     }
     std::printf(
         "round %d: nginx_rps=%.0f http_rps=%.0f http_vs_nginx=%.3f http_p99_ms=%.3f "
-        "http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f\n",
+        "http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f\n"
+        "  cpu us/request (user+sys): nginx %.2f+%.2f http %.2f+%.2f http2 %.2f+%.2f "
+        "http_cpu_vs_nginx=%.3f\n",
         i + 1, r.nginx.rps, r.one.rps, r.ratio1(), r.one.p99_ms, r.two.rps, r.ratio2(),
-        r.two.p99_ms);
+        r.two.p99_ms, r.nginx.user_us, r.nginx.sys_us, r.one.user_us, r.one.sys_us, r.two.user_us,
+        r.two.sys_us, r.cpu_ratio());
     std::fflush(stdout);
   }
   std::filesystem::remove_all(dir);
@@ -303,6 +355,11 @@ int run(int argc, char** argv) {
   const auto two_rps = [](const Round& r) { return r.two.rps; };
   const auto two_p99 = [](const Round& r) { return r.two.p99_ms; };
   const auto ratio2 = [](const Round& r) { return r.ratio2(); };
+  const auto nginx_user = [](const Round& r) { return r.nginx.user_us; };
+  const auto nginx_sys = [](const Round& r) { return r.nginx.sys_us; };
+  const auto one_user = [](const Round& r) { return r.one.user_us; };
+  const auto one_sys = [](const Round& r) { return r.one.sys_us; };
+  const auto cpu_ratio = [](const Round& r) { return r.cpu_ratio(); };
   long errors = 0;
   double worst_p99 = 0;
   for (const Round& r : all) {
@@ -319,16 +376,23 @@ int run(int argc, char** argv) {
   std::printf("http2_rps=%.0f http2_vs_nginx=%.3f http2_p99_ms=%.3f (2 threads, medians)\n",
               median(two_rps), median(ratio2), median(two_p99));
   std::printf(
+      "cpu us/request, user+sys: nginx %.2f+%.2f, http %.2f+%.2f; http_cpu_vs_nginx=%.3f "
+      "(1 thread, medians)\n",
+      median(nginx_user), median(nginx_sys), median(one_user), median(one_sys), median(cpu_ratio));
+  std::printf(
       "{\"bench\":\"http\",\"connections\":%d,\"rounds\":%d,\"nginx_rps\":%.0f,"
       "\"nginx_p99_ms\":%.3f,\"http_rps\":%.0f,\"http_vs_nginx\":%.3f,\"http_p99_ms\":%.3f,"
       "\"http_p99_ms_worst\":%.3f,\"http_2threads_rps\":%.0f,\"http_2threads_vs_nginx\":%.3f,"
       "\"http_2threads_p99_ms\":%.3f,\"errors\":%ld,\"nginx_rps_rounds\":%s,"
       "\"http_rps_rounds\":%s,\"http_vs_nginx_rounds\":%s,\"http_p99_ms_rounds\":%s,"
-      "\"http_2threads_vs_nginx_rounds\":%s}\n",
+      "\"http_2threads_vs_nginx_rounds\":%s,\"nginx_user_us\":%.2f,\"nginx_sys_us\":%.2f,"
+      "\"http_user_us\":%.2f,\"http_sys_us\":%.2f,\"http_cpu_vs_nginx\":%.3f,"
+      "\"http_cpu_vs_nginx_rounds\":%s}\n",
       connections, rounds, median(nginx_rps), median(nginx_p99), median(one_rps), median(ratio1),
       median(one_p99), worst_p99, median(two_rps), median(ratio2), median(two_p99), errors,
       list(nginx_rps, 0).c_str(), list(one_rps, 0).c_str(), list(ratio1, 3).c_str(),
-      list(one_p99, 3).c_str(), list(ratio2, 3).c_str());
+      list(one_p99, 3).c_str(), list(ratio2, 3).c_str(), median(nginx_user), median(nginx_sys),
+      median(one_user), median(one_sys), median(cpu_ratio), list(cpu_ratio, 3).c_str());
   return 0;
 }
 
