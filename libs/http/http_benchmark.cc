@@ -16,11 +16,11 @@
 // JSON line.
 //
 // Beside requests a second, each run measures the server's CPU time per
-// request (user and system): the rps ratio moves with whatever else the
-// machine runs, the CPU a request costs much less, and the split shows
-// where the two servers differ (both pay the same loopback TCP in the
-// kernel). nginx's is its processes' whole lifetime (start-up included,
-// from wait4), coordkit's the server process's while wrk runs.
+// request, user and system: the split shows where the two servers differ
+// (both pay the same loopback TCP in the kernel). User time is the figure
+// the machine's other load moves least; system time swings with it, as
+// the rps ratio does. nginx's is its processes' whole lifetime (start-up
+// included, from wait4), coordkit's the server process's while wrk runs.
 //
 //   http_benchmark [SECONDS] [CONNECTIONS] [ROUNDS]
 //                                              default 5 s a run, 64 connections,
