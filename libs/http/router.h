@@ -34,7 +34,9 @@
 
 #include <atomic>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -243,6 +245,71 @@ class Router {
     if (version < 11 || !keep_alive || has_connection) out.keep_alive(keep_alive);
     out.prepare_payload();
     return out;
+  }
+
+  // write_response: appends to `out` the bytes Beast's serializer writes
+  // for to_beast(r, version, keep_alive, request_id), without building
+  // Beast's fields (a node allocated per header, a tree, a second walk to
+  // write them): the server's path for nearly every answer. Returns false,
+  // and appends nothing, where only Beast's own rules settle the bytes: a
+  // handler's Connection, Content-Length or Transfer-Encoding header, a
+  // value with blanks at either end (Beast trims them), a status outside
+  // 100-999, or a body on a status that must not have one (1xx, 204, 304).
+  static bool write_response(const Response& r, unsigned version, bool keep_alive,
+                             std::string_view request_id, std::string& out) {
+    namespace bh = boost::beast::http;
+    const unsigned s = r.status;
+    if (s < 100 || s > 999 || version > 99) return false;
+    if ((s < 200 || s == 204 || s == 304) && !r.body.empty()) return false;
+    auto trimmed = [](std::string_view v) {
+      return v.empty() ||
+             (v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t');
+    };
+    if (!trimmed(r.content_type) || !trimmed(request_id)) return false;
+    bool has_id = false;
+    for (const auto& [name, value] : r.headers) {
+      if (boost::beast::iequals(name, "Connection") ||
+          boost::beast::iequals(name, "Content-Length") ||
+          boost::beast::iequals(name, "Transfer-Encoding") || !trimmed(value)) {
+        return false;
+      }
+      has_id = has_id || boost::beast::iequals(name, "X-Request-Id");
+    }
+    const char line[] = {'H',
+                         'T',
+                         'T',
+                         'P',
+                         '/',
+                         static_cast<char>('0' + version / 10),
+                         '.',
+                         static_cast<char>('0' + version % 10),
+                         ' ',
+                         static_cast<char>('0' + s / 100),
+                         static_cast<char>('0' + s / 10 % 10),
+                         static_cast<char>('0' + s % 10),
+                         ' '};
+    out.append(line, sizeof line);
+    const auto reason = bh::obsolete_reason(static_cast<bh::status>(s));
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    auto field = [&out](std::string_view name, std::string_view value) {
+      out.append(name);
+      out += ": ";
+      out.append(value);
+      out += "\r\n";
+    };
+    if (!r.content_type.empty()) field("Content-Type", r.content_type);
+    for (const auto& [name, value] : r.headers) field(name, value);
+    if (!has_id) field("X-Request-Id", request_id);
+    // What Beast's keep_alive() writes into an absent Connection header.
+    if (version < 11 && keep_alive) field("Connection", "keep-alive");
+    if (version >= 11 && !keep_alive) field("Connection", "close");
+    char length[24];
+    const auto end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
+    field("Content-Length", std::string_view(length, static_cast<std::size_t>(end - length)));
+    out += "\r\n";
+    out += r.body;
+    return true;
   }
 
   // error_response: the uniform error body for `reply` and `request_id`.

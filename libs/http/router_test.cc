@@ -1,5 +1,7 @@
 #include "coordkit/http/router.h"
 
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <cstdint>
@@ -409,4 +411,71 @@ TEST_CASE("Response::serialize writes the bytes nlohmann's compact dump writes",
   r.serialize();
   CHECK(r.body == expected);
   CHECK_FALSE(r.value.has_value());
+}
+
+namespace {
+
+// beast_bytes: what Beast's serializer writes for to_beast(r, ...).
+std::string beast_bytes(http::Response r, unsigned version, bool keep_alive,
+                        const std::string& id) {
+  http::BeastResponse res = http::Router::to_beast(std::move(r), version, keep_alive, id);
+  boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res);
+  std::string out;
+  boost::system::error_code ec;
+  do {
+    sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+      for (const auto b : boost::beast::buffers_range_ref(buffers))
+        out.append(static_cast<const char*>(b.data()), b.size());
+      sr.consume(boost::beast::buffer_bytes(buffers));
+    });
+  } while (!ec && !sr.is_done());
+  REQUIRE_FALSE(ec);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Router::write_response writes the bytes Beast's serializer writes", "[http][router]") {
+  const std::string id = "00000000000000ab";
+  std::vector<http::Response> answers;
+  answers.push_back(http::Response::text(200, "application/json", R"({"ok":"abcdefg"})"));
+  answers.push_back(http::Response::text(201, "text/plain; charset=utf-8", "made"));
+  answers.push_back(http::Response::empty(204));
+  answers.push_back(http::Response::empty(304));
+  answers.push_back(http::Response::text(404, "application/json", "{}"));
+  answers.push_back(http::Response::text(418, "", ""));
+  answers.push_back(http::Response::text(599, "application/json", std::string(70000, 'x')));
+  answers.push_back(http::Response::text(299, "a/b", "unknown reason"));
+  answers.push_back(http::Response::text(200, "application/json", "[]")
+                        .header("Server-Timing", "app;dur=0.012")
+                        .header("Retry-After", "1"));
+  answers.push_back(http::Response::text(200, "application/json", "1")
+                        .header("x-request-id", "client-chosen")
+                        .header("X-Empty", ""));
+  for (const auto& answer : answers) {
+    for (unsigned version : {10U, 11U}) {
+      for (bool keep_alive : {true, false}) {
+        CAPTURE(answer.status, answer.headers.size(), version, keep_alive);
+        std::string direct = "left alone|";
+        REQUIRE(http::Router::write_response(answer, version, keep_alive, id, direct));
+        CHECK(direct == "left alone|" + beast_bytes(answer, version, keep_alive, id));
+      }
+    }
+  }
+  // What only Beast's rules settle is left to it, and nothing is written.
+  std::vector<http::Response> left;
+  left.push_back(http::Response::text(200, "a/b", "x").header("Connection", "close"));
+  left.push_back(http::Response::text(200, "a/b", "x").header("content-length", "1"));
+  left.push_back(http::Response::text(200, "a/b", "x").header("Transfer-Encoding", "chunked"));
+  left.push_back(http::Response::text(200, "a/b", "x").header("X-Padded", " value"));
+  left.push_back(http::Response::text(200, "a/b ", "x"));
+  left.push_back(http::Response::text(204, "a/b", "a body on a 204"));
+  left.push_back(http::Response::text(101, "", "a body on a 101"));
+  left.push_back(http::Response::text(1000, "a/b", "x"));
+  for (const auto& answer : left) {
+    CAPTURE(answer.status, answer.content_type);
+    std::string out;
+    CHECK_FALSE(http::Router::write_response(answer, 11, true, id, out));
+    CHECK(out.empty());
+  }
 }

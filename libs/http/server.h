@@ -391,6 +391,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     core_.begin_request();
     counted_ = true;
+    // The parser's keep-alive: what the request's Connection header and
+    // version say, read once while parsing instead of from the fields.
+    version_ = parser_->get().version();
+    answer_keep_alive_ = parser_->keep_alive();
     const Clock::time_point now = Clock::now();
     req_.reset(now);
     req_.raw = &parser_->get();
@@ -410,14 +414,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     on_handled(answer());
   }
 
-  // answer: the router's answer to req_, as a Beast response.
-  BeastResponse answer() {
-    Response r = core_.router->finish(req_);
-    // The parser's keep-alive: what the request's Connection header and
-    // version say, read once while parsing instead of from the fields.
-    return Router::to_beast(std::move(r), req_.raw->version(), parser_->keep_alive(),
-                            req_.request_id);
-  }
+  // answer: the router's answer to req_.
+  Response answer() { return core_.router->finish(req_); }
 
   // run_blocking: on a pool thread (`run`), or on the thread stopping the
   // pool for a request it never ran.
@@ -434,7 +432,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         core_.shed.fetch_add(1);
         req_.shed_ = Request::Shed::kExpired;
       }
-      BeastResponse res = answer();
+      Response res = answer();
       boost::asio::post(socket_.get_executor(),
                         [self = this->shared_from_this(), res = std::move(res)]() mutable {
                           self->res_ = std::move(res);
@@ -456,7 +454,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // machine that wake-up is much of what a loopback send costs (measured
   // with tools/bench/http: about 30% more requests a second). It also
   // keeps pipelined requests from nesting answers on one call stack.
-  void on_handled(BeastResponse res) {
+  void on_handled(Response res) {
     res_ = std::move(res);
     boost::asio::post(socket_.get_executor(),
                       [self = this->shared_from_this()] { self->send_answer(); });
@@ -470,7 +468,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       core_.end_request(false);
       return close();
     }
-    if (core_.draining.load()) res_.keep_alive(false);
+    if (core_.draining.load()) answer_keep_alive_ = false;
     write();
   }
 
@@ -490,27 +488,49 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     reply.code = std::string(error_code_name(code));
     reply.message = message;
     if (code == ErrorCode::kUnavailable) reply.headers.emplace_back("Retry-After", "1");
-    const std::string id = core_.router->next_request_id();
-    res_ = Router::to_beast(Router::error_response(reply, id), 11, false, id);
+    // No request is in flight (it was not read, or not admitted), so req_
+    // is free to carry the refusal's id.
+    req_.request_id = core_.router->next_request_id();
+    res_ = Router::error_response(reply, req_.request_id);
+    version_ = 11;
+    answer_keep_alive_ = false;
     core_.options.log.debug("request refused", {{"status", reply.status},
                                                 {"code", reply.code},
                                                 {"peer", peer_.address},
-                                                {"request_id", id}});
+                                                {"request_id", req_.request_id}});
     write();
   }
 
-  // write: res_ serialized by Beast into one buffer kept across requests,
-  // then sent with one write tried at once: an answer the socket takes
-  // whole (nearly every one) goes on without an asynchronous operation; the
-  // rest is sent asynchronously under write_timeout.
+  // write: res_ serialized into one buffer kept across requests, then sent
+  // with one write tried at once: an answer the socket takes whole (nearly
+  // every one) goes on without an asynchronous operation; the rest is sent
+  // asynchronously under write_timeout.
   void write() {
     arm(core_.options.write_timeout);
-    keep_alive_ = res_.keep_alive();
     if (out_.capacity() > std::size_t{64} * 1024) out_.shrink_to_fit();
     out_.clear();
     boost::system::error_code ec;
-    if (res_.chunked()) {
-      boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res_);
+    keep_alive_ = answer_keep_alive_;
+    // Nearly every answer: written as Beast would write it, without its
+    // fields. The rest goes through a Beast response and its serializer.
+    if (!Router::write_response(res_, version_, keep_alive_, req_.request_id, out_)) {
+      BeastResponse res;
+      try {
+        res = Router::to_beast(std::move(res_), version_, keep_alive_, req_.request_id);
+      } catch (const std::exception& e) {
+        // Beast refuses the message (a body on a 204, say): the client gets
+        // a 500 instead of a dropped connection.
+        core_.router->logger().error("response cannot be sent",
+                                     {{"request_id", req_.request_id}, {"cause", e.what()}});
+        ErrorReply reply;
+        reply.status = error_status(ErrorCode::kInternal);
+        reply.code = std::string(error_code_name(ErrorCode::kInternal));
+        reply.message = "internal error";
+        res = Router::to_beast(Router::error_response(reply, req_.request_id), version_,
+                               keep_alive_, req_.request_id);
+      }
+      keep_alive_ = res.keep_alive();
+      boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res);
       do {
         sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
           append_buffers(buffers);
@@ -518,13 +538,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         });
       } while (!ec && !sr.is_done());
       if (ec) return on_write(ec);
-    } else {
-      // The header as Beast's serializer writes it (its fields writer),
-      // then the body, without the serializer's nested buffer views.
-      const BeastResponse::fields_type::writer header(res_.base(), res_.version(),
-                                                      res_.result_int());
-      append_buffers(header.get());
-      out_.append(res_.body());
     }
     const std::size_t sent = socket_.write_some(boost::asio::buffer(out_), ec);
     if (!ec && sent == out_.size()) return on_write({});
@@ -584,9 +597,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool timer_waiting_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  BeastResponse res_;
-  std::string out_;  // res_ serialized
-  bool keep_alive_ = false;
+  Response res_;           // the answer to write
+  unsigned version_ = 11;  // the HTTP version it answers
+  bool answer_keep_alive_ =
+      false;                 // whether it keeps the connection (the client's wish, unless draining)
+  std::string out_;          // res_ serialized
+  bool keep_alive_ = false;  // whether the answer being written keeps the connection
   Request req_;
   Peer peer_;
   bool closed_ = false;

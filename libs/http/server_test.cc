@@ -222,3 +222,47 @@ TEST_CASE("Server answers 401 without and with a wrong token on every route that
   }
   CHECK(auth_routes >= 6);
 }
+
+TEST_CASE("Server sends through Beast the answers only Beast's rules settle", "[http][server]") {
+  http::Router router(http::ApiInfo{.title = "test", .version = "1.0.0"});
+  router.tag("t", "Test routes");
+  // Response validation would answer the 204 with a body as a 500 before it
+  // reached the server; off here, it shows what the server itself does with
+  // an answer Beast refuses to write.
+  router.set_validate_responses(false);
+  // A handler's own framing and Connection headers: Beast frames the body
+  // by its length and keeps the connection as the client asked.
+  router.add(http::Route(http::Method::kGet, "/framed")
+                 .summary("Framing headers of its own")
+                 .operation_id("framed")
+                 .tag("t")
+                 .response_text(200, "Text", "text/plain")
+                 .handle([](http::Request&) {
+                   return http::Response::text(200, "text/plain", "own framing")
+                       .header("Transfer-Encoding", "chunked")
+                       .header("Connection", "close");
+                 }));
+  router.add(http::Route(http::Method::kGet, "/bad")
+                 .summary("A body on a 204")
+                 .operation_id("bad")
+                 .tag("t")
+                 .response_empty(204, "Nothing")
+                 .handle([](http::Request&) {
+                   return http::Response::text(204, "text/plain", "not allowed here");
+                 }));
+  router.use(router.map_errors());
+  http::Server server(router, {.listen = {"127.0.0.1:0"}});
+  server.start();
+  t::TcpClient c(server.tcp_port());
+  auto framed = c.request(t::make_request("GET", "/framed"));
+  CHECK(framed.result_int() == 200);
+  CHECK(framed.body() == "own framing");
+  CHECK_FALSE(framed.chunked());
+  CHECK(framed[bh::field::content_length] == "11");
+  CHECK(framed.keep_alive());
+  CHECK(framed.find(bh::field::connection) == framed.end());
+  check_error(c.request(t::make_request("GET", "/bad")), 500, "internal");
+  // The connection still serves.
+  CHECK(c.request(t::make_request("GET", "/framed")).body() == "own framing");
+  server.stop();
+}
