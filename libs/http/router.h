@@ -533,16 +533,19 @@ class Router {
     req.url_ = *parsed;
     const std::string_view method_text(raw.method_string().data(), raw.method_string().size());
     const auto method = parse_method(method_text);
-    // The decoded segments, in a buffer each thread keeps (its capacity
-    // survives from one request to the next).
-    thread_local std::vector<std::string> segs;
+    // The path's segments, in buffers each thread keeps (their capacity
+    // survives from one request to the next). A path without a
+    // percent-escape decodes to itself: its segments are views of the
+    // target as Boost.URL splits it, with no copy and no decoding pass.
+    thread_local std::vector<std::string> decoded;
+    thread_local std::vector<std::string_view> segs;
     segs.clear();
-    // A path without a percent-escape decodes to itself: its segments are
-    // taken as Boost.URL splits them, without a decoding pass over each.
     if (req.url_.encoded_path().find('%') == std::string_view::npos) {
       for (auto s : req.url_.encoded_segments()) segs.emplace_back(s.data(), s.size());
     } else {
-      for (auto s : req.url_.segments()) segs.push_back(std::move(s));
+      decoded.clear();
+      for (auto s : req.url_.segments()) decoded.push_back(std::move(s));
+      for (const auto& s : decoded) segs.emplace_back(s);
     }
     // A path of "/" has one empty segment in the templates' split.
     if (segs.empty()) segs.emplace_back();
@@ -592,12 +595,12 @@ class Router {
     }
     req.route = best_route;
     for (std::size_t k = 0; k < segs.size(); ++k) {
-      if (best->segments[k].is_param) req.path_values_.push_back(std::move(segs[k]));
+      if (best->segments[k].is_param) req.path_values_.emplace_back(segs[k]);
     }
     return &best->chain;
   }
 
-  static bool matches(const std::vector<Segment>& tmpl, const std::vector<std::string>& segs) {
+  static bool matches(const std::vector<Segment>& tmpl, const std::vector<std::string_view>& segs) {
     if (tmpl.size() != segs.size()) return false;
     for (std::size_t k = 0; k < segs.size(); ++k) {
       if (tmpl[k].is_param ? segs[k].empty() : tmpl[k].text != segs[k]) return false;

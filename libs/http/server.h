@@ -55,11 +55,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/execution/relationship.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -217,6 +221,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   Session(ServerCore& core, Socket socket, Peer peer)
       : core_(core),
         socket_(std::move(socket)),
+        post_ex_(boost::asio::prefer(
+            boost::asio::require(socket_.get_executor(), boost::asio::execution::blocking.never),
+            boost::asio::execution::relationship.fork)),
         timer_(socket_.get_executor()),
         buffer_(core.options.header_limit + core.options.body_limit + 4096),
         peer_(std::move(peer)) {
@@ -249,7 +256,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // A handler still running on the strand must not get its answer out
     // after this: on_read checks the flag before it writes.
     cut_.store(true);
-    boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+    post([self = this->shared_from_this()] { self->close(); });
   }
 
  private:
@@ -261,6 +268,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // the shortest timeout after it was set, so moving from an idle wait to
   // a read, or from a read to a write, never re-arms it. Per request that
   // saves scheduling and cancelling three timer waits.
+  // post: `f` to run later on the session's executor, as asio::post runs
+  // it, through an executor that already carries asio::post's properties
+  // (taken once per session, not on every post of a type-erased one).
+  template <class F>
+  void post(F&& f) {
+    post_ex_.execute(std::forward<F>(f));
+  }
+
   void arm(std::chrono::milliseconds d) {
     const Clock::time_point now = Clock::now();
     deadline_ = now + d;
@@ -422,7 +437,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void run_blocking(bool run) noexcept {
     try {
       if (!run) {
-        boost::asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+        post([self = this->shared_from_this()] {
           self->cut_.store(true);
           self->send_answer();
         });
@@ -433,11 +448,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         req_.shed_ = Request::Shed::kExpired;
       }
       Response res = answer();
-      boost::asio::post(socket_.get_executor(),
-                        [self = this->shared_from_this(), res = std::move(res)]() mutable {
-                          self->res_ = std::move(res);
-                          self->send_answer();
-                        });
+      post([self = this->shared_from_this(), res = std::move(res)]() mutable {
+        self->res_ = std::move(res);
+        self->send_answer();
+      });
     } catch (...) {
       // Out of memory posting the answer: the connection is closed so the
       // client is not left waiting.
@@ -456,8 +470,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // keeps pipelined requests from nesting answers on one call stack.
   void on_handled(Response res) {
     res_ = std::move(res);
-    boost::asio::post(socket_.get_executor(),
-                      [self = this->shared_from_this()] { self->send_answer(); });
+    post([self = this->shared_from_this()] { self->send_answer(); });
   }
 
   // send_answer: res_ written, unless the connection was cut or closed
@@ -567,8 +580,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     // ready work has run: it is tried at once (asio reads before it waits),
     // and tried later it finds the request already there more often,
     // instead of costing a read that finds nothing.
-    boost::asio::post(socket_.get_executor(),
-                      [self = this->shared_from_this()] { self->wait_for_request(); });
+    post([self = this->shared_from_this()] { self->wait_for_request(); });
   }
 
   void close() {
@@ -590,6 +602,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   ServerCore& core_;
   Socket socket_;
+  boost::asio::any_io_executor post_ex_;  // socket_'s, never blocking, forking
   boost::asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
   Clock::time_point deadline_ = Clock::time_point::max();  // of the step under way
