@@ -454,13 +454,13 @@ struct Request {
     peer = Peer{};
     principal.clear();
     started = now;
-    // Not `url_ = url_view()`: Boost.URL (1.83) makes a view assigned
-    // from a default-constructed one point at that temporary's parts, and
-    // skips the next assignment whose source then sits at the same stack
-    // address (as the router's parse result does): the request's query
-    // would be read from a dead stack frame, garbage on any other thread.
-    // A view of a parsed string is copied by value.
-    url_ = empty_url();
+    // url_ is left as it is: the router assigns it before anything reads
+    // it (a bad target never reaches a reader). Not `url_ = url_view()`:
+    // Boost.URL (1.83) makes a view assigned from a default-constructed
+    // one point at that temporary's parts, and skips the next assignment
+    // whose source then sits at the same stack address (as the router's
+    // parse result does): the request's query would be read from a dead
+    // stack frame, garbage on any other thread.
     path_values_.clear();
     unmatched_ = Unmatched::kNone;
     allow_.clear();

@@ -426,7 +426,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       core_.shed.fetch_add(1);
       req_.shed_ = Request::Shed::kPoolFull;
     }
-    on_handled(answer());
+    res_ = answer();
+    on_handled();
   }
 
   // answer: the router's answer to req_.
@@ -460,7 +461,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  // on_handled: on the strand, with the answer to the request in flight.
+  // on_handled: on the strand, with the answer to the request in flight in
+  // res_.
   // The answer is sent after the other ready work of this turn of the
   // event loop: the requests read in one batch are all handled first, then
   // their answers leave back to back. A client asleep in its poll is woken
@@ -468,8 +470,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // machine that wake-up is much of what a loopback send costs (measured
   // with tools/bench/http: about 30% more requests a second). It also
   // keeps pipelined requests from nesting answers on one call stack.
-  void on_handled(Response res) {
-    res_ = std::move(res);
+  void on_handled() {
     post([self = this->shared_from_this()] { self->send_answer(); });
   }
 
@@ -574,7 +575,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       core_.end_request(!ec);
     }
     if (ec || !keep_alive_ || closed_) return close();
-    res_ = {};
+    // The answer's memory goes now if it is large; the next answer,
+    // moved into res_, releases the rest.
+    if (res_.body.capacity() > std::size_t{64} * 1024) res_ = Response();
     if (buffer_.size() > 0) return wait_for_request();
     // The next request's first read waits until the other connections'
     // ready work has run: it is tried at once (asio reads before it waits),
