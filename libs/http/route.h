@@ -34,8 +34,6 @@
 #include <atomic>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstddef>
@@ -422,10 +420,12 @@ struct Request {
   }
   bool has_param(std::string_view name) const { return params.contains(name); }
 
-  // Set and read by the router alone: the parsed target, the decoded path
+  // Set and read by the router alone: the target's query (a view of
+  // raw's target; has_query_ tells "?" from no query), the decoded path
   // values in template order, and why a request matched no route.
   enum class Unmatched { kNone, kBadTarget, kNotFound, kMethodNotAllowed, kUnknownMethod };
-  boost::urls::url_view url_;
+  std::string_view query_;
+  bool has_query_ = false;
   std::vector<std::string> path_values_;
   Unmatched unmatched_ = Unmatched::kNone;
   std::string allow_;
@@ -454,24 +454,13 @@ struct Request {
     peer = Peer{};
     principal.clear();
     started = now;
-    // url_ is left as it is: the router assigns it before anything reads
-    // it (a bad target never reaches a reader). Not `url_ = url_view()`:
-    // Boost.URL (1.83) makes a view assigned from a default-constructed
-    // one point at that temporary's parts, and skips the next assignment
-    // whose source then sits at the same stack address (as the router's
-    // parse result does): the request's query would be read from a dead
-    // stack frame, garbage on any other thread.
+    query_ = {};
+    has_query_ = false;
     path_values_.clear();
     unmatched_ = Unmatched::kNone;
     allow_.clear();
     shed_ = Shed::kNone;
     chain_ = nullptr;
-  }
-
-  // empty_url: a parsed, empty URL view that assignments copy by value.
-  static const boost::urls::url_view& empty_url() {
-    static const boost::urls::url_view kEmpty = *boost::urls::parse_relative_ref("");
-    return kEmpty;
   }
 
   // header: a request header's value ("" when absent).

@@ -36,6 +36,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <charconv>
 #include <cstdint>
 #include <deque>
@@ -55,6 +56,32 @@
 #include "coordkit/log/log.h"
 
 namespace coordkit::http {
+
+namespace internal {
+
+// for_each_plain_param: calls f(key, value) for each parameter of a
+// query that holds no percent-escape and no '+', in order: the pieces
+// between '&', each split at its first '=' (no '=': an empty value). For
+// such a query these are exactly Boost.URL's encoded_params() keys and
+// values (router_test compares them); splitting a query that parsed as
+// a URL's query needs no decoding, and skips Boost.URL's iterator calls.
+template <class F>
+void for_each_plain_param(std::string_view query, F&& f) {
+  for (;;) {
+    const std::size_t amp = query.find('&');
+    const std::string_view piece = query.substr(0, amp);
+    const std::size_t eq = piece.find('=');
+    if (eq == std::string_view::npos) {
+      f(piece, std::string_view());
+    } else {
+      f(piece.substr(0, eq), piece.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) return;
+    query.remove_prefix(amp + 1);
+  }
+}
+
+}  // namespace internal
 
 // Router: see the top of this file.
 //
@@ -518,7 +545,7 @@ class Router {
     for (int i = 15; i >= 0; --i, n >>= 4) out[static_cast<std::size_t>(i)] = kHex[n & 0xF];
   }
 
-  // match: the chain for `req`, with req.route, url_ and path_values_ set;
+  // match: the chain for `req`, with req.route, query_ and path_values_ set;
   // the unmatched chain (404/405/400) otherwise.
   const Handler* match(Request& req) const {
     const auto& raw = *req.raw;
@@ -530,7 +557,9 @@ class Router {
       req.route = &unmatched_route_;
       return &unmatched_chain_;
     }
-    req.url_ = *parsed;
+    const boost::urls::url_view& url = *parsed;
+    req.has_query_ = url.has_query();
+    if (req.has_query_) req.query_ = {url.encoded_query().data(), url.encoded_query().size()};
     const std::string_view method_text(raw.method_string().data(), raw.method_string().size());
     const auto method = parse_method(method_text);
     // The path's segments, in buffers each thread keeps (their capacity
@@ -540,11 +569,11 @@ class Router {
     thread_local std::vector<std::string> decoded;
     thread_local std::vector<std::string_view> segs;
     segs.clear();
-    if (req.url_.encoded_path().find('%') == std::string_view::npos) {
-      for (auto s : req.url_.encoded_segments()) segs.emplace_back(s.data(), s.size());
+    if (url.encoded_path().find('%') == std::string_view::npos) {
+      for (auto s : url.encoded_segments()) segs.emplace_back(s.data(), s.size());
     } else {
       decoded.clear();
-      for (auto s : req.url_.segments()) decoded.push_back(std::move(s));
+      for (auto s : url.segments()) decoded.push_back(std::move(s));
       for (const auto& s : decoded) segs.emplace_back(s);
     }
     // A path of "/" has one empty segment in the templates' split.
@@ -652,13 +681,15 @@ class Router {
       req.params[p->name()] = p->parse(value);
     };
     // As with the path: a query without a percent-escape or a '+' (a
-    // space) decodes to itself, so its keys and values are used as split.
-    if (req.url_.encoded_query().find_first_of("%+") == std::string_view::npos) {
-      for (auto q : req.url_.encoded_params()) {
-        query_param({q.key.data(), q.key.size()}, {q.value.data(), q.value.size()});
-      }
-    } else {
-      for (auto q : req.url_.params(boost::urls::encoding_opts(true))) query_param(q.key, q.value);
+    // space) decodes to itself, so its keys and values are used as split;
+    // one with them is decoded by Boost.URL, from the target parsed again.
+    // No '?' is no parameter; a bare '?' is one empty key, as in Boost.URL.
+    if (req.has_query_ && req.query_.find_first_of("%+") == std::string_view::npos) {
+      internal::for_each_plain_param(req.query_, query_param);
+    } else if (req.has_query_) {
+      const auto url = boost::urls::parse_origin_form(
+          boost::core::string_view(raw.target().data(), raw.target().size()));
+      for (auto q : url->params(boost::urls::encoding_opts(true))) query_param(q.key, q.value);
     }
     for (const auto& p : route.params()) {
       if (p.in() == In::kHeader) {

@@ -479,3 +479,25 @@ TEST_CASE("Router::write_response writes the bytes Beast's serializer writes", "
     CHECK(out.empty());
   }
 }
+
+TEST_CASE("for_each_plain_param splits a query as Boost.URL's encoded params do",
+          "[http][router]") {
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  for (const char* query : {"", "n=1", "a=1&b=2", "a", "a=", "=v", "&", "&&a=1&", "a=b=c", "a&b",
+                            "k=v&k=w", "x=1;y=2", "a/b?c=d", "=", "==&=", "n=1&", "&n=1"}) {
+    CAPTURE(query);
+    const std::string target = std::string("/p?") + query;  // the view below points into it
+    const auto url = boost::urls::parse_origin_form(target);
+    REQUIRE(url);
+    Pairs boost_pairs;
+    for (auto q : url->encoded_params()) {
+      boost_pairs.emplace_back(std::string(q.key.data(), q.key.size()),
+                               std::string(q.value.data(), q.value.size()));
+    }
+    Pairs split;
+    http::internal::for_each_plain_param(query, [&](std::string_view k, std::string_view v) {
+      split.emplace_back(std::string(k), std::string(v));
+    });
+    CHECK(split == boost_pairs);
+  }
+}
