@@ -51,6 +51,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -277,12 +278,30 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void arm(std::chrono::milliseconds d) {
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = coarse_now();
     deadline_ = now + d;
     if (timer_waiting_ && timer_wakes_ <= deadline_) return;
     start_timer(std::min(deadline_, now + shortest_timeout()));
   }
   void disarm() { deadline_ = Clock::time_point::max(); }
+
+  // coarse_now: Clock's time as the kernel last stored it (behind by at
+  // most a scheduler tick, a few milliseconds), for the timeouts of
+  // seconds that arm() sets three times a request: on Linux it reads a
+  // value instead of the clock, about a fifth of Clock::now()'s cost on a
+  // virtual machine. The timer's own checks still read Clock::now().
+  static Clock::time_point coarse_now() noexcept {
+#ifdef CLOCK_MONOTONIC_COARSE
+    // steady_clock is CLOCK_MONOTONIC in libstdc++ and libc++, which
+    // CLOCK_MONOTONIC_COARSE follows.
+    timespec ts{};
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+      return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+    }
+#endif
+    return Clock::now();
+  }
 
   std::chrono::milliseconds shortest_timeout() const {
     const ServerOptions& o = core_.options;
