@@ -59,6 +59,40 @@ namespace coordkit::http {
 
 namespace internal {
 
+// TargetParts: an origin-form target's path and query, as views of it.
+struct TargetParts {
+  std::string_view path;
+  std::string_view query;  // after the '?'
+  bool has_query = false;  // a '?' is there (the query may be empty)
+};
+
+// split_target: the parts of a target that Boost.URL parsed as origin-form
+// (which has no fragment): the path up to the first '?', the query after
+// it; what encoded_path(), encoded_query() and has_query() return
+// (router_test compares them).
+inline TargetParts split_target(std::string_view target) noexcept {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}, false};
+  return {target.substr(0, q), target.substr(q + 1), true};
+}
+
+// split_plain_path: appends to `out` the segments of an origin-form path
+// that holds no percent-escape: the pieces between '/' after the leading
+// one, none for "/". These are Boost.URL's encoded_segments() (router_test
+// compares them). Returns false, appending nothing, for a path with an
+// escape, or one that starts "/./", whose "./" Boost.URL drops.
+inline bool split_plain_path(std::string_view path, std::vector<std::string_view>& out) {
+  if (path.find('%') != std::string_view::npos || path.starts_with("/./")) return false;
+  if (path.size() <= 1) return true;
+  path.remove_prefix(1);
+  for (;;) {
+    const std::size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) return true;
+    path.remove_prefix(slash + 1);
+  }
+}
+
 // for_each_plain_param: calls f(key, value) for each parameter of a
 // query that holds no percent-escape and no '+', in order: the pieces
 // between '&', each split at its first '=' (no '=': an empty value). For
@@ -558,20 +592,20 @@ class Router {
       return &unmatched_chain_;
     }
     const boost::urls::url_view& url = *parsed;
-    req.has_query_ = url.has_query();
-    if (req.has_query_) req.query_ = {url.encoded_query().data(), url.encoded_query().size()};
+    const internal::TargetParts parts =
+        internal::split_target({raw.target().data(), raw.target().size()});
+    req.has_query_ = parts.has_query;
+    req.query_ = parts.query;
     const std::string_view method_text(raw.method_string().data(), raw.method_string().size());
     const auto method = parse_method(method_text);
     // The path's segments, in buffers each thread keeps (their capacity
     // survives from one request to the next). A path without a
     // percent-escape decodes to itself: its segments are views of the
-    // target as Boost.URL splits it, with no copy and no decoding pass.
+    // target, split as Boost.URL splits it, with no copy and no decoding.
     thread_local std::vector<std::string> decoded;
     thread_local std::vector<std::string_view> segs;
     segs.clear();
-    if (url.encoded_path().find('%') == std::string_view::npos) {
-      for (auto s : url.encoded_segments()) segs.emplace_back(s.data(), s.size());
-    } else {
+    if (!internal::split_plain_path(parts.path, segs)) {
       decoded.clear();
       for (auto s : url.segments()) decoded.push_back(std::move(s));
       for (const auto& s : decoded) segs.emplace_back(s);

@@ -501,3 +501,32 @@ TEST_CASE("for_each_plain_param splits a query as Boost.URL's encoded params do"
     CHECK(split == boost_pairs);
   }
 }
+
+TEST_CASE("split_target and split_plain_path read a target as Boost.URL does", "[http][router]") {
+  for (const char* target :
+       {"/",          "/a",     "/a/",      "//",     "//a",
+        "/./a",       "/.",     "/..",      "/a/./b", "/./",
+        "/.//a",      "/a//b",  "/.a",      "/..a/b", "/v1/collections/notes/records/r1",
+        "/bench?n=1", "/?",     "/a?",      "/a??b",  "/a?b?c",
+        "/a/?x=1&y",  "/a;b/c", "/a%2Fb/c", "/%41",   "/a/%7e?q=%20",
+        "/.%2e/a",    "/./?q"}) {
+    CAPTURE(target);
+    const auto url = boost::urls::parse_origin_form(target);
+    REQUIRE(url);
+    const http::internal::TargetParts parts = http::internal::split_target(target);
+    CHECK(parts.path == std::string_view(url->encoded_path().data(), url->encoded_path().size()));
+    CHECK(parts.has_query == url->has_query());
+    CHECK(parts.query ==
+          std::string_view(url->encoded_query().data(), url->encoded_query().size()));
+    std::vector<std::string_view> split;
+    if (http::internal::split_plain_path(parts.path, split)) {
+      std::vector<std::string_view> boost_segments;
+      for (auto s : url->encoded_segments()) boost_segments.emplace_back(s.data(), s.size());
+      CHECK(split == boost_segments);
+    } else {
+      CHECK(split.empty());
+      // Only an escape or a leading "/./" is left to Boost.URL.
+      CHECK((parts.path.find('%') != std::string_view::npos || parts.path.starts_with("/./")));
+    }
+  }
+}
