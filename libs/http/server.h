@@ -261,14 +261,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
  private:
-  // arm / disarm: the one timeout of the step under way (idle wait,
-  // request read, response write), on one timer that is rarely touched: a
-  // step only moves deadline_, and the timer, when it wakes, sleeps again
-  // until the deadline that holds then. It is re-armed only when a
-  // deadline comes earlier than its wake-up, and it never wakes later than
-  // the shortest timeout after it was set, so moving from an idle wait to
-  // a read, or from a read to a write, never re-arms it. Per request that
-  // saves scheduling and cancelling three timer waits.
   // post: `f` to run later on the session's executor, as asio::post runs
   // it, through an executor that already carries asio::post's properties
   // (taken once per session, not on every post of a type-erased one).
@@ -277,6 +269,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     post_ex_.execute(std::forward<F>(f));
   }
 
+  // arm / disarm: the one timeout of the step under way (idle wait,
+  // request read, response write), on one timer that is rarely touched: a
+  // step only moves deadline_, and the timer, when it wakes, sleeps again
+  // until the deadline that holds then. It is re-armed only when a
+  // deadline comes earlier than its wake-up, and it never wakes later than
+  // the shortest timeout after it was set, so moving from an idle wait to
+  // a read, or from a read to a write, never re-arms it. Per request that
+  // saves scheduling and cancelling three timer waits.
   void arm(std::chrono::milliseconds d) {
     const Clock::time_point now = coarse_now();
     deadline_ = now + d;
@@ -481,8 +481,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // on_handled: on the strand, with the answer to the request in flight in
-  // res_.
-  // The answer is sent after the other ready work of this turn of the
+  // res_. The answer is sent after the other ready work of this turn of the
   // event loop: the requests read in one batch are all handled first, then
   // their answers leave back to back. A client asleep in its poll is woken
   // once for the batch instead of once for each answer, and on a virtual
