@@ -420,12 +420,9 @@ struct Request {
   }
   bool has_param(std::string_view name) const { return params.contains(name); }
 
-  // Set and read by the router alone: the target's query (a view of
-  // raw's target; has_query_ tells "?" from no query), the decoded path
-  // values in template order, and why a request matched no route.
+  // Set and read by the router alone: the decoded path values in template
+  // order, and why a request matched no route.
   enum class Unmatched { kNone, kBadTarget, kNotFound, kMethodNotAllowed, kUnknownMethod };
-  std::string_view query_;
-  bool has_query_ = false;
   std::vector<std::string> path_values_;
   Unmatched unmatched_ = Unmatched::kNone;
   std::string allow_;
@@ -454,8 +451,6 @@ struct Request {
     peer = Peer{};
     principal.clear();
     started = now;
-    query_ = {};
-    has_query_ = false;
     path_values_.clear();
     unmatched_ = Unmatched::kNone;
     allow_.clear();

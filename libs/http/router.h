@@ -33,7 +33,9 @@
 #define COORDKIT_HTTP_ROUTER_H_
 
 #include <atomic>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -308,7 +310,22 @@ class Router {
     return out;
   }
 
-  // write_response: appends to `out` the bytes Beast's serializer writes
+  // serialize: appends to `out` what Beast's serializer writes for `res`
+  // (the header, then the body, chunked if res says so).
+  static boost::system::error_code serialize(const BeastResponse& res, std::string& out) {
+    boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res);
+    boost::system::error_code ec;
+    do {
+      sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+        for (const auto b : boost::beast::buffers_range_ref(buffers))
+          out.append(static_cast<const char*>(b.data()), b.size());
+        sr.consume(boost::beast::buffer_bytes(buffers));
+      });
+    } while (!ec && !sr.is_done());
+    return ec;
+  }
+
+  // write_response: appends to `out` the bytes serialize() writes
   // for to_beast(r, version, keep_alive, request_id), without building
   // Beast's fields (a node allocated per header, a tree, a second walk to
   // write them): the server's path for nearly every answer. Returns false,
@@ -579,7 +596,7 @@ class Router {
     for (int i = 15; i >= 0; --i, n >>= 4) out[static_cast<std::size_t>(i)] = kHex[n & 0xF];
   }
 
-  // match: the chain for `req`, with req.route, query_ and path_values_ set;
+  // match: the chain for `req`, with req.route and path_values_ set;
   // the unmatched chain (404/405/400) otherwise.
   const Handler* match(Request& req) const {
     const auto& raw = *req.raw;
@@ -592,10 +609,8 @@ class Router {
       return &unmatched_chain_;
     }
     const boost::urls::url_view& url = *parsed;
-    const internal::TargetParts parts =
-        internal::split_target({raw.target().data(), raw.target().size()});
-    req.has_query_ = parts.has_query;
-    req.query_ = parts.query;
+    const std::string_view path =
+        internal::split_target({raw.target().data(), raw.target().size()}).path;
     const std::string_view method_text(raw.method_string().data(), raw.method_string().size());
     const auto method = parse_method(method_text);
     // The path's segments, in buffers each thread keeps (their capacity
@@ -605,7 +620,7 @@ class Router {
     thread_local std::vector<std::string> decoded;
     thread_local std::vector<std::string_view> segs;
     segs.clear();
-    if (!internal::split_plain_path(parts.path, segs)) {
+    if (!internal::split_plain_path(path, segs)) {
       decoded.clear();
       for (auto s : url.segments()) decoded.push_back(std::move(s));
       for (const auto& s : decoded) segs.emplace_back(s);
@@ -718,11 +733,12 @@ class Router {
     // space) decodes to itself, so its keys and values are used as split;
     // one with them is decoded by Boost.URL, from the target parsed again.
     // No '?' is no parameter; a bare '?' is one empty key, as in Boost.URL.
-    if (req.has_query_ && req.query_.find_first_of("%+") == std::string_view::npos) {
-      internal::for_each_plain_param(req.query_, query_param);
-    } else if (req.has_query_) {
-      const auto url = boost::urls::parse_origin_form(
-          boost::core::string_view(raw.target().data(), raw.target().size()));
+    const std::string_view target(raw.target().data(), raw.target().size());
+    const internal::TargetParts parts = internal::split_target(target);
+    if (parts.has_query && parts.query.find_first_of("%+") == std::string_view::npos) {
+      internal::for_each_plain_param(parts.query, query_param);
+    } else if (parts.has_query) {
+      const auto url = boost::urls::parse_origin_form(target);
       for (auto q : url->params(boost::urls::encoding_opts(true))) query_param(q.key, q.value);
     }
     for (const auto& p : route.params()) {

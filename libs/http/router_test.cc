@@ -1,7 +1,5 @@
 #include "coordkit/http/router.h"
 
-#include <boost/beast/core/buffers_range.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
 #include <cstdint>
@@ -418,17 +416,9 @@ namespace {
 // beast_bytes: what Beast's serializer writes for to_beast(r, ...).
 std::string beast_bytes(http::Response r, unsigned version, bool keep_alive,
                         const std::string& id) {
-  http::BeastResponse res = http::Router::to_beast(std::move(r), version, keep_alive, id);
-  boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res);
   std::string out;
-  boost::system::error_code ec;
-  do {
-    sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
-      for (const auto b : boost::beast::buffers_range_ref(buffers))
-        out.append(static_cast<const char*>(b.data()), b.size());
-      sr.consume(boost::beast::buffer_bytes(buffers));
-    });
-  } while (!ec && !sr.is_done());
+  const boost::system::error_code ec =
+      http::Router::serialize(http::Router::to_beast(std::move(r), version, keep_alive, id), out);
   REQUIRE_FALSE(ec);
   return out;
 }

@@ -68,12 +68,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -551,24 +549,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         res = Router::to_beast(std::move(res_), version_, keep_alive_, req_.request_id);
       } catch (const std::exception& e) {
         // Beast refuses the message (a body on a 204, say): the client gets
-        // a 500 instead of a dropped connection.
+        // a 500 (ErrorReply's default) instead of a dropped connection.
         core_.router->logger().error("response cannot be sent",
                                      {{"request_id", req_.request_id}, {"cause", e.what()}});
-        ErrorReply reply;
-        reply.status = error_status(ErrorCode::kInternal);
-        reply.code = std::string(error_code_name(ErrorCode::kInternal));
-        reply.message = "internal error";
-        res = Router::to_beast(Router::error_response(reply, req_.request_id), version_,
+        res = Router::to_beast(Router::error_response(ErrorReply{}, req_.request_id), version_,
                                keep_alive_, req_.request_id);
       }
       keep_alive_ = res.keep_alive();
-      boost::beast::http::serializer<false, boost::beast::http::string_body> sr(res);
-      do {
-        sr.next(ec, [&](boost::system::error_code&, const auto& buffers) {
-          append_buffers(buffers);
-          sr.consume(boost::beast::buffer_bytes(buffers));
-        });
-      } while (!ec && !sr.is_done());
+      ec = Router::serialize(res, out_);
       if (ec) return on_write(ec);
     }
     const std::size_t sent = socket_.write_some(boost::asio::buffer(out_), ec);
@@ -578,12 +566,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     boost::asio::async_write(socket_, boost::asio::buffer(out_) + sent,
                              [self = this->shared_from_this()](boost::system::error_code e,
                                                                std::size_t) { self->on_write(e); });
-  }
-
-  template <class Buffers>
-  void append_buffers(const Buffers& buffers) {
-    for (const auto b : boost::beast::buffers_range_ref(buffers))
-      out_.append(static_cast<const char*>(b.data()), b.size());
   }
 
   void on_write(boost::system::error_code ec) {
