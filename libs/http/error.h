@@ -48,7 +48,8 @@ enum class ErrorCode {
   kSchemaViolation,       // 422 the body breaks its schema (pointer + rule)
   kHeadersTooLarge,       // 431
   kInternal,              // 500 a handler threw something unmapped
-  kResponseInvalid,       // 500 a handler returned what its route did not declare
+  kResponseInvalid,       // 500 a handler returned what its route did not declare, or
+                          //     a header that cannot be sent (CR, LF, a bad name)
   kUnavailable,           // 503 draining, overloaded (Retry-After where known)
   kTimeout,               // 408 the request was not read in time
   kInvalidRoute = 100,    // set-up: a route declaration is inconsistent

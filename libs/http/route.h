@@ -563,6 +563,30 @@ inline void dump_compact(const Json& v, std::string& out) {
   out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// check_header: throws Error(kResponseInvalid) unless `name: value` can be
+// sent as a response header as it is: the name an HTTP token (RFC 9110
+// 5.6.2), the value free of control characters other than HTAB (5.5).
+// Neither Beast nor the server's own writer escapes a header, so a CR or LF
+// in a value a handler copied from a client would otherwise end the header
+// there and start one, or a whole response, of the client's choosing.
+inline void check_header(std::string_view name, std::string_view value) {
+  auto token_char = [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  bool token = !name.empty();
+  for (const char c : name) token = token && token_char(static_cast<unsigned char>(c));
+  if (!token) throw Error(ErrorCode::kResponseInvalid, "a response header's name is not a token");
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) {
+      throw Error(ErrorCode::kResponseInvalid,
+                  "response header '" + std::string(name) +
+                      "' holds a control character (CR, LF, NUL, ...)");
+    }
+  }
+}
+
 }  // namespace internal
 
 inline std::string_view Request::header(std::string_view name) const {
@@ -609,7 +633,8 @@ class PreparedJson {
 // Response: what a handler returns. Build with json(), prepared_json(),
 // text() or empty(); add headers with header(). The router checks it
 // against the route's declared statuses and schema (when response
-// validation is on), then serializes a JSON value into `body`.
+// validation is on) and its headers (always, as header() does), then
+// serializes a JSON value into `body`.
 struct Response {
   unsigned status = 200;
   std::string content_type;
@@ -649,7 +674,11 @@ struct Response {
     r.status = status;
     return r;
   }
+  // header: adds `name: v`. Throws Error(kResponseInvalid), a 500 naming
+  // the header, for a name that is not an HTTP token or a value holding a
+  // control character such as CR or LF (see internal::check_header).
   Response& header(std::string name, std::string v) & {
+    internal::check_header(name, v);
     // Room for the few headers wrappers add (request id, timing): one
     // allocation instead of one per growth.
     if (headers.capacity() == 0) headers.reserve(4);

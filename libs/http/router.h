@@ -260,6 +260,10 @@ class Router {
       if (req.chain_ == nullptr) throw Error(ErrorCode::kInternal, "the request was not matched");
       try {
         Response out = (*req.chain_)(req);
+        // Headers set without header() (the public vector, a content type)
+        // are checked here: nothing unsafe to send leaves the router.
+        if (!out.content_type.empty()) internal::check_header("Content-Type", out.content_type);
+        for (const auto& [name, value] : out.headers) internal::check_header(name, value);
         out.serialize();
         return out;
       } catch (...) {

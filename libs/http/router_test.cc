@@ -389,6 +389,56 @@ TEST_CASE("Router keeps a client's X-Request-Id when it is well formed", "[http]
   CHECK(bad["X-Request-Id"] != "a b");
 }
 
+TEST_CASE("Router answers 500 for a response header that would split the answer",
+          "[http][router]") {
+  http::Router router;
+  router.tag("t", "tests");
+  router.use(router.map_errors());
+  auto route = [&](const char* path, const char* id, http::Handler h) {
+    router.add(ok_route(path, id)
+                   .param(http::Param::query("v").max_length(80).describe("Echoed"))
+                   .handle(std::move(h)));
+  };
+  auto ok = [] { return http::Response::json(200, {{"ok", true}}); };
+  // Through header(), which refuses at once ...
+  route("/echo", "echo",
+        [&](http::Request& req) { return ok().header("X-Echo", req.param<std::string>("v")); });
+  route("/named", "named",
+        [&](http::Request& req) { return ok().header(req.param<std::string>("v"), "1"); });
+  // ... and around it, which the router refuses before anything is sent.
+  route("/pushed", "pushed", [&](http::Request& req) {
+    auto r = ok();
+    r.headers.emplace_back("X-Echo", req.param<std::string>("v"));
+    return r;
+  });
+  route("/typed", "typed", [&](http::Request& req) {
+    auto r = ok();
+    r.content_type = "application/json; v=" + req.param<std::string>("v");
+    return r;
+  });
+  const std::string injected = "a%0D%0ASet-Cookie:%20session=stolen";
+  for (const std::string& target :
+       std::vector<std::string>{"/echo?v=" + injected, "/echo?v=a%0Ab", "/echo?v=a%00b",
+                                "/echo?v=a%7Fb", "/named?v=Bad%20Name", "/named?v=X-A%0D%0AX-B",
+                                "/named?v=", "/pushed?v=" + injected, "/typed?v=" + injected}) {
+    CAPTURE(target);
+    auto req = make("GET", target);
+    auto r = router.handle(req, {});
+    CHECK(r.result_int() == 500);
+    CHECK(Json::parse(r.body())["error"]["code"] == "response_invalid");
+    CHECK(r.find("X-Echo") == r.end());
+    CHECK(r.find("Set-Cookie") == r.end());
+    std::string bytes;
+    REQUIRE_FALSE(http::Router::serialize(r, bytes));
+    CHECK(bytes.find("stolen") == std::string::npos);
+  }
+  // A tab and bytes above ASCII are field content, sent as they are.
+  auto req = make("GET", "/echo?v=caf%C3%A9%09ok");
+  auto r = router.handle(req, {});
+  CHECK(r.result_int() == 200);
+  CHECK(r["X-Echo"] == "caf\xC3\xA9\tok");
+}
+
 TEST_CASE("Response::serialize writes the bytes nlohmann's compact dump writes", "[http][router]") {
   const Json value = GENERATE(values<Json>({
       Json::object(),
