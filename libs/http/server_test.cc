@@ -266,3 +266,34 @@ TEST_CASE("Server sends through Beast the answers only Beast's rules settle", "[
   CHECK(c.request(t::make_request("GET", "/framed")).body() == "own framing");
   server.stop();
 }
+
+TEST_CASE("Server never sends a header a handler copied a line break into", "[http][server]") {
+  http::Router router(http::ApiInfo{.title = "test", .version = "1.0.0"});
+  router.tag("t", "Test routes");
+  router.add(http::Route(http::Method::kGet, "/echo")
+                 .summary("Echoes v in a header")
+                 .operation_id("echo")
+                 .tag("t")
+                 .param(http::Param::query("v").max_length(80).required().describe("Echoed"))
+                 .response_text(200, "Text", "text/plain")
+                 .response_header(200, "X-Echo", "v as sent")
+                 .handle([](http::Request& req) {
+                   return http::Response::text(200, "text/plain", "echoed")
+                       .header("X-Echo", req.param<std::string>("v"));
+                 }));
+  router.use(router.map_errors());
+  http::Server server(router, {.listen = {"127.0.0.1:0"}});
+  server.start();
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.tcp_port()) + "/echo?v=";
+  auto split = t::curl({base + "a%0D%0ASet-Cookie:%20session=stolen"});
+  REQUIRE(split.exit_code == 0);
+  CHECK(split.status == 500);
+  CHECK(Json::parse(split.body)["error"]["code"] == "response_invalid");
+  CHECK(split.header("X-Echo").empty());
+  CHECK(split.header("Set-Cookie").empty());
+  CHECK(split.headers.find("stolen") == std::string::npos);
+  auto plain = t::curl({base + "hello"});
+  CHECK(plain.status == 200);
+  CHECK(plain.header("X-Echo") == "hello");
+  server.stop();
+}
