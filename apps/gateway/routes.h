@@ -212,7 +212,10 @@ inline Response record_response(unsigned status, records::Record&& r, bool splic
                                             std::to_string(r.created_at_ms) + ' ' +
                                             std::to_string(r.updated_at_ms));
   }
-  out.header(std::string(kSpliceHeader), std::move(r.body));
+  // Not header(), which refuses line breaks: a stored body may hold them
+  // between its tokens, and this header never leaves the process
+  // (splice_bodies() takes it out; the router refuses any that remains).
+  out.headers.emplace_back(kSpliceHeader, std::move(r.body));
   return out;
 }
 

@@ -378,6 +378,31 @@ TEST_CASE("The records API: create, get with ETag, conditional writes, list, lim
   CHECK(gw.exit_code() == kExitOk);
 }
 
+TEST_CASE("A body another program stored with line breaks between its tokens is served",
+          "[gateway][e2e]") {
+  const auto dir = gwt::scratch_dir("stored-body");
+  Gateway gw(dir);
+  REQUIRE(gw.wait_ready());
+  const std::string base = gw.url("/v1/collections/notes/records");
+  const Reply created = curl(base, json_body(R"({"text":"hi"})"));
+  REQUIRE(created.status == 201);
+  const std::string id = created.value()["id"];
+  // JSON whose whitespace holds CR LF and a tab, as a program other than
+  // coordkit may store it (coordkit stores compact JSON). The row's
+  // updated_at_ms moves too, so no answer made from the row before serves.
+  REQUIRE(run_in_shell(gw,
+                       "UPDATE records SET body = '{' || char(13, 10) || '\"text\":' ||"
+                       " char(9) || '\"lines\"}', updated_at_ms = updated_at_ms + 1"
+                       " WHERE id = '" +
+                           id + "';\n"));
+  const Reply got = curl(base + "/" + id);
+  CHECK(got.status == 200);
+  CHECK(got.value()["body"] == json{{"text", "lines"}});
+  CHECK(got.header("X-Coordkit-Spliced-Body").empty());
+  gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
+  CHECK(gw.exit_code() == kExitOk);
+}
+
 TEST_CASE("Two clients racing a read-modify-write: exactly one wins", "[gateway][e2e]") {
   const auto dir = gwt::scratch_dir("race");
   Gateway gw(dir);
