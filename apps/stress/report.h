@@ -159,6 +159,7 @@ inline nlohmann::json summary_json(const Report& r) {
           {"lost_updates", r.verdict_count("no_lost_update")},
           {"stale_reads", r.verdict_count("reads_consistent")},
           {"surfaced_transient_errors", r.verdict_count("no_transient_errors")},
+          {"unexpected_failures", r.verdict_count("no_unexpected_failures")},
           {"unfair_writes", r.verdict_count("fair_write_turn")},
           {"kills", r.counter("kills")},
           {"restarts", r.counter("restarts_graceful") + r.counter("restarts_kill9")},

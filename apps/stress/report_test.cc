@@ -125,9 +125,9 @@ TEST_CASE("The HTML report is one well-formed self-contained page", "[stress]") 
 TEST_CASE("The JSON summary carries the figures the demo reports", "[stress]") {
   const cs::Report r = sample(true);
   const nlohmann::json j = cs::to_json(r);
-  for (const char* k :
-       {"http_ops_per_s", "cli_ops_per_s", "p99_ms", "lost_writes", "lost_updates", "stale_reads",
-        "surfaced_transient_errors", "unfair_writes", "kills", "restarts", "unavailable_ms"}) {
+  for (const char* k : {"http_ops_per_s", "cli_ops_per_s", "p99_ms", "lost_writes", "lost_updates",
+                        "stale_reads", "surfaced_transient_errors", "unexpected_failures",
+                        "unfair_writes", "kills", "restarts", "unavailable_ms"}) {
     INFO(k);
     CHECK(j.contains(k));
   }

@@ -212,6 +212,11 @@ struct ActorStats {
   std::uint64_t retries = 0;
   std::uint64_t reconnects = 0;
   std::vector<std::string> transient_examples;
+  // unexpected / unexpected_examples: answers outside what a request
+  // promises (a status it does not answer, a body that is not JSON), the
+  // first few described.
+  std::uint64_t unexpected = 0;
+  std::vector<std::string> unexpected_examples;
 };
 
 // HttpActor: one connection's loop.
@@ -272,12 +277,33 @@ class HttpActor {
     if (kind != "conflict" && kind != "in_window") sh_.http_errors.fetch_add(1);
   }
 
+  // unexpected: counts an answer outside what the last request promises,
+  // as error `kind`, and describes the first few: the request, the status
+  // and, from a uniform error body, its code and request id (to find the
+  // gateway's log line).
+  void unexpected(const HttpResult& r, const std::string& kind) {
+    error(kind);
+    ++st_.unexpected;
+    if (st_.unexpected_examples.size() >= 10) return;
+    std::string what = actor_ + " at " + fixed(sh_.t(), 2) + " s: " + last_request_ + " answered " +
+                       std::to_string(r.status);
+    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    if (kind == "bad_response") {
+      what += ", a body that is not JSON";
+    } else if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+      const nlohmann::json& e = j["error"];
+      what += " " + e.value("code", std::string("?")) + " (request " +
+              e.value("request_id", std::string("?")) + ")";
+    }
+    st_.unexpected_examples.push_back(std::move(what));
+  }
+
   // unexpected_write_status: counts a write's answer that is none of the
   // statuses it promises; true when the write is in doubt. A 5xx other than
   // 503 (which the gateway answers only for work it did not do) does not say
   // whether the transaction committed; a 4xx says it did not.
   bool unexpected_write_status(const HttpResult& r) {
-    error("status_" + std::to_string(r.status));
+    unexpected(r, "status_" + std::to_string(r.status));
     return r.status >= 500;
   }
 
@@ -302,6 +328,7 @@ class HttpActor {
                                      const std::string& body,
                                      const std::vector<std::pair<std::string, std::string>>& h,
                                      bool is_write) {
+    last_request_ = std::string(bhttp::to_string(v)) + " " + path;
     for (int attempt = 0;; ++attempt) {
       if (attempt > 0) {
         ++st_.retries;
@@ -331,7 +358,7 @@ class HttpActor {
   std::optional<nlohmann::json> parse(const HttpResult& r) {
     nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     if (j.is_discarded()) {
-      error("bad_response");
+      unexpected(r, "bad_response");
       return std::nullopt;
     }
     return j;
@@ -349,7 +376,7 @@ class HttpActor {
       return nlohmann::json();
     }
     if (r->status != 200) {
-      error("status_" + std::to_string(r->status));
+      unexpected(*r, "status_" + std::to_string(r->status));
       return std::nullopt;
     }
     auto j = parse(*r);
@@ -454,7 +481,7 @@ class HttpActor {
             }
           }
         } else if (r) {
-          error("status_" + std::to_string(r->status));
+          unexpected(*r, "status_" + std::to_string(r->status));
         }
         break;
       }
@@ -473,6 +500,7 @@ class HttpActor {
   std::mt19937_64 rng_;
   std::string actor_;
   std::uint64_t seq_ = 0;
+  std::string last_request_;  // "METHOD path" of the last exchange()
   ActorStats st_;
 };
 
@@ -577,14 +605,17 @@ class WorkerPool {
   WorkerPool(Shared& sh, std::filesystem::path self) : sh_(sh), self_(std::move(self)) {}
 
   void start_all() {
-    for (int i = 0; i < sh_.o->workers; ++i) slots_.emplace_back();
+    slots_.resize(static_cast<std::size_t>(sh_.o->workers));
+    names_.resize(slots_.size());
     for (int i = 0; i < sh_.o->workers; ++i) start(i);
   }
-  // tend: replaces workers that ended while the run goes on.
+  // tend: replaces workers that ended while the run goes on; one that
+  // ended with a failure is counted (failures()).
   void tend() {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (slots_[i] && slots_[i]->try_wait()) {
-        slots_[i].reset();
+      if (!slots_[i]) continue;
+      if (const auto status = slots_[i]->try_wait()) {
+        ended(i, *status);
         if (!sh_.stop.load() && remaining_ms() > 500) start(static_cast<int>(i));
       }
     }
@@ -600,27 +631,43 @@ class WorkerPool {
     const std::int64_t pid = slots_[i]->pid();
     slots_[i]->kill();
     slots_[i]->wait();
-    slots_[i].reset();
+    slots_[i].reset();  // killed here: not a failure of its own
     sh_.event("kill", "worker slot " + std::to_string(i) + " pid " + std::to_string(pid));
     if (!sh_.stop.load() && remaining_ms() > 500) start(static_cast<int>(i));
     return true;
   }
-  // finish: waits for the workers to end by themselves, then kills stragglers.
+  // finish: waits for the workers to end by themselves, then kills
+  // stragglers; a straggler and a worker that ended with a failure are
+  // counted (failures()).
   void finish() {
-    for (auto& c : slots_) {
-      if (!c) continue;
-      if (!c->wait_for(std::chrono::milliseconds(10000))) {
-        c->kill();
-        c->wait();
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i]) continue;
+      if (const auto status = slots_[i]->wait_for(std::chrono::milliseconds(10000))) {
+        ended(i, *status);
+        continue;
       }
-      c.reset();
+      slots_[i]->kill();
+      slots_[i]->wait();
+      failures_.push_back(names_[i] + ": still running 10 s after its duration, killed");
+      slots_[i].reset();
     }
   }
   const std::vector<std::filesystem::path>& files() const { return files_; }
+  // failures: workers that ended by themselves with anything but exit code
+  // 0 (an error they could not handle: their stderr is workers.stderr in the
+  // work directory), or did not end; chaos kills are not among them.
+  const std::vector<std::string>& failures() const { return failures_; }
 
  private:
   std::int64_t remaining_ms() const {
     return static_cast<std::int64_t>((sh_.o->duration_s - sh_.t()) * 1000);
+  }
+  void ended(std::size_t slot, const spawn::ExitStatus& status) {
+    if (!status.success()) {
+      failures_.push_back(names_[slot] + ": ended with " + status.to_string() +
+                          " (why: " + (sh_.o->work_dir / "workers.stderr").string() + ")");
+    }
+    slots_[slot].reset();
   }
   void start(int slot) {
     const RunOptions& o = *sh_.o;
@@ -646,16 +693,19 @@ class WorkerPool {
       args.push_back(o.key_file->string());
     }
     if (slot < o.long_lived_workers) args.push_back("--long-lived");
-    slots_[static_cast<std::size_t>(slot)].emplace(
-        spawn::spawn({.executable = self_,
-                      .args = args,
-                      .err = spawn::Stdio::file(o.work_dir / "workers.stderr")}));
+    const auto i = static_cast<std::size_t>(slot);
+    slots_[i].emplace(spawn::spawn({.executable = self_,
+                                    .args = args,
+                                    .err = spawn::Stdio::file(o.work_dir / "workers.stderr")}));
+    names_[i] = actor + " (pid " + std::to_string(slots_[i]->pid()) + ")";
   }
 
   Shared& sh_;
   std::filesystem::path self_;
   std::vector<std::optional<spawn::Child>> slots_;
   std::vector<std::filesystem::path> files_;
+  std::vector<std::string> names_;  // per slot: its worker's actor and pid
+  std::vector<std::string> failures_;
   int generation_ = 0;
 };
 
@@ -876,6 +926,8 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
   std::vector<std::string> transient_examples = admin_failures;
   std::uint64_t transient = admin_failures.size();
   std::uint64_t unfair = 0, worker_turn_waits = 0, worker_retries = 0;
+  std::uint64_t unexpected_answers = 0;
+  std::vector<std::string> unexpected_examples;
   for (auto& a : actors) {
     internal::ActorStats& s = a->stats();
     ledger.insert(ledger.end(), s.ledger.begin(), s.ledger.end());
@@ -886,6 +938,9 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
     transient += s.errors["transient"];
     transient_examples.insert(transient_examples.end(), s.transient_examples.begin(),
                               s.transient_examples.end());
+    unexpected_answers += s.unexpected;
+    unexpected_examples.insert(unexpected_examples.end(), s.unexpected_examples.begin(),
+                               s.unexpected_examples.end());
   }
   for (const auto& f : pool.files()) {
     std::ifstream in(f);
@@ -978,6 +1033,14 @@ inline Report run(RunOptions o, const std::filesystem::path& self) {
                                        transient_examples,
                                        std::to_string(report.errors["in_window"]) +
                                            " in restart windows, retried and counted apart"));
+  const std::vector<std::string>& worker_failures = pool.failures();
+  // Workers' failures first: they are few, and each is a process's whole end.
+  unexpected_examples.insert(unexpected_examples.begin(), worker_failures.begin(),
+                             worker_failures.end());
+  report.verdicts.push_back(check_zero(
+      "no_unexpected_failures", unexpected_answers + worker_failures.size(), unexpected_examples,
+      std::to_string(unexpected_answers) + " answers outside the promised statuses, " +
+          std::to_string(worker_failures.size()) + " workers failed"));
   report.verdicts.push_back(check_zero(
       "fair_write_turn", unfair + gateway_unfair, {},
       "gateway " + std::to_string(gateway_unfair) + ", workers " + std::to_string(unfair)));

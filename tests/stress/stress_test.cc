@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -251,6 +252,84 @@ TEST_CASE("An operator's coordctl behind the tester's back is reported, and it e
   CHECK(check(r, "gateway_matches_database")["ok"] == true);
   CHECK(check(r, "integrity")["ok"] == true);
   CHECK(r["lost_writes"] == 2);
+}
+
+TEST_CASE("Answers outside what a request promises are reported with their request ids",
+          "[stress]") {
+  const auto dir = scratch("unexpected-answers");
+  ckt::ChildProcess child =
+      start_stress(dir, {"--quiet", "--duration", "8", "--connections", "2", "--workers", "0"});
+  // Behind the gateway's back, every stored body becomes text that is not
+  // JSON (and each row's time moves, so no cached answer serves it): the
+  // gateway then answers the tester's reads of them with an error status,
+  // which no read promises.
+  std::this_thread::sleep_for(3000ms);
+  REQUIRE_FALSE(child.wait_for(0ms));
+  {
+    db::Options o;
+    o.path = dir / "data" / "gateway.db";
+    o.key = db::Key::raw_hex(kKeyHex);
+    o.create_if_missing = false;
+    o.migrations = coordkit::records::migrations();
+    db::Database d = db::Database::open(std::move(o));
+    d.write([&](db::Transaction& tx) {
+      tx.execute(
+          "UPDATE records SET body = 'not json', updated_at_ms = updated_at_ms + 1"
+          " WHERE collection = 'stress'");
+    });
+  }
+  const auto status = child.wait_for(180s);
+  REQUIRE(status);
+  CHECK(status->exit_code == 1);
+  const nlohmann::json r = read_report(dir);
+  INFO(r["checks"].dump(1));
+  const nlohmann::json& c = check(r, "no_unexpected_failures");
+  CHECK(c["ok"] == false);
+  CHECK(c["count"].get<int>() >= 1);
+  REQUIRE_FALSE(c["offenders"].empty());
+  // "http-0 at 3.52 s: GET /v1/collections/stress/records/<id> answered 400
+  // invalid_argument (request <16 hex digits>)"
+  const std::string first = c["offenders"][0];
+  CHECK(first.find("GET /v1/collections/stress/records/") != std::string::npos);
+  CHECK(std::regex_search(
+      first, std::regex(R"( answered [45][0-9][0-9] [a-z_]+ \(request [0-9a-f]{16}\)$)")));
+  CHECK(r["unexpected_failures"] == c["count"]);
+}
+
+TEST_CASE("Workers that fail on their own are reported, apart from the ones chaos kills",
+          "[stress]") {
+  const auto dir = scratch("failing-workers");
+  ckt::ChildProcess child = start_stress(dir, {"--quiet", "--duration", "8", "--connections", "2",
+                                               "--workers", "2", "--kill-rate", "2"});
+  // For a while the key file holds another key: workers started then (in
+  // place of the ones killed) cannot open the database and exit 1. The
+  // gateway keeps the key it derived at start, and the key is back before
+  // the tester reads the file at the end.
+  std::this_thread::sleep_for(2500ms);
+  const auto key = dir / "key";
+  { std::ofstream(key, std::ios::trunc) << std::string(64, 'a') << "\n"; }
+  std::this_thread::sleep_for(2000ms);
+  { std::ofstream(key, std::ios::trunc) << kKeyHex << "\n"; }
+  const auto status = child.wait_for(180s);
+  REQUIRE(status);
+  CHECK(status->exit_code == 1);
+  const nlohmann::json r = read_report(dir);
+  INFO(r["checks"].dump(1));
+  const nlohmann::json& c = check(r, "no_unexpected_failures");
+  CHECK(c["ok"] == false);
+  CHECK(c["count"].get<int>() >= 1);
+  REQUIRE_FALSE(c["offenders"].empty());
+  CHECK(c["offenders"][0].get<std::string>().find("ended with exit code 1") != std::string::npos);
+  CHECK(r["unexpected_failures"] == c["count"]);
+  // Each says why on the workers' stderr.
+  const auto why = dir / "data" / "stress" / "ledgers" / "workers.stderr";
+  CHECK(c["offenders"][0].get<std::string>().find(why.string()) != std::string::npos);
+  CHECK(read_text(why).find("cannot open the database") != std::string::npos);
+  // Nothing was lost: the workers that failed wrote nothing.
+  for (const char* name :
+       {"writes_kept_database", "writes_kept_gateway", "no_lost_update", "integrity"}) {
+    CHECK(check(r, name)["ok"] == true);
+  }
 }
 
 TEST_CASE("The progress line goes to stderr, the report to stdout", "[stress][progress]") {
