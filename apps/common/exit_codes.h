@@ -123,6 +123,7 @@ inline constexpr ErrorMapping kErrorTable[] = {
     {"records", "already_exists", ExitCode::kConflict, 412, false},
     {"records", "invalid_argument", ExitCode::kUsage, 400, false},
     {"records", "too_large", ExitCode::kUsage, 413, false},
+    {"records", "corrupt", ExitCode::kError, 500, false},
     // keys
     {"keys", "key_file_unsafe", ExitCode::kError, 500, false},
     {"keys", "key_file_missing", ExitCode::kError, 500, false},

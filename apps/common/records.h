@@ -63,11 +63,12 @@ enum class ErrorCode {
   kAlreadyExists,    // "only if absent" met an existing record
   kInvalidArgument,  // bad collection name, id, body, cursor, limit or import line
   kTooLarge,         // body above Limits::max_body_bytes
+  kCorrupt,          // a stored row is not what this model writes (a body that is not JSON)
 };
 
-inline constexpr ErrorCode kAllErrorCodes[] = {ErrorCode::kNotFound, ErrorCode::kVersionMismatch,
-                                               ErrorCode::kAlreadyExists,
-                                               ErrorCode::kInvalidArgument, ErrorCode::kTooLarge};
+inline constexpr ErrorCode kAllErrorCodes[] = {
+    ErrorCode::kNotFound,        ErrorCode::kVersionMismatch, ErrorCode::kAlreadyExists,
+    ErrorCode::kInvalidArgument, ErrorCode::kTooLarge,        ErrorCode::kCorrupt};
 
 // code_name: the snake_case name coordkit::Error::code_name() reports.
 constexpr std::string_view code_name(ErrorCode code) noexcept {
@@ -82,6 +83,8 @@ constexpr std::string_view code_name(ErrorCode code) noexcept {
       return "invalid_argument";
     case ErrorCode::kTooLarge:
       return "too_large";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
   }
   return "unknown";
 }
@@ -644,12 +647,12 @@ inline ImportResult import_records(db::Transaction& tx, const std::vector<Record
 
 // to_json: a record as one export object:
 // {"collection","id","version","body","created_at_ms","updated_at_ms"}.
-// Throws Error{kInvalidArgument} if the stored body is not JSON (a file
-// changed behind the model's back).
+// Throws Error{kCorrupt} if the stored body is not JSON (a file changed
+// behind the model's back).
 inline nlohmann::json to_json(const Record& r) {
   nlohmann::json body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
-    throw Error(ErrorCode::kInvalidArgument,
+    throw Error(ErrorCode::kCorrupt,
                 "stored body of " + r.id + " in " + r.collection + " is not JSON");
   }
   return nlohmann::json{{"collection", r.collection},

@@ -530,7 +530,7 @@ TEST_CASE("export then import reproduces every record and version", "[records]")
       tx.execute("UPDATE records SET body = 'not json' WHERE id = 'b'");
     });
     std::ostringstream out;
-    CHECK(code_of([&] { from.export_jsonl(out); }) == rec::ErrorCode::kInvalidArgument);
+    CHECK(code_of([&] { from.export_jsonl(out); }) == rec::ErrorCode::kCorrupt);
   }
   SECTION("a malformed line imports nothing") {
     const std::string bad = GENERATE(

@@ -812,7 +812,7 @@ TEST_CASE(
 
   // The stock sqlcipher shell rewrites two bodies: a JSON array (not an
   // object, which the record schema refuses: 500) and text that is not
-  // JSON (the model's invalid_argument: 400).
+  // JSON (the model's corrupt: 500, the database's fault, not the client's).
   REQUIRE(run_in_shell(gw,
                        "UPDATE records SET body = '[1,2]' WHERE id = 'array';\n"
                        "UPDATE records SET body = '{\"a\":' WHERE id = 'garbage';\n"));
@@ -820,8 +820,8 @@ TEST_CASE(
   CHECK(array.status == 500);
   CHECK(array.value()["error"]["code"] == "response_invalid");
   const Reply garbage = curl(base + "garbage");
-  CHECK(garbage.status == 400);
-  CHECK(garbage.value()["error"]["code"] == "invalid_argument");
+  CHECK(garbage.status == 500);
+  CHECK(garbage.value()["error"]["code"] == "corrupt");
   CHECK(curl(base + "kept").value()["body"] == expected);
   gw.client().request_shutdown(ipc::ShutdownMode::kGraceful, 10000ms);
   CHECK(gw.exit_code() == kExitOk);

@@ -287,8 +287,8 @@ TEST_CASE("Answers outside what a request promises are reported with their reque
   CHECK(c["ok"] == false);
   CHECK(c["count"].get<int>() >= 1);
   REQUIRE_FALSE(c["offenders"].empty());
-  // "http-0 at 3.52 s: GET /v1/collections/stress/records/<id> answered 400
-  // invalid_argument (request <16 hex digits>)"
+  // "http-0 at 3.52 s: GET /v1/collections/stress/records/<id> answered 500
+  // corrupt (request <16 hex digits>)"
   const std::string first = c["offenders"][0];
   CHECK(first.find("GET /v1/collections/stress/records/") != std::string::npos);
   CHECK(std::regex_search(
