@@ -287,10 +287,10 @@ class HttpActor {
     if (st_.unexpected_examples.size() >= 10) return;
     std::string what = actor_ + " at " + fixed(sh_.t(), 2) + " s: " + last_request_ + " answered " +
                        std::to_string(r.status);
-    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     if (kind == "bad_response") {
       what += ", a body that is not JSON";
-    } else if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    } else if (const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+               j.is_object() && j.contains("error") && j["error"].is_object()) {
       const nlohmann::json& e = j["error"];
       what += " " + e.value("code", std::string("?")) + " (request " +
               e.value("request_id", std::string("?")) + ")";

@@ -94,8 +94,9 @@ inline bool transient(const db::Error& e) {
 }  // namespace internal
 
 // run_worker: runs until duration_ms or max_ops; returns 0, or 1 (with a
-// line on stderr saying why) when the database could not be opened at all. Transient errors that
-// reach it are counted in its counters line, never hidden.
+// line on stderr saying why) when the database could not be opened at all.
+// Transient errors that reach it are counted in its counters line, never
+// hidden.
 inline int run_worker(const WorkerOptions& o) {
   namespace rec = records;
   internal::LedgerFile ledger(o.out);

@@ -31,6 +31,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -574,9 +575,8 @@ inline void check_header(std::string_view name, std::string_view value) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
   };
-  bool token = !name.empty();
-  for (const char c : name) token = token && token_char(static_cast<unsigned char>(c));
-  if (!token) throw Error(ErrorCode::kResponseInvalid, "a response header's name is not a token");
+  if (name.empty() || !std::all_of(name.begin(), name.end(), token_char))
+    throw Error(ErrorCode::kResponseInvalid, "a response header's name is not a token");
   for (const char c : value) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && u != '\t') || u == 0x7f) {

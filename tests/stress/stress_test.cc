@@ -97,6 +97,35 @@ const nlohmann::json& check(const nlohmann::json& report, const std::string& nam
   return none;
 }
 
+// open_database: the run's encrypted database, opened behind the
+// gateway's back.
+db::Database open_database(const std::filesystem::path& dir) {
+  db::Options o;
+  o.path = dir / "data" / "gateway.db";
+  o.key = db::Key::raw_hex(kKeyHex);
+  o.create_if_missing = false;
+  o.migrations = coordkit::records::migrations();
+  return db::Database::open(std::move(o));
+}
+
+// report_of_unexpected_failures: waits for the run to exit 1 and returns
+// its report, whose no_unexpected_failures check failed with at least one
+// offender, the count the JSON summary carries.
+nlohmann::json report_of_unexpected_failures(ckt::ChildProcess& child,
+                                             const std::filesystem::path& dir) {
+  const auto status = child.wait_for(180s);
+  REQUIRE(status);
+  CHECK(status->exit_code == 1);
+  nlohmann::json r = read_report(dir);
+  INFO(r["checks"].dump(1));
+  const nlohmann::json& c = check(r, "no_unexpected_failures");
+  CHECK(c["ok"] == false);
+  CHECK(c["count"].get<int>() >= 1);
+  REQUIRE_FALSE(c["offenders"].empty());
+  CHECK(r["unexpected_failures"] == c["count"]);
+  return r;
+}
+
 // offender_keys: the "collection/id" of each offender of a check.
 std::set<std::string> offender_keys(const nlohmann::json& c) {
   std::set<std::string> named;
@@ -219,12 +248,7 @@ TEST_CASE("An operator's coordctl behind the tester's back is reported, and it e
   // coordctl bumps the version of every write; a body changed without a
   // version bump can only be done in the database itself.
   {
-    db::Options o;
-    o.path = dir / "data" / "gateway.db";
-    o.key = db::Key::raw_hex(kKeyHex);
-    o.create_if_missing = false;
-    o.migrations = coordkit::records::migrations();
-    db::Database d = db::Database::open(std::move(o));
+    db::Database d = open_database(dir);
     d.write([&](db::Transaction& tx) {
       tx.execute(
           "UPDATE records SET body = '{\"tampered\":true}' WHERE collection = 'stress' AND id = ?",
@@ -266,34 +290,21 @@ TEST_CASE("Answers outside what a request promises are reported with their reque
   std::this_thread::sleep_for(3000ms);
   REQUIRE_FALSE(child.wait_for(0ms));
   {
-    db::Options o;
-    o.path = dir / "data" / "gateway.db";
-    o.key = db::Key::raw_hex(kKeyHex);
-    o.create_if_missing = false;
-    o.migrations = coordkit::records::migrations();
-    db::Database d = db::Database::open(std::move(o));
+    db::Database d = open_database(dir);
     d.write([&](db::Transaction& tx) {
       tx.execute(
           "UPDATE records SET body = 'not json', updated_at_ms = updated_at_ms + 1"
           " WHERE collection = 'stress'");
     });
   }
-  const auto status = child.wait_for(180s);
-  REQUIRE(status);
-  CHECK(status->exit_code == 1);
-  const nlohmann::json r = read_report(dir);
-  INFO(r["checks"].dump(1));
+  const nlohmann::json r = report_of_unexpected_failures(child, dir);
   const nlohmann::json& c = check(r, "no_unexpected_failures");
-  CHECK(c["ok"] == false);
-  CHECK(c["count"].get<int>() >= 1);
-  REQUIRE_FALSE(c["offenders"].empty());
   // "http-0 at 3.52 s: GET /v1/collections/stress/records/<id> answered 500
   // corrupt (request <16 hex digits>)"
   const std::string first = c["offenders"][0];
   CHECK(first.find("GET /v1/collections/stress/records/") != std::string::npos);
   CHECK(std::regex_search(
       first, std::regex(R"( answered [45][0-9][0-9] [a-z_]+ \(request [0-9a-f]{16}\)$)")));
-  CHECK(r["unexpected_failures"] == c["count"]);
 }
 
 TEST_CASE("Workers that fail on their own are reported, apart from the ones chaos kills",
@@ -310,17 +321,9 @@ TEST_CASE("Workers that fail on their own are reported, apart from the ones chao
   { std::ofstream(key, std::ios::trunc) << std::string(64, 'a') << "\n"; }
   std::this_thread::sleep_for(2000ms);
   { std::ofstream(key, std::ios::trunc) << kKeyHex << "\n"; }
-  const auto status = child.wait_for(180s);
-  REQUIRE(status);
-  CHECK(status->exit_code == 1);
-  const nlohmann::json r = read_report(dir);
-  INFO(r["checks"].dump(1));
+  const nlohmann::json r = report_of_unexpected_failures(child, dir);
   const nlohmann::json& c = check(r, "no_unexpected_failures");
-  CHECK(c["ok"] == false);
-  CHECK(c["count"].get<int>() >= 1);
-  REQUIRE_FALSE(c["offenders"].empty());
   CHECK(c["offenders"][0].get<std::string>().find("ended with exit code 1") != std::string::npos);
-  CHECK(r["unexpected_failures"] == c["count"]);
   // Each says why on the workers' stderr.
   const auto why = dir / "data" / "stress" / "ledgers" / "workers.stderr";
   CHECK(c["offenders"][0].get<std::string>().find(why.string()) != std::string::npos);
